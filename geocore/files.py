@@ -1,0 +1,86 @@
+"""Safe output handling: outputs appear whole or not at all.
+
+Every writer in geocore writes to a temporary name in the destination folder and
+renames it into place when complete, so that an error or a cancel never leaves a
+half-written file and never touches an input.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Iterator, Sequence
+
+from .errors import GeocoreError
+
+#: Sidecar suffixes that travel with a Shapefile.
+SHAPEFILE_SIDECARS = (".shp", ".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx")
+
+
+def _siblings(path: Path) -> list[Path]:
+    if path.suffix.lower() == ".shp":
+        return [path.with_suffix(s) for s in SHAPEFILE_SIDECARS]
+    return [path, Path(str(path) + ".aux.xml")]
+
+
+def prepare_out_dir(out_dir: str | os.PathLike) -> Path:
+    """Create ``out_dir`` (and parents) or explain why it cannot be used."""
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        msg = f"output folder '{out}' is an existing file; give a folder path instead"
+        raise GeocoreError(msg)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        msg = f"cannot create output folder '{out}': {exc.strerror}; choose a writable folder"
+        raise GeocoreError(msg) from exc
+    return out
+
+
+def check_not_input(outputs: Sequence[str | os.PathLike], inputs: Sequence[str | os.PathLike]) -> None:
+    """Refuse to write an output over one of the inputs."""
+    ins = {Path(p).resolve() for p in inputs if p is not None}
+    for out in outputs:
+        if out is not None and Path(out).resolve() in ins:
+            msg = f"output '{out}' is also an input; choose another output path so the input is kept"
+            raise GeocoreError(msg)
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; move it into place on success.
+
+    The temporary file keeps the final suffix so that GDAL/OGR drivers pick the
+    right format. On any exception (including :class:`~geocore.errors.Cancelled`)
+    the temporary files are removed and ``path`` is left as it was. A Shapefile's
+    sidecar files (``.shx``, ``.dbf``, ...) move together.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> with atomic_output(d / "a.txt") as tmp:
+    ...     _ = tmp.write_text("done")
+    >>> (d / "a.txt").read_text()
+    'done'
+    """
+    final = Path(path)
+    parent = final.parent if str(final.parent) else Path(".")
+    prepare_out_dir(parent)
+    tmpdir = Path(tempfile.mkdtemp(prefix=f".{final.stem}.", suffix=".partial", dir=parent))
+    tmp = tmpdir / final.name
+    try:
+        yield tmp
+        for src in _siblings(tmp):
+            if src.exists():
+                os.replace(src, final.parent / src.name)
+        # a Shapefile written again must not keep stale sidecars of the old one
+        if final.suffix.lower() == ".shp":
+            for old in _siblings(final):
+                if not (tmpdir / old.name).exists() and old.suffix.lower() in (".qix", ".sbn", ".sbx"):
+                    old.unlink(missing_ok=True)
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
