@@ -74,8 +74,12 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     tmp = tmpdir / final.name
     try:
         yield tmp
+        umask = os.umask(0)
+        os.umask(umask)
         for src in _siblings(tmp):
             if src.exists():
+                if src.is_file():
+                    os.chmod(src, 0o666 & ~umask)
                 os.replace(src, final.parent / src.name)
         # a Shapefile written again must not keep stale sidecars of the old one
         if final.suffix.lower() == ".shp":

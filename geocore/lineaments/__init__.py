@@ -1,0 +1,1 @@
+"""Magnetic lineaments: training, detection, vector axes and metrics."""

@@ -1,0 +1,408 @@
+"""Synthetic aeromagnetic surveys of dykes with known axes.
+
+Two presets:
+
+``paper`` (default; Shklyaruk & Kuznetsov 2025)
+    192 x 192 cells, 1-10 vertical dykes (right rectangular prisms with random
+    position, width, length, height and strike), vertical normal field and
+    magnetisation, total-field anomaly ``|T0 + B| - |T0|``, plus the paper's noise:
+    a random value per cell of 10-50 % of the anomaly amplitude smoothed by a
+    30 x 30 moving average.
+
+``realistic`` (what the shipped model is trained on)
+    Adds what real surveys contain and a dyke detector must *not* fire on:
+    normal fields at any inclination and declination (low and southern
+    latitudes too), induced plus remanent magnetisation (Koenigsberger ratio
+    up to 3, reversed remanence included), compact bodies (plugs, pipes),
+    contacts (edges of wide blocks), regional trends, flight-line levelling
+    noise (corrugations parallel to a random line direction) and white noise.
+    Labels stay 1 over dyke footprints only.
+
+Geometry is drawn in cell units and scaled by the cell size, so a survey at
+25 m or 100 m cells looks like one at 50 m cells.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+from scipy import ndimage
+
+from ..errors import GeocoreError
+from ..progress import Progress
+from .forward import Prism, field_direction, total_field_anomaly
+
+#: cells of a training sample (the paper's grid)
+SAMPLE_SIZE = 192
+
+
+@dataclass
+class SurveyConfig:
+    """Random ranges of a synthetic dyke survey (cell units unless stated).
+
+    Ranges are ``(low, high)`` drawn uniformly. ``dykes`` is the number of dykes
+    per 192 x 192 cells; larger surveys get proportionally more.
+    """
+
+    preset: str = "paper"
+    dykes: tuple = (1, 10)
+    dyke_width: tuple = (1.0, 4.0)
+    dyke_length: tuple = (40.0, 300.0)
+    dyke_depth_to_top: tuple = (0.3, 2.0)
+    dyke_height: tuple = (5.0, 60.0)
+    dyke_magnetization: tuple = (0.5, 5.0)  # A/m
+    field_intensity: tuple = (25000.0, 65000.0)  # nT
+    field_inclination: tuple = (90.0, 90.0)  # degrees
+    field_declination: tuple = (0.0, 0.0)
+    vertical_field_share: float = 0.0  # share of samples forced to a vertical field (RTP-like)
+    remanence_q: tuple = (0.0, 0.0)  # Koenigsberger ratio
+    paper_noise: tuple = (0.10, 0.50)  # share of the anomaly amplitude
+    paper_noise_window: int = 30
+    compact_bodies: tuple = (0, 0)
+    contacts: tuple = (0, 0)
+    regional_share: tuple = (0.0, 0.0)  # regional amplitude / anomaly amplitude
+    line_noise_share: tuple = (0.0, 0.0)  # flight-line level errors / anomaly amplitude
+    line_spacing: tuple = (3.0, 8.0)
+    white_noise_share: tuple = (0.0, 0.0)
+
+    @classmethod
+    def preset_names(cls) -> tuple[str, ...]:
+        return ("paper", "realistic")
+
+    @classmethod
+    def preset(cls, name: str) -> "SurveyConfig":
+        """``"paper"`` or ``"realistic"`` (see the module docstring)."""
+        if name == "paper":
+            return cls()
+        if name == "realistic":
+            return cls(
+                preset="realistic",
+                field_inclination=(-90.0, 90.0),
+                field_declination=(-180.0, 180.0),
+                vertical_field_share=0.35,
+                remanence_q=(0.0, 3.0),
+                dyke_magnetization=(0.3, 5.0),
+                dyke_depth_to_top=(0.5, 5.0),
+                compact_bodies=(0, 4),
+                contacts=(0, 2),
+                regional_share=(0.0, 1.0),
+                line_noise_share=(0.0, 0.04),
+                white_noise_share=(0.0, 0.02),
+            )
+        msg = f"unknown survey preset {name!r}; use 'paper' or 'realistic'"
+        raise GeocoreError(msg)
+
+    def with_dykes(self, low: int, high: int) -> "SurveyConfig":
+        return dataclasses.replace(self, dykes=(low, high))
+
+
+@dataclass
+class SyntheticSample:
+    """A synthetic survey in memory.
+
+    Attributes
+    ----------
+    field : ndarray (rows, cols), float32
+        Total-field anomaly in nT; row 0 is the northern edge.
+    mask : ndarray (rows, cols), uint8
+        1 over dyke footprints.
+    dykes : list of Prism
+        The labelled sources (easting/northing in metres from the grid's
+        south-west corner).
+    distractors : list of Prism
+        Unlabelled sources (compact bodies, contact blocks).
+    cell_size : float
+        Metres.
+    inclination, declination : float
+        Normal field direction used (degrees).
+    """
+
+    field: np.ndarray
+    mask: np.ndarray
+    dykes: list
+    distractors: list
+    cell_size: float
+    inclination: float
+    declination: float
+
+    def axes_pixels(self) -> list[np.ndarray]:
+        """Dyke axes as (2, 2) arrays of (col, row) pixel coordinates (cell centres at .5)."""
+        rows = self.field.shape[0]
+        out = []
+        for d in self.dykes:
+            (e0, n0), (e1, n1) = d.axis()
+            c = self.cell_size
+            out.append(np.array([[e0 / c, rows - n0 / c], [e1 / c, rows - n1 / c]]))
+        return out
+
+
+def _u(rng: np.random.Generator, lo_hi) -> float:
+    lo, hi = lo_hi
+    return float(lo) if lo == hi else float(rng.uniform(lo, hi))
+
+
+def _random_direction(rng: np.random.Generator) -> np.ndarray:
+    v = rng.normal(size=3)
+    return v / np.linalg.norm(v)
+
+
+def _magnetization(rng, intensity, field_dir, q_range) -> np.ndarray:
+    induced = intensity * field_dir
+    q = _u(rng, q_range)
+    if q <= 0:
+        return induced
+    # remanence: often near-antiparallel (reversed polarity), otherwise anywhere
+    if rng.random() < 0.4:
+        rem_dir = -field_dir + 0.3 * _random_direction(rng)
+        rem_dir /= np.linalg.norm(rem_dir)
+    else:
+        rem_dir = _random_direction(rng)
+    return induced + q * intensity * rem_dir
+
+
+def _footprint_mask(prisms, east, north, cell) -> np.ndarray:
+    mask = np.zeros(east.shape, dtype=bool)
+    for p in prisms:
+        s = np.radians(p.strike)
+        de, dn = east - p.easting, north - p.northing
+        along = de * np.sin(s) + dn * np.cos(s)
+        across = de * np.cos(s) - dn * np.sin(s)
+        half_w = max(p.width / 2, 0.5 * cell)
+        mask |= (np.abs(along) <= p.length / 2) & (np.abs(across) <= half_w)
+    return mask
+
+
+def synthesize_sample(rng: np.random.Generator, rows: int = SAMPLE_SIZE, cols: int = SAMPLE_SIZE,
+                      cell_size: float = 50.0, config: Optional[SurveyConfig] = None,
+                      *, parallel: bool = True) -> SyntheticSample:
+    """Draw one synthetic survey.
+
+    Parameters
+    ----------
+    rng : numpy Generator
+        Source of randomness (seed it for reproducible samples).
+    rows, cols : int
+        Grid shape in cells.
+    cell_size : float
+        Cell size in metres.
+    config : SurveyConfig
+        Random ranges (default: the paper's recipe).
+    parallel : bool
+        Let harmonica use all cores (turn off inside worker processes).
+    """
+    cfg = config or SurveyConfig()
+    c = float(cell_size)
+    east = (np.arange(cols) + 0.5) * c
+    north = (rows - np.arange(rows) - 0.5) * c
+    E, N = np.meshgrid(east, north)
+    scale_area = rows * cols / SAMPLE_SIZE**2
+
+    if cfg.vertical_field_share > 0 and rng.random() < cfg.vertical_field_share:
+        inc, dec = 90.0, 0.0
+    else:
+        inc = _u(rng, cfg.field_inclination)
+        dec = _u(rng, cfg.field_declination)
+    t_int = _u(rng, cfg.field_intensity)
+    fdir = field_direction(inc, dec)
+
+    lo, hi = cfg.dykes
+    n_dykes = max(1, int(round(rng.uniform(lo, hi + 1 - 1e-9) * scale_area))) if scale_area > 1 else int(rng.integers(lo, hi + 1))
+    dykes = []
+    for _ in range(n_dykes):
+        top = -_u(rng, cfg.dyke_depth_to_top) * c
+        dykes.append(Prism(
+            easting=rng.uniform(0, cols) * c,
+            northing=rng.uniform(0, rows) * c,
+            length=_u(rng, cfg.dyke_length) * c,
+            width=_u(rng, cfg.dyke_width) * c,
+            top=top,
+            bottom=top - _u(rng, cfg.dyke_height) * c,
+            strike=rng.uniform(0, 180),
+            magnetization=_magnetization(rng, _u(rng, cfg.dyke_magnetization), fdir, cfg.remanence_q),
+        ))
+
+    distractors = []
+    n_bodies = int(round(rng.integers(cfg.compact_bodies[0], cfg.compact_bodies[1] + 1) * max(scale_area, 1)))
+    for _ in range(n_bodies):
+        size = rng.uniform(4, 25) * c
+        top = -rng.uniform(0.5, 6) * c
+        distractors.append(Prism(
+            easting=rng.uniform(0, cols) * c, northing=rng.uniform(0, rows) * c,
+            length=size * rng.uniform(1.0, 2.2), width=size, top=top,
+            bottom=top - rng.uniform(5, 80) * c, strike=rng.uniform(0, 180),
+            magnetization=_magnetization(rng, rng.uniform(0.2, 3.0), fdir, cfg.remanence_q),
+        ))
+    n_contacts = int(round(rng.integers(cfg.contacts[0], cfg.contacts[1] + 1) * max(scale_area, 1)))
+    for _ in range(n_contacts):
+        # a wide block whose one edge crosses the grid: a contact, not a dyke
+        strike = rng.uniform(0, 180)
+        width = rng.uniform(3, 6) * max(rows, cols) * c
+        s = np.radians(strike)
+        across = np.array([np.cos(s), -np.sin(s)])
+        edge_e, edge_n = rng.uniform(0.1, 0.9) * cols * c, rng.uniform(0.1, 0.9) * rows * c
+        side = rng.choice([-1.0, 1.0])
+        top = -rng.uniform(0.5, 5) * c
+        distractors.append(Prism(
+            easting=edge_e + side * across[0] * width / 2, northing=edge_n + side * across[1] * width / 2,
+            length=width, width=width, top=top, bottom=top - rng.uniform(20, 200) * c, strike=strike,
+            magnetization=_magnetization(rng, rng.uniform(0.1, 1.5), fdir, cfg.remanence_q),
+        ))
+
+    dT = total_field_anomaly(dykes + distractors, E, N, 0.0, field_intensity=t_int,
+                             inclination=inc, declination=dec, parallel=parallel)
+    amp = float(np.ptp(dT)) or 1.0
+
+    # the paper's noise: per-cell random values smoothed by a 30 x 30 moving average
+    share = _u(rng, cfg.paper_noise)
+    if share > 0:
+        noise = rng.uniform(-1.0, 1.0, size=dT.shape) * share * amp
+        dT = dT + ndimage.uniform_filter(noise, size=cfg.paper_noise_window, mode="reflect")
+
+    reg = _u(rng, cfg.regional_share)
+    if reg > 0:
+        # a planar trend plus one long-wavelength undulation
+        az = rng.uniform(0, 2 * np.pi)
+        ramp = (E * np.sin(az) + N * np.cos(az)) / (max(rows, cols) * c)
+        wl = rng.uniform(2, 6) * max(rows, cols) * c
+        az2 = rng.uniform(0, 2 * np.pi)
+        wave = np.sin(2 * np.pi * (E * np.sin(az2) + N * np.cos(az2)) / wl + rng.uniform(0, 2 * np.pi))
+        trend = rng.uniform(0.3, 1.0) * ramp + rng.uniform(0.0, 0.7) * wave
+        dT = dT + reg * amp * trend / (np.ptp(trend) or 1.0)
+
+    line_share = _u(rng, cfg.line_noise_share)
+    if line_share > 0:
+        dT = dT + _line_noise(rng, E, N, c, line_share * amp, cfg.line_spacing)
+
+    white = _u(rng, cfg.white_noise_share)
+    if white > 0:
+        dT = dT + rng.normal(0.0, white * amp, size=dT.shape)
+
+    mask = _footprint_mask(dykes, E, N, c).astype(np.uint8)
+    return SyntheticSample(dT.astype(np.float32), mask, dykes, distractors, c, inc, dec)
+
+
+def _line_noise(rng, E, N, cell, level, spacing_range) -> np.ndarray:
+    """Levelling errors of a survey flown in lines: each line has its own slowly
+    drifting offset, linearly interpolated between lines as gridding does."""
+    az = np.radians(rng.choice([0.0, 90.0, 45.0, 135.0]) + rng.normal(0, 10))
+    spacing = rng.uniform(*spacing_range) * cell
+    across = E * np.cos(az) - N * np.sin(az)
+    along = E * np.sin(az) + N * np.cos(az)
+    pos = (across - across.min()) / spacing
+    n_lines = int(np.ceil(pos.max())) + 2
+    along_n = (along - along.min()) / (np.ptp(along) or 1.0)
+    knots = 8
+    offsets = rng.normal(0, 1, size=(n_lines, knots)).cumsum(axis=1) / np.sqrt(knots)
+    offsets += rng.normal(0, 1, size=(n_lines, 1))
+    k = np.clip(along_n * (knots - 1), 0, knots - 1)
+    k0 = np.floor(k).astype(int)
+    k1 = np.minimum(k0 + 1, knots - 1)
+    fk = k - k0
+    i0 = np.floor(pos).astype(int)
+    i1 = i0 + 1
+    fi = pos - i0
+    def at(i):
+        return offsets[i, k0] * (1 - fk) + offsets[i, k1] * fk
+    values = at(i0) * (1 - fi) + at(i1) * fi
+    return level * values / (np.std(values) or 1.0)
+
+
+@dataclass
+class SurveyResult:
+    field_path: Path
+    mask_path: Path
+    axes_path: Path
+    n_dykes: int
+
+
+def _default_crs(rows: int, cols: int, cell: float):
+    from rasterio.crs import CRS
+
+    return CRS.from_epsg(32633)  # WGS 84 / UTM 33N: a projected CRS in metres
+
+
+def synthesize_survey(out_dir, *, rows: int = SAMPLE_SIZE, cols: int = SAMPLE_SIZE, cell_size: float = 50.0,
+                      seed: int = 0, config: Optional[SurveyConfig] = None, origin=(500000.0, 6000000.0),
+                      progress=None, cancel=None) -> SurveyResult:
+    """Write a synthetic survey: ``field.tif`` (nT), ``mask.tif`` and ``axes.gpkg``.
+
+    Parameters
+    ----------
+    out_dir : path
+        Folder to write into (created).
+    rows, cols : int
+        Grid shape in cells (any size, at least 32 x 32).
+    cell_size : float
+        Cell size in metres.
+    seed : int
+        Seed of the random generator: the same seed gives the same survey.
+    config : SurveyConfig
+        Preset or custom ranges (default: the paper's recipe).
+    origin : (float, float)
+        Easting and northing (m) of the south-west corner, in WGS 84 / UTM 33N.
+
+    Returns
+    -------
+    SurveyResult
+        Paths of the three files and the number of dykes.
+    """
+    import geopandas as gpd
+    import rasterio
+    from rasterio.transform import from_origin
+    from shapely.geometry import LineString, box
+
+    from ..files import atomic_output, prepare_out_dir
+
+    if rows < 32 or cols < 32:
+        msg = f"survey size {rows} x {cols} is too small; give at least 32 x 32 cells"
+        raise GeocoreError(msg)
+    if not cell_size > 0:
+        msg = f"cell size must be positive metres, got {cell_size}"
+        raise GeocoreError(msg)
+    if rows * cols > 40_000_000:
+        msg = f"survey size {rows} x {cols} is above 40 million cells; synthesise smaller surveys"
+        raise GeocoreError(msg)
+    prog = Progress.wrap(progress, cancel)
+    out = prepare_out_dir(out_dir)
+    prog.update(0.02)
+    sample = synthesize_sample(np.random.default_rng(seed), rows, cols, cell_size, config)
+    prog.update(0.8)
+    x0, y0 = origin
+    transform = from_origin(x0, y0 + rows * cell_size, cell_size, cell_size)
+    crs = _default_crs(rows, cols, cell_size)
+    profile = dict(driver="GTiff", width=cols, height=rows, count=1, crs=crs, transform=transform,
+                   tiled=True, blockxsize=256, blockysize=256, compress="deflate")
+    field_path, mask_path, axes_path = out / "field.tif", out / "mask.tif", out / "axes.gpkg"
+    with atomic_output(field_path) as tmp:
+        with rasterio.open(tmp, "w", dtype="float32", nodata=float("nan"), predictor=3, **profile) as dst:
+            dst.write(sample.field, 1)
+            dst.set_band_description(1, "total-field anomaly (nT)")
+            dst.update_tags(units="nT", seed=str(seed), preset=(config or SurveyConfig()).preset,
+                            inclination=f"{sample.inclination:.2f}", declination=f"{sample.declination:.2f}")
+    prog.update(0.88)
+    with atomic_output(mask_path) as tmp:
+        with rasterio.open(tmp, "w", dtype="uint8", nodata=None, **profile) as dst:
+            dst.write(sample.mask, 1)
+            dst.set_band_description(1, "dyke footprint (1) / background (0)")
+    prog.update(0.94)
+    extent = box(x0, y0, x0 + cols * cell_size, y0 + rows * cell_size)
+    records = []
+    for i, d in enumerate(sample.dykes):
+        (e0, n0), (e1, n1) = d.axis()
+        line = LineString([(x0 + e0, y0 + n0), (x0 + e1, y0 + n1)]).intersection(extent)
+        if line.is_empty or line.length == 0:
+            continue
+        records.append(dict(id=i + 1, width_m=d.width, depth_top_m=-d.top, height_m=d.top - d.bottom,
+                            strike=d.strike % 180.0, magnetization_am=float(np.linalg.norm(d.magnetization)),
+                            geometry=line))
+    gdf = gpd.GeoDataFrame(records, geometry="geometry", crs=crs.to_wkt()) if records else gpd.GeoDataFrame(
+        {"id": [], "width_m": [], "depth_top_m": [], "height_m": [], "strike": [], "magnetization_am": []},
+        geometry=gpd.GeoSeries([], crs=crs.to_wkt()))
+    with atomic_output(axes_path) as tmp:
+        gdf.to_file(tmp, driver="GPKG", layer="axes", engine="pyogrio")
+    prog.update(1.0)
+    return SurveyResult(field_path, mask_path, axes_path, len(records))
