@@ -1,0 +1,345 @@
+"""Tile-by-tile inference on rasters of any size, with blended overlaps.
+
+The raster is cut into square tiles on a regular grid of origins (the last
+tile of a row or column is shifted back to end at the raster edge). Tiles are
+read in raster order, one horizontal strip of input rows at a time, and their
+predictions are blended into a row accumulator with a smooth cosine-squared
+window. Rows are written out, block-aligned, as soon as no later tile can touch
+them, so memory is bounded by the batch of tiles and a band of rows as wide as
+the raster, never by the raster itself.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Optional, Sequence
+
+import numpy as np
+
+from ..errors import GeocoreError
+from ..files import atomic_output, check_not_input
+from ..models import halo_cells, normalize, resolve_device
+from ..progress import Progress
+from ..raster.io import open_raster_checked, read_window
+
+#: Output block edge (cells) of the written GeoTIFF.
+OUT_BLOCK = 256
+#: Smallest blending weight, so every cell has a positive weight sum.
+WEIGHT_FLOOR = 1e-6
+#: The U-Net halves the tile five times.
+TILE_MULTIPLE = 32
+
+
+@dataclass
+class TileParams:
+    """How a raster is cut into tiles for the network.
+
+    Attributes
+    ----------
+    tile_size : int or None
+        Tile edge in cells, a multiple of 32; None uses the model card's.
+    overlap : float
+        Overlap of neighbouring tiles as a fraction of the tile edge, in
+        [0, 1). 0.5 (default) puts every cell in about four tiles.
+    batch_size : int
+        Tiles per forward pass.
+    device : str
+        ``"auto"``, ``"cpu"`` or ``"cuda"``.
+    """
+
+    tile_size: Optional[int] = None
+    overlap: float = 0.5
+    batch_size: int = 8
+    device: str = "auto"
+
+    def checked_tile_size(self, card) -> int:
+        """The tile size to use, or a GeocoreError explaining why it cannot be."""
+        tile = int(self.tile_size if self.tile_size is not None else card.tile_size)
+        if tile < TILE_MULTIPLE or tile % TILE_MULTIPLE:
+            msg = f"tile size {tile} is not a positive multiple of {TILE_MULTIPLE}; the U-Net needs e.g. 192, 256 or 512"
+            raise GeocoreError(msg)
+        return tile
+
+    def check(self) -> None:
+        """Raise GeocoreError for an overlap, batch size or device that cannot work."""
+        if not (0.0 <= float(self.overlap) < 1.0):
+            msg = f"overlap {self.overlap} is outside [0, 1); give a fraction of the tile such as 0.5"
+            raise GeocoreError(msg)
+        if int(self.batch_size) < 1:
+            msg = f"batch size {self.batch_size} must be at least 1"
+            raise GeocoreError(msg)
+        resolve_device(self.device)
+
+
+def tile_origins(length: int, tile: int, stride: int) -> np.ndarray:
+    """Tile start offsets along one axis of ``length`` cells.
+
+    Regular steps of ``stride``; the last tile ends at the raster edge. A raster
+    shorter than a tile gets one tile at 0 (padded later).
+
+    Examples
+    --------
+    >>> tile_origins(10, 4, 2).tolist()
+    [0, 2, 4, 6]
+    >>> tile_origins(11, 4, 3).tolist()
+    [0, 3, 6, 7]
+    >>> tile_origins(3, 4, 2).tolist()
+    [0]
+    """
+    if length <= tile:
+        return np.array([0])
+    starts = list(range(0, length - tile, stride)) + [length - tile]
+    return np.unique(np.asarray(starts))
+
+
+def blend_window(tile: int, margin: Optional[int] = None) -> np.ndarray:
+    """The 2-D blending weight of a tile: a ``sin²`` bump along each axis, floored.
+
+    Along each axis the weight is :data:`WEIGHT_FLOOR` in the ``margin`` cells
+    next to the tile border (default ``tile // 16``), where a network sees the
+    least context and its zero padding shows, and ``sin²(π (i + ½ - m) / (T -
+    2m))`` in between: highest at the tile centre, smooth, and nearly a
+    partition of unity at 50 % overlap. Outputs divide the weighted sum by the
+    sum of weights, so any overlap works; cells covered by a single tile (at
+    the raster edge) take that tile's value whatever its weight there.
+    """
+    m = tile // 16 if margin is None else int(margin)
+    i = np.arange(tile) + 0.5 - m
+    inner = tile - 2 * m
+    w1 = np.where((i > 0) & (i < inner), np.sin(np.pi * np.clip(i, 0, inner) / max(inner, 1)) ** 2, 0.0)
+    w1 = np.maximum(w1, WEIGHT_FLOOR)
+    return np.outer(w1, w1).astype(np.float32)
+
+
+class _RowAccumulator:
+    """Weighted sums for a band of rows ``[base, base + n)``, written when complete."""
+
+    def __init__(self, channels: int, width: int, height: int, writer) -> None:
+        self.c, self.w, self.h = channels, width, height
+        self.base = 0
+        self.num = np.zeros((channels, 0, width), np.float32)
+        self.den = np.zeros((0, width), np.float32)
+        self.nodata = np.zeros((0, width), bool)
+        self.writer = writer
+
+    def _extend(self, stop: int) -> None:
+        n = stop - self.base
+        have = self.den.shape[0]
+        if n <= have:
+            return
+        grow = n - have
+        self.num = np.concatenate([self.num, np.zeros((self.c, grow, self.w), np.float32)], axis=1)
+        self.den = np.concatenate([self.den, np.zeros((grow, self.w), np.float32)], axis=0)
+        self.nodata = np.concatenate([self.nodata, np.zeros((grow, self.w), bool)], axis=0)
+
+    def add(self, r0: int, c0: int, pred: np.ndarray, weight: np.ndarray) -> None:
+        """Add ``pred`` (channels, h, w) with ``weight`` (h, w) at raster row/col ``r0``/``c0``."""
+        h, w = weight.shape
+        self._extend(r0 + h)
+        a = r0 - self.base
+        self.num[:, a:a + h, c0:c0 + w] += pred * weight
+        self.den[a:a + h, c0:c0 + w] += weight
+
+    def mark_nodata(self, r0: int, mask: np.ndarray) -> None:
+        """OR a nodata mask (rows, width) starting at raster row ``r0``."""
+        self._extend(r0 + mask.shape[0])
+        a = r0 - self.base
+        self.nodata[a:a + mask.shape[0]] |= mask
+
+    def flush(self, complete: int, final: bool = False) -> None:
+        """Write rows below ``complete`` in whole output blocks (all of them when ``final``)."""
+        from rasterio.windows import Window
+
+        stop = complete if final else self.base + ((complete - self.base) // OUT_BLOCK) * OUT_BLOCK
+        if final:
+            stop = self.h
+        n = stop - self.base
+        if n <= 0:
+            return
+        out = self.num[:, :n] / self.den[:n]
+        out[:, self.nodata[:n]] = np.nan
+        self.writer.write(out.astype(np.float32), window=Window(0, self.base, self.w, n))
+        self.num = self.num[:, n:].copy()
+        self.den = self.den[n:].copy()
+        self.nodata = self.nodata[n:].copy()
+        self.base = stop
+
+
+def _choose_bands(info_count: int, bands: Optional[Sequence[int]], card, path: Path) -> list[int]:
+    need = int(card.in_channels)
+    if bands is None:
+        if info_count == need:
+            return list(range(1, need + 1))
+        if need == 1:
+            msg = f"'{path}' has {info_count} bands; choose one with --band N (1..{info_count})"
+        else:
+            msg = f"the model needs {need} bands but '{path}' has {info_count}; choose {need} bands"
+        raise GeocoreError(msg)
+    bands = [int(b) for b in bands]
+    if len(bands) != need:
+        msg = f"the model needs {need} input band{'s' if need > 1 else ''}, {len(bands)} were chosen; choose {need}"
+        raise GeocoreError(msg)
+    for b in bands:
+        if not 1 <= b <= info_count:
+            msg = f"band {b} is out of range: '{path}' has {info_count} band{'s' if info_count > 1 else ''} (1..{info_count})"
+            raise GeocoreError(msg)
+    return bands
+
+
+def _pad_to(arr: np.ndarray, tile: int) -> np.ndarray:
+    """Reflect-pad (bands, h, w) at the bottom/right up to (bands, tile, tile)."""
+    _, h, w = arr.shape
+    if h == tile and w == tile:
+        return arr
+    mode = "reflect" if min(h, w) > 1 else "edge"
+    return np.pad(arr, ((0, 0), (0, tile - h), (0, tile - w)), mode=mode)
+
+
+def _tiles(ds, bands: list[int], card, tile: int, stride: int, acc: _RowAccumulator) -> Iterator[tuple]:
+    """Yield ``(r0, c0, h, w, normalised tile (bands, tile, tile), last_in_row, next_row_start)``.
+
+    Reads one strip of rows (with the normalisation halo) per row of tiles and
+    records the strip's nodata cells in ``acc``.
+    """
+    from rasterio.windows import Window
+
+    H, W = ds.height, ds.width
+    spec = card.normalization
+    halo = halo_cells(spec)
+    rows, cols = tile_origins(H, tile, stride), tile_origins(W, tile, stride)
+    for k, r0 in enumerate(rows):
+        r0 = int(r0)
+        h = min(tile, H - r0)
+        s0, s1 = max(0, r0 - halo), min(H, r0 + h + halo)
+        strip = read_window(ds, Window(0, s0, W, s1 - s0), bands)  # (bands, rows, W), NaN = nodata
+        acc.mark_nodata(r0, np.isnan(strip[:, r0 - s0:r0 - s0 + h]).any(axis=0))
+        nxt = int(rows[k + 1]) if k + 1 < len(rows) else H
+        for j, c0 in enumerate(cols):
+            c0 = int(c0)
+            w = min(tile, W - c0)
+            if halo:
+                x0, x1 = max(0, c0 - halo), min(W, c0 + w + halo)
+                norm = normalize(strip[:, :, x0:x1], spec)
+                norm = norm[:, r0 - s0:r0 - s0 + h, c0 - x0:c0 - x0 + w]
+            else:
+                norm = normalize(strip[:, r0 - s0:r0 - s0 + h, c0:c0 + w], spec)
+            yield r0, c0, h, w, _pad_to(norm, tile), j == len(cols) - 1, nxt
+
+
+def predict_raster(
+    src: str | os.PathLike,
+    dst: str | os.PathLike,
+    model,
+    card,
+    *,
+    bands: Optional[Sequence[int]] = None,
+    params: TileParams = TileParams(),
+    progress=None,
+    cancel=None,
+) -> Path:
+    """Run ``model`` over a raster of any size, tile by tile, and write the result.
+
+    Parameters
+    ----------
+    src : path
+        Input raster (any GDAL format); nodata cells are read as NaN.
+    dst : path
+        Output GeoTIFF: float32, one band per model output channel after the
+        activation (sigmoid when ``card.classes == 1``, else softmax over the
+        classes), the input's CRS and transform, nodata NaN in every cell
+        that was nodata in any input band, 256 x 256 blocks, DEFLATE with
+        floating-point predictor, BigTIFF when needed. Written atomically.
+    model : torch.nn.Module
+        Maps ``(batch, in_channels, tile, tile)`` float32 to
+        ``(batch, classes, tile, tile)`` logits.
+    card : ModelCard
+        Supplies ``in_channels``, ``classes``, ``tile_size`` and
+        ``normalization``.
+    bands : list of int or None
+        1-based input bands, as many as ``card.in_channels``; None takes all
+        bands when their number matches.
+    params : TileParams
+        Tile size, overlap, batch size, device.
+    progress, cancel : callables or Progress
+        Progress (0..1) is reported and cancel is checked after every batch.
+
+    Returns
+    -------
+    Path
+        ``dst``.
+
+    Notes
+    -----
+    Normalisation follows the card. For ``local_zscore`` each tile is read with
+    :func:`geocore.models.halo_cells` cells of context each side (clipped at the
+    raster edge) so its normalised values are those of the whole raster; for
+    ``minmax`` each tile is scaled alone, as in training. A raster (or an axis)
+    shorter than a tile is reflect-padded to the tile size.
+
+    Each tile's prediction is weighted by :func:`blend_window` and the weighted
+    sum is divided by the sum of weights, so predictions vary smoothly across
+    tile borders.
+    """
+    import rasterio
+    import torch
+
+    src, dst = Path(src), Path(dst)
+    check_not_input([dst], [src])
+    params.check()
+    tile = params.checked_tile_size(card)
+    stride = max(1, int(round(tile * (1.0 - float(params.overlap)))))
+    device = resolve_device(params.device)
+    prog = Progress.wrap(progress, cancel)
+    prog.check()
+
+    info = open_raster_checked(src, 1, allow_integer=True, check_valid=False)
+    bands = _choose_bands(info.count, bands, card, src)
+    H, W = info.height, info.width
+    n_tiles = len(tile_origins(H, tile, stride)) * len(tile_origins(W, tile, stride))
+    weight_full = blend_window(tile)
+    classes = int(card.classes)
+
+    model = model.to(device)
+    model.eval()
+    profile = dict(driver="GTiff", width=W, height=H, count=classes, dtype="float32",
+                   crs=info.crs, transform=info.transform, nodata=float("nan"),
+                   tiled=True, blockxsize=OUT_BLOCK, blockysize=OUT_BLOCK,
+                   compress="deflate", predictor=3, BIGTIFF="IF_SAFER")
+
+    with atomic_output(dst) as tmp, rasterio.open(src) as ds, \
+            rasterio.Env(GDAL_CACHEMAX=256 * 1024 * 1024), rasterio.open(tmp, "w", **profile) as out:
+        names = list(getattr(card, "class_names", []) or [])
+        for i in range(classes):
+            if i < len(names):
+                out.set_band_description(i + 1, f"probability of {names[i]}")
+        acc = _RowAccumulator(classes, W, H, out)
+        batch: list[tuple] = []
+        done = 0
+        pending_complete = 0  # rows below this are final once the batch is accumulated
+
+        def run_batch() -> None:
+            nonlocal done, batch
+            x = torch.from_numpy(np.stack([b[4] for b in batch])).to(device)
+            with torch.inference_mode():
+                logits = model(x)
+                prob = torch.sigmoid(logits) if classes == 1 else torch.softmax(logits, dim=1)
+                prob = prob.float().cpu().numpy()
+            for (r0, c0, h, w, *_), p in zip(batch, prob):
+                acc.add(r0, c0, p[:, :h, :w], weight_full[:h, :w])
+            done += len(batch)
+            batch = []
+            acc.flush(pending_complete)
+            prog.update(done / n_tiles)
+
+        for item in _tiles(ds, bands, card, tile, stride, acc):
+            batch.append(item)
+            if item[5]:  # last tile of its row: rows above the next tile row are complete
+                pending_complete = item[6]
+            if len(batch) >= params.batch_size:
+                run_batch()
+        if batch:
+            run_batch()
+        acc.flush(H, final=True)
+    return dst

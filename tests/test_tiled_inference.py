@@ -1,0 +1,200 @@
+"""Tiled inference equals the same operation on the whole raster."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import rasterio
+import torch
+from rasterio.transform import from_origin
+
+from geocore.errors import Cancelled, GeocoreError
+from geocore.inference import TileParams, blend_window, predict_raster, tile_origins
+from geocore.models import ModelCard, normalize
+
+TRANSFORM = from_origin(300000.0, 6000000.0, 25.0, 25.0)
+
+
+def write_tif(path, data, *, nodata=None, crs="EPSG:32611"):
+    data = np.asarray(data)
+    if data.ndim == 2:
+        data = data[None]
+    with rasterio.open(path, "w", driver="GTiff", count=data.shape[0], height=data.shape[1],
+                       width=data.shape[2], dtype=data.dtype.name, nodata=nodata, crs=crs,
+                       transform=TRANSFORM) as ds:
+        ds.write(data)
+    return path
+
+
+def smooth_field(rows, cols, seed=0):
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:rows, 0:cols].astype(np.float64)
+    f = 40.0 * np.sin(x / 9.0 + 1.0) * np.cos(y / 13.0) + 5.0 * rng.standard_normal((rows, cols))
+    return (f + 0.02 * x * y).astype(np.float32)
+
+
+class Pointwise(torch.nn.Module):
+    """A 'network' whose output at a cell depends only on that cell."""
+
+    def __init__(self, classes=1):
+        super().__init__()
+        self.classes = classes
+
+    def forward(self, x):
+        z = 6.0 * (x[:, :1] - 0.5)
+        if self.classes == 1:
+            return z
+        return torch.cat([z * (k + 1) - k for k in range(self.classes)], dim=1)
+
+
+class Local(torch.nn.Module):
+    """A fixed 5 x 5 box filter (zero padded, as a U-Net's convolutions are)."""
+
+    def forward(self, x):
+        k = torch.full((1, 1, 5, 5), 1.0 / 25.0)
+        return 8.0 * (torch.nn.functional.conv2d(x, k, padding=2) - 0.5)
+
+
+def card_for(tile=64, window=21, mode="local_zscore", classes=1):
+    norm = {"mode": mode, "window": window, "clip": 3.0} if mode == "local_zscore" else {"mode": mode}
+    return ModelCard(tile_size=tile, normalization=norm, classes=classes,
+                     class_names=[f"c{i}" for i in range(classes)])
+
+
+def expected_pointwise(field, card):
+    z = 6.0 * (normalize(field, card.normalization)[0].astype(np.float64) - 0.5)
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def read(path):
+    with rasterio.open(path) as ds:
+        return ds.read(), ds.profile, ds.crs, ds.transform, ds.descriptions
+
+
+def test_tile_origins_cover_the_axis():
+    for length in (1, 63, 64, 65, 100, 257):
+        for tile, stride in ((64, 32), (64, 48), (64, 64)):
+            o = tile_origins(length, tile, stride)
+            assert o[0] == 0 and (length <= tile or o[-1] + tile == length)
+            assert np.all(np.diff(o) <= stride)
+
+
+def test_blend_window_halves_sum_to_one():
+    w2 = blend_window(64, margin=0)
+    one_d = w2[32] / np.sqrt(w2[32, 32])  # the 1-D window
+    s = one_d[:32] + one_d[32:]
+    assert np.allclose(s, 1.0, atol=1e-5)
+    m = blend_window(64)  # default margin 4: the border cells hardly count
+    assert m[:4].max() < 1e-5 and m[32, 32] > 0.99
+
+
+@pytest.mark.parametrize("shape", [(150, 170), (64, 64), (20, 33), (97, 260), (1, 80), (600, 90)])
+@pytest.mark.parametrize("overlap", [0.5, 0.25, 0.3])
+def test_pointwise_network_equals_whole_raster(tmp_path, shape, overlap):
+    field = smooth_field(*shape, seed=shape[0])
+    src = write_tif(tmp_path / "in.tif", field)
+    card = card_for()
+    out = predict_raster(src, tmp_path / "p.tif", Pointwise(), card, params=TileParams(overlap=overlap, batch_size=3))
+    data, profile, *_ = read(out)
+    assert data.shape == (1, *shape)
+    np.testing.assert_allclose(data[0], expected_pointwise(field, card), atol=2e-5)
+
+
+def test_local_network_has_no_seams(tmp_path):
+    field = smooth_field(200, 230, seed=3)
+    src = write_tif(tmp_path / "in.tif", field)
+    card = card_for(mode="affine")
+    card.normalization = {"mode": "affine", "scale": [1 / 200.0], "offset": [0.5]}
+    out = predict_raster(src, tmp_path / "p.tif", Local(), card, params=TileParams(overlap=0.5, batch_size=5))
+    got = read(out)[0][0]
+    x = torch.from_numpy(normalize(field, card.normalization)[None])
+    want = torch.sigmoid(Local()(x))[0, 0].numpy()
+    inner = (slice(3, -3), slice(3, -3))  # the whole-raster op is zero padded at the raster edge too
+    assert np.abs(got[inner] - want[inner]).max() < 1e-4
+
+
+def test_nan_and_nodata_cells_come_back_nan(tmp_path):
+    field = smooth_field(130, 140, seed=5)
+    field[40:60, 50:75] = np.nan
+    field[100, 3] = -9999.0
+    src = write_tif(tmp_path / "in.tif", field, nodata=-9999.0)
+    card = card_for()
+    got = read(predict_raster(src, tmp_path / "p.tif", Pointwise(), card))[0][0]
+    masked = field.astype(np.float64)
+    masked[masked == -9999.0] = np.nan
+    want = expected_pointwise(masked, card)
+    nan = np.isnan(masked)
+    assert np.array_equal(np.isnan(got), nan)
+    np.testing.assert_allclose(got[~nan], want[~nan], atol=2e-5)
+
+
+def test_output_profile_georeferencing_and_softmax(tmp_path):
+    src = write_tif(tmp_path / "in.tif", smooth_field(90, 300))
+    card = card_for(classes=3)
+    data, profile, crs, transform, desc = read(predict_raster(src, tmp_path / "p.tif", Pointwise(3), card))
+    assert data.dtype == np.float32 and data.shape == (3, 90, 300)
+    assert crs.to_epsg() == 32611 and transform == TRANSFORM
+    assert profile["tiled"] and profile["blockxsize"] == 256 and profile["blockysize"] == 256
+    assert profile["compress"] == "deflate" and np.isnan(profile["nodata"])
+    assert desc[0] == "probability of c0"
+    np.testing.assert_allclose(data.sum(axis=0), 1.0, atol=1e-5)
+
+
+def test_multiband_band_choice(tmp_path):
+    f = smooth_field(70, 70)
+    src = write_tif(tmp_path / "in.tif", np.stack([f * 0, f, f * 0 + 1]))
+    card = card_for()
+    with pytest.raises(GeocoreError, match="has 3 bands; choose one"):
+        predict_raster(src, tmp_path / "p.tif", Pointwise(), card)
+    got = read(predict_raster(src, tmp_path / "p.tif", Pointwise(), card, bands=[2]))[0][0]
+    np.testing.assert_allclose(got, expected_pointwise(f, card), atol=2e-5)
+
+
+@pytest.mark.parametrize("tile,overlap,msg", [(50, 0.5, "multiple of 32"), (64, 1.0, "overlap"),
+                                              (64, -0.1, "overlap")])
+def test_bad_params(tmp_path, tile, overlap, msg):
+    src = write_tif(tmp_path / "in.tif", smooth_field(40, 40))
+    with pytest.raises(GeocoreError, match=msg):
+        predict_raster(src, tmp_path / "p.tif", Pointwise(), card_for(),
+                       params=TileParams(tile_size=tile, overlap=overlap))
+    assert not (tmp_path / "p.tif").exists()
+
+
+def test_cancel_leaves_nothing(tmp_path):
+    src = write_tif(tmp_path / "in.tif", smooth_field(300, 300))
+    calls = []
+
+    def cancel():
+        calls.append(1)
+        return len(calls) > 2
+
+    with pytest.raises(Cancelled):
+        predict_raster(src, tmp_path / "p.tif", Pointwise(), card_for(), params=TileParams(batch_size=2),
+                       cancel=cancel)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.tif"]
+
+
+def test_refuses_to_overwrite_input(tmp_path):
+    src = write_tif(tmp_path / "in.tif", smooth_field(40, 40))
+    before = src.read_bytes()
+    with pytest.raises(GeocoreError, match="also an input"):
+        predict_raster(src, src, Pointwise(), card_for())
+    assert src.read_bytes() == before
+
+
+def test_real_unet_runs_and_reports_progress(tmp_path):
+    from geocore.models import build_model, load_model, save_model
+
+    card = ModelCard(tile_size=64, encoder="resnet18", decoder_channels=[16, 16, 16, 16, 16],
+                     normalization={"mode": "local_zscore", "window": 31, "clip": 3.0})
+    torch.manual_seed(0)
+    path = save_model(build_model(card), card, tmp_path / "m.safetensors")
+    model, card = load_model(path)
+    src = write_tif(tmp_path / "in.tif", smooth_field(100, 90))
+    seen = []
+    data = read(predict_raster(src, tmp_path / "p.tif", model, card, params=TileParams(batch_size=4),
+                               progress=seen.append))[0]
+    assert data.shape == (1, 100, 90) and np.all((data >= 0) & (data <= 1))
+    assert seen == sorted(seen) and seen[-1] == pytest.approx(1.0) and len(seen) >= 2
