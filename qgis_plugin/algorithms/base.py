@@ -1,0 +1,124 @@
+"""Shared parts of every geocore algorithm: naming, help, dependency checks,
+progress/cancel callbacks and the GeocoreError -> QgsProcessingException rule."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Dict, List, Tuple
+
+from qgis.core import (
+    QgsProcessingAlgorithm,
+    QgsProcessingContext,
+    QgsProcessingException,
+    QgsProcessingFeedback,
+)
+from qgis.PyQt.QtCore import QCoreApplication
+from qgis.PyQt.QtGui import QIcon
+
+from .. import dependencies
+from ..styles import style_on_load
+
+ICON = Path(__file__).resolve().parents[1] / "icons" / "geocore.svg"
+HOMEPAGE = "https://github.com/geocore-dev/geocore"
+
+GROUPS = {
+    "magnetics": "Magnetics",
+    "lineaments": "Lineaments",
+    "minerals": "Minerals",
+    "microscopy": "Microscopy",
+}
+
+DEVICES = ["auto", "cpu", "cuda"]
+PRESETS = ["paper", "realistic"]
+
+
+class GeocoreAlgorithm(QgsProcessingAlgorithm):
+    """Base class: subclasses set the class attributes and implement :meth:`call_geocore`."""
+
+    NAME = ""  #: algorithm id within the provider
+    DISPLAY_NAME = ""
+    GROUP = "lineaments"  #: key of :data:`GROUPS`
+    HELP = ""  #: shortHelpString (HTML allowed)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._styles: List[Tuple[str, str]] = []  # (destination, style name) to apply on load
+
+    # --- identity -----------------------------------------------------------------
+    def name(self) -> str:
+        return self.NAME
+
+    def displayName(self) -> str:  # noqa: N802 (QGIS API names)
+        return self.tr(self.DISPLAY_NAME)
+
+    def group(self) -> str:
+        return self.tr(GROUPS[self.GROUP])
+
+    def groupId(self) -> str:  # noqa: N802
+        return self.GROUP
+
+    def shortHelpString(self) -> str:  # noqa: N802
+        return self.tr(self.HELP)
+
+    def helpUrl(self) -> str:  # noqa: N802
+        return HOMEPAGE
+
+    def icon(self) -> QIcon:
+        return QIcon(str(ICON))
+
+    def tr(self, text: str) -> str:
+        return QCoreApplication.translate("geocore", text)
+
+    def createInstance(self) -> "GeocoreAlgorithm":  # noqa: N802
+        return type(self)()
+
+    # --- running ------------------------------------------------------------------
+    def canExecute(self) -> Tuple[bool, str]:  # noqa: N802
+        missing = dependencies.missing_requirements()
+        if missing:
+            return False, dependencies.install_message(missing)
+        return True, ""
+
+    def processAlgorithm(self, parameters: Dict, context: QgsProcessingContext,
+                         feedback: QgsProcessingFeedback) -> Dict:  # noqa: N802
+        ok, message = self.canExecute()
+        if not ok:
+            raise QgsProcessingException(message)
+        from geocore.errors import GeocoreError
+
+        self._styles = []
+        try:
+            return self.call_geocore(parameters, context, feedback)
+        except GeocoreError as exc:
+            raise QgsProcessingException(str(exc)) from exc
+
+    def call_geocore(self, parameters: Dict, context: QgsProcessingContext,
+                     feedback: QgsProcessingFeedback) -> Dict:
+        """Read the parameters, call one geocore function, return the outputs dict."""
+        raise NotImplementedError
+
+    def postProcessAlgorithm(self, context: QgsProcessingContext, feedback: QgsProcessingFeedback) -> Dict:  # noqa: N802
+        # runs in the main thread, before QGIS loads the outputs
+        for destination, style in self._styles:
+            style_on_load(context, destination, style, feedback)
+        return {}
+
+    # --- helpers for subclasses ---------------------------------------------------
+    @staticmethod
+    def progress(feedback: QgsProcessingFeedback) -> Callable[[float], None]:
+        return lambda fraction: feedback.setProgress(100.0 * fraction)
+
+    def style_output(self, destination: str, style: str) -> None:
+        """Apply ``styles/<style>.qml`` to ``destination`` when QGIS loads it."""
+        self._styles.append((destination, style))
+
+    def raster_source(self, parameters: Dict, name: str, context: QgsProcessingContext) -> str:
+        """File path (GDAL name) of a raster layer parameter."""
+        layer = self.parameterAsRasterLayer(parameters, name, context)
+        if layer is None:
+            raise QgsProcessingException(self.invalidRasterError(parameters, name))
+        if layer.providerType() != "gdal":
+            raise QgsProcessingException(
+                f"{layer.name()} is a {layer.providerType()} layer; geocore reads rasters through GDAL, "
+                "so save it as a GeoTIFF first")
+        return layer.source()

@@ -1,0 +1,48 @@
+"""Moving library outputs to the destinations the user chose, in any GDAL/OGR format."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from qgis.core import QgsProcessingException, QgsRasterFileWriter, QgsVectorFileWriter
+
+
+def _same_format(src: Path, dest: Path) -> bool:
+    return src.suffix.lower() == dest.suffix.lower() or {src.suffix.lower(), dest.suffix.lower()} == {".tif", ".tiff"}
+
+
+def move_raster(src: str | os.PathLike, dest: str) -> None:
+    """Move a GeoTIFF to ``dest``, converting with GDAL when ``dest`` has another extension."""
+    src, target = Path(src), Path(dest)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if _same_format(src, target):
+        shutil.move(str(src), str(target))
+        return
+    from osgeo import gdal
+
+    driver = QgsRasterFileWriter.driverForExtension(target.suffix)
+    if not driver:
+        raise QgsProcessingException(f"no GDAL raster driver writes '{target.suffix}' files; choose .tif")
+    if gdal.Translate(str(target), str(src), format=driver) is None:
+        raise QgsProcessingException(f"GDAL could not write {target}: {gdal.GetLastErrorMsg()}")
+
+
+def move_vector(src: str | os.PathLike, dest: str) -> None:
+    """Move a GeoPackage to ``dest``, converting with OGR when ``dest`` has another extension."""
+    src, target = Path(src), Path(dest)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if _same_format(src, target):
+        shutil.move(str(src), str(target))
+        return
+    from osgeo import gdal
+
+    driver = QgsVectorFileWriter.driverForExtension(target.suffix)
+    if not driver:
+        raise QgsProcessingException(f"no OGR driver writes '{target.suffix}' files; choose .gpkg or .shp")
+    if target.exists() and driver != "ESRI Shapefile":
+        target.unlink()
+    options = gdal.VectorTranslateOptions(format=driver, accessMode="overwrite" if driver == "ESRI Shapefile" else None)
+    if gdal.VectorTranslate(str(target), str(src), options=options) is None:
+        raise QgsProcessingException(f"OGR could not write {target}: {gdal.GetLastErrorMsg()}")

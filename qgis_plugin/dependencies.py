@@ -1,0 +1,110 @@
+"""Where geocore and its third-party libraries come from inside QGIS.
+
+The plugin zip bundles the pure-Python ``geocore`` package under ``ext/`` so
+that the plugin and the library always have the same version; it is put on
+``sys.path`` only when QGIS's Python has no ``geocore`` of its own (a developer's
+editable install wins).
+
+The heavy third-party libraries (PyTorch, segmentation-models-pytorch,
+rasterio, ...) cannot be bundled: the user installs them into QGIS's own
+Python. :func:`missing_requirements` finds the absent ones without importing
+them, and :func:`install_message` gives the exact command to run.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+from typing import Dict, List, Optional
+
+#: Import name -> pip requirement, for every third-party library geocore uses.
+#: Kept equal to ``[project] dependencies`` of pyproject.toml by a test.
+REQUIREMENTS: Dict[str, str] = {
+    "numpy": "numpy>=1.24",
+    "scipy": "scipy>=1.10",
+    "torch": "torch>=2.1",
+    "torchvision": "torchvision",
+    "segmentation_models_pytorch": "segmentation-models-pytorch>=0.3",
+    "safetensors": "safetensors>=0.4",
+    "rasterio": "rasterio>=1.3",
+    "affine": "affine<3",
+    "geopandas": "geopandas>=0.14",
+    "pyogrio": "pyogrio>=0.7",
+    "shapely": "shapely>=2.0",
+    "cv2": "opencv-python-headless>=4.8",
+    "skimage": "scikit-image>=0.21",
+    "harmonica": "harmonica>=0.6",
+    "verde": "verde>=1.8",
+    "skan": "skan>=0.11",
+    "tqdm": "tqdm>=4.60",
+    "matplotlib": "matplotlib>=3.7",
+}
+
+PLUGIN_DIR = Path(__file__).resolve().parent
+BUNDLED_DIR = PLUGIN_DIR / "ext"
+
+
+def ensure_geocore_importable() -> Optional[str]:
+    """Make ``import geocore`` work; return where it comes from (None: nowhere)."""
+    spec = importlib.util.find_spec("geocore")
+    if spec is None and (BUNDLED_DIR / "geocore" / "__init__.py").is_file():
+        sys.path.insert(0, str(BUNDLED_DIR))
+        importlib.invalidate_caches()
+        spec = importlib.util.find_spec("geocore")
+    if spec is None or spec.origin is None:
+        return None
+    return str(Path(spec.origin).parent)
+
+
+def _has_module(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):  # a broken package counts as missing
+        return False
+
+
+def missing_requirements() -> List[str]:
+    """pip requirements of the libraries QGIS's Python cannot find."""
+    missing = [req for mod, req in REQUIREMENTS.items() if not _has_module(mod)]
+    if ensure_geocore_importable() is None:
+        missing.insert(0, "geocore")
+    return missing
+
+
+def python_executable() -> str:
+    """The Python interpreter QGIS runs (``sys.executable`` is QGIS itself on Windows/macOS)."""
+    exe = Path(sys.executable)
+    if exe.name.lower().startswith("python"):
+        return str(exe)
+    # inside QGIS, sys.executable is the qgis binary; its Python sits in the prefix
+    prefix = Path(sys.exec_prefix)
+    candidates = [prefix / "python.exe", prefix / "bin" / "python3", Path("/usr/bin/python3")]
+    for cand in candidates:
+        if cand.is_file():
+            return str(cand)
+    return "python3"
+
+
+def install_command(missing: List[str]) -> str:
+    """The pip command that installs ``missing`` into QGIS's Python."""
+    reqs = " ".join(f'"{r}"' if any(c in r for c in "<>=") else r for r in missing if r != "geocore")
+    return f'"{python_executable()}" -m pip install --user {reqs}'
+
+
+def install_message(missing: List[str]) -> str:
+    """A message naming the missing libraries and the exact command that installs them."""
+    lines = [
+        "geocore needs Python libraries that QGIS's Python cannot find: " + ", ".join(missing) + ".",
+        "Install them into QGIS's Python with:",
+        "    " + install_command(missing),
+    ]
+    if "geocore" in missing:
+        lines.append("The geocore library itself is missing: reinstall the plugin from its zip.")
+    if sys.platform.startswith("linux"):
+        lines.append("On Debian/Ubuntu the system Python refuses pip installs: add --break-system-packages.")
+    elif os.name == "nt":
+        lines.append("On Windows run the command in the OSGeo4W Shell (Start menu), as the user who runs QGIS.")
+    lines.append("Then restart QGIS.")
+    return "\n".join(lines)

@@ -1,0 +1,56 @@
+"""Styles applied to outputs when QGIS loads them (``styles/*.qml``).
+
+The .qml files are made by ``scripts/make_plugin_styles.py``:
+
+- ``lineaments.qml``: dark lines whose width follows ``mean_prob``;
+- ``true_axes.qml``: thin red lines for synthetic true axes;
+- ``probability.qml``: singleband pseudocolour, Magma ramp fixed to 0..1.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Dict
+
+from qgis.core import QgsProcessingContext, QgsProcessingFeedback, QgsProcessingLayerPostProcessorInterface
+
+STYLE_DIR = Path(__file__).resolve().parent / "styles"
+
+
+def style_path(name: str) -> Path:
+    """Path of the style ``name`` (``"lineaments"``, ``"true_axes"``, ``"probability"``)."""
+    return STYLE_DIR / f"{name}.qml"
+
+
+class StyleLoader(QgsProcessingLayerPostProcessorInterface):
+    """Loads one .qml onto an output layer once QGIS has loaded it."""
+
+    def __init__(self, qml: Path) -> None:
+        super().__init__()
+        self.qml = qml
+
+    def postProcessLayer(self, layer, context, feedback) -> None:  # noqa: N802 (Qt name)
+        message, ok = layer.loadNamedStyle(str(self.qml))
+        if not ok:
+            feedback.reportError(f"could not apply style {self.qml.name} to {layer.name()}: {message}")
+        layer.triggerRepaint()
+
+
+# QGIS keeps only a C++ pointer to a post-processor, so the Python objects must
+# outlive every algorithm run: one stateless loader per style, kept here.
+_LOADERS: Dict[str, StyleLoader] = {}
+
+
+def loader(name: str) -> StyleLoader:
+    if name not in _LOADERS:
+        _LOADERS[name] = StyleLoader(style_path(name))
+    return _LOADERS[name]
+
+
+def style_on_load(context: QgsProcessingContext, destination: str, name: str,
+                  feedback: QgsProcessingFeedback = None) -> bool:
+    """Style ``destination`` with ``name`` if QGIS will load it when the run ends."""
+    if not destination or not context.willLoadLayerOnCompletion(destination):
+        return False
+    context.layerToLoadOnCompletionDetails(destination).setPostProcessor(loader(name))
+    return True

@@ -1,0 +1,94 @@
+"""Write the plugin's layer styles (qgis_plugin/styles/*.qml) with QGIS's own API.
+
+Run with a Python that imports ``qgis`` (QT_QPA_PLATFORM=offscreen when headless)::
+
+    python scripts/make_plugin_styles.py
+
+The .qml files are committed; rerun this only to change a style.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from qgis.core import (  # noqa: E402
+    QgsApplication,
+    QgsColorRampShader,
+    QgsLineSymbol,
+    QgsMapLayer,
+    QgsProperty,
+    QgsRasterLayer,
+    QgsRasterShader,
+    QgsSingleBandPseudoColorRenderer,
+    QgsSingleSymbolRenderer,
+    QgsStyle,
+    QgsSymbolLayer,
+    QgsVectorLayer,
+)
+from qgis.PyQt.QtGui import QColor  # noqa: E402
+
+SYMBOLOGY = QgsMapLayer.StyleCategory.Symbology
+STYLES = Path(__file__).resolve().parents[1] / "qgis_plugin" / "styles"
+
+#: Line width in mm grows with the mean probability along the axis.
+WIDTH_EXPRESSION = 'scale_linear(coalesce("mean_prob", 0.5), 0.5, 1, 0.3, 1.4)'
+
+
+def line_style(path: Path, colour: str, width: float, data_defined_width: bool) -> None:
+    layer = QgsVectorLayer("LineString?crs=EPSG:32633&field=mean_prob:double", "lines", "memory")
+    symbol = QgsLineSymbol.createSimple({"line_color": colour, "line_width": str(width),
+                                        "line_width_unit": "MM", "capstyle": "round", "joinstyle": "round"})
+    if data_defined_width:
+        symbol.symbolLayer(0).setDataDefinedProperty(
+            QgsSymbolLayer.Property.PropertyStrokeWidth, QgsProperty.fromExpression(WIDTH_EXPRESSION))
+    layer.setRenderer(QgsSingleSymbolRenderer(symbol))
+    msg, ok = layer.saveNamedStyle(str(path), categories=SYMBOLOGY)
+    assert ok, msg
+
+
+def probability_style(path: Path) -> None:
+    # any small raster will do: the style stores fixed 0..1 classes
+    tif = path.with_suffix(".tmp.tif")
+    from osgeo import gdal
+
+    ds = gdal.GetDriverByName("GTiff").Create(str(tif), 2, 2, 1, gdal.GDT_Float32)
+    ds.SetGeoTransform((0.0, 1.0, 0.0, 2.0, 0.0, -1.0))
+    ds.GetRasterBand(1).Fill(0.5)
+    ds = None
+    layer = QgsRasterLayer(str(tif), "probability")
+    ramp = QgsStyle.defaultStyle().colorRamp("Magma")
+    shader_fn = QgsColorRampShader(0.0, 1.0, ramp, QgsColorRampShader.Type.Interpolated,
+                                   QgsColorRampShader.ClassificationMode.EqualInterval)
+    shader_fn.classifyColorRamp(11, 1)
+    shader = QgsRasterShader(0.0, 1.0)
+    shader.setRasterShaderFunction(shader_fn)
+    renderer = QgsSingleBandPseudoColorRenderer(layer.dataProvider(), 1, shader)
+    renderer.setClassificationMin(0.0)
+    renderer.setClassificationMax(1.0)
+    layer.setRenderer(renderer)
+    msg, ok = layer.saveNamedStyle(str(path), categories=SYMBOLOGY)
+    del layer
+    for leftover in (tif, Path(str(tif) + ".aux.xml")):
+        leftover.unlink(missing_ok=True)
+    assert ok, msg
+
+
+def main() -> int:
+    app = QgsApplication([], False)
+    app.initQgis()
+    STYLES.mkdir(parents=True, exist_ok=True)
+    line_style(STYLES / "lineaments.qml", "#1a1a1a", 0.6, data_defined_width=True)
+    line_style(STYLES / "true_axes.qml", "#d7191c", 0.5, data_defined_width=False)
+    probability_style(STYLES / "probability.qml")
+    for qml in sorted(STYLES.glob("*.qml")):
+        print(qml)
+    app.exitQgis()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
