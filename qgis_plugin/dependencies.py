@@ -108,3 +108,40 @@ def install_message(missing: List[str]) -> str:
         lines.append("On Windows run the command in the OSGeo4W Shell (Start menu), as the user who runs QGIS.")
     lines.append("Then restart QGIS.")
     return "\n".join(lines)
+
+
+#: Binary wheels that bundle their own GEOS/GDAL/PROJ (under ``*.libs/``).
+BUNDLED_NATIVE_MODULES = ("shapely", "pyogrio", "rasterio")
+
+
+def isolate_bundled_native_libraries() -> List[str]:
+    """Import wheels that bundle GEOS/GDAL with ``RTLD_DEEPBIND`` (Linux only).
+
+    The QGIS executables (``qgis``, ``qgis_process``) link the system GEOS and
+    GDAL, so their symbols sit in the process's global scope. Without this, a
+    pip wheel's own copy (e.g. shapely built against GEOS 3.14) has its calls
+    bound to the older system library, which fails in odd ways ("WKB output
+    dimension must be 2 or 3") or crashes. ``RTLD_DEEPBIND`` makes each wheel
+    resolve symbols in its own bundled libraries first. Must run before anything
+    imports these modules; returns the modules imported here.
+    """
+    if not sys.platform.startswith("linux") or not hasattr(os, "RTLD_DEEPBIND"):
+        return []
+    todo = [m for m in BUNDLED_NATIVE_MODULES if m not in sys.modules and _has_module(m)]
+    if not todo:
+        return []
+    import numpy  # noqa: F401  (numpy's own extensions load normally, before the flag)
+
+    old_flags = sys.getdlopenflags()
+    sys.setdlopenflags(os.RTLD_NOW | os.RTLD_LOCAL | os.RTLD_DEEPBIND)
+    done = []
+    try:
+        for name in todo:
+            try:
+                importlib.import_module(name)
+                done.append(name)
+            except Exception:  # reported later by the algorithm that needs it
+                pass
+    finally:
+        sys.setdlopenflags(old_flags)
+    return done

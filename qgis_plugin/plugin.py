@@ -47,7 +47,10 @@ class GeocorePlugin:
         """Log (and show in the message bar) what QGIS's Python lacks; return it."""
         missing = dependencies.missing_requirements()
         if not missing:
-            QgsMessageLog.logMessage(f"geocore library: {self.geocore_location}", LOG_TAG, MSG_INFO)
+            isolated = dependencies.isolate_bundled_native_libraries()
+            QgsMessageLog.logMessage(f"geocore library: {self.geocore_location}; "
+                                     f"loaded with their own GEOS/GDAL: {', '.join(isolated) or 'none'}",
+                                     LOG_TAG, MSG_INFO)
             return missing
         message = dependencies.install_message(missing)
         QgsMessageLog.logMessage(message, LOG_TAG, MSG_WARNING)
