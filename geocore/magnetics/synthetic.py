@@ -236,7 +236,8 @@ def synthesize_sample(rng: np.random.Generator, rows: int = SAMPLE_SIZE, cols: i
             bottom=top - rng.uniform(5, 80) * c, strike=rng.uniform(0, 180),
             magnetization=_magnetization(rng, rng.uniform(0.2, 3.0), fdir, cfg.remanence_q),
         ))
-    n_contacts = int(round(rng.integers(cfg.contacts[0], cfg.contacts[1] + 1) * max(scale_area, 1)))
+    # contacts are long: their number grows with the survey's extent, not its area
+    n_contacts = int(round(rng.integers(cfg.contacts[0], cfg.contacts[1] + 1) * np.sqrt(max(scale_area, 1))))
     for _ in range(n_contacts):
         # a wide block whose one edge crosses the grid: a contact, not a dyke
         strike = rng.uniform(0, 180)

@@ -1,0 +1,76 @@
+"""``geocore demo``: a synthetic survey end to end, scored against its truth."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def rasterize_lines(gdf, shape, transform) -> np.ndarray:
+    """Burn lines into a bool grid one cell wide (GDAL's line rasterisation)."""
+    from rasterio.features import rasterize
+
+    geoms = [g for g in gdf.geometry if g is not None and not g.is_empty]
+    if not geoms:
+        return np.zeros(shape, dtype=bool)
+    return rasterize(((g, 1) for g in geoms), out_shape=shape, transform=transform, fill=0,
+                     dtype="uint8").astype(bool)
+
+
+def score_lines(detected_path, truth_path, grid_path, tolerance_cells: float = 2.0) -> dict:
+    """Axis recall and precision of detected lines against true axes, in cells of ``grid_path``."""
+    import geopandas as gpd
+    import rasterio
+
+    from .metrics import axis_agreement
+
+    with rasterio.open(grid_path) as src:
+        shape, transform, crs = (src.height, src.width), src.transform, src.crs
+    det = gpd.read_file(detected_path)
+    tru = gpd.read_file(truth_path)
+    if crs is not None:
+        det = det.to_crs(crs) if det.crs is not None else det
+        tru = tru.to_crs(crs) if tru.crs is not None else tru
+    return axis_agreement(rasterize_lines(det, shape, transform), rasterize_lines(tru, shape, transform),
+                          tolerance_cells)
+
+
+def run_demo(out_dir: Path, *, size: int = 1024, seed: int = 20261122, device: str = "auto",
+             quiet: bool = False) -> dict:
+    """Synthesise a ``size`` x ``size`` realistic survey, detect its lineaments and score them.
+
+    The survey seed is one never used in training. Prints where the outputs
+    are and the axis recall/precision of the detected lines against the known
+    dyke axes (2-cell tolerance).
+    """
+    from ..cli import progress_bar
+    from ..magnetics.synthetic import SurveyConfig, synthesize_survey
+    from .detect import detect_to_folder
+
+    out_dir = Path(out_dir)
+    survey_dir, detect_dir = out_dir / "survey", out_dir / "detection"
+    # a survey is sparser than a training sample: 1.5-3 dykes per 192 x 192 cells
+    config = dataclasses.replace(SurveyConfig.preset("realistic"), dykes=(1.5, 3.0), compact_bodies=(0, 1),
+                                 contacts=(0, 1))
+    t0 = time.time()
+    with progress_bar(f"synthesising a {size} x {size} survey", quiet) as bar:
+        survey = synthesize_survey(survey_dir, rows=size, cols=size, cell_size=50.0, seed=seed, config=config,
+                                   progress=bar)
+    t1 = time.time()
+    with progress_bar("detecting lineaments", quiet) as bar:
+        result = detect_to_folder(survey.field_path, detect_dir, device=device, progress=bar)
+    t2 = time.time()
+    gpkg = next(p for p in result.lines if str(p).endswith(".gpkg"))
+    scores = score_lines(gpkg, survey.axes_path, survey.field_path)
+    print(f"survey ({size} x {size} cells at 50 m, {survey.n_dykes} dykes, seed {seed}): {survey_dir}")
+    print(f"  field: {survey.field_path}\n  true axes: {survey.axes_path}")
+    print(result.summary())
+    print(f"axis recall (true axes within 2 cells of a detected line): {scores['axis_recall']:.3f}")
+    print(f"axis precision (detected lines within 2 cells of a true axis): {scores['axis_precision']:.3f}")
+    print(f"time: synthesis {t1 - t0:.0f} s, detection {t2 - t1:.0f} s")
+    sys.stdout.flush()
+    return scores
