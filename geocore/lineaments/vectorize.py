@@ -1,0 +1,670 @@
+"""Probability map -> vector lineament axes, rose diagram, density and preview.
+
+The pipeline (:func:`vectorize_probability`):
+
+1. threshold the probability map (NaN cells are never above it);
+2. thin the foreground to one-cell-wide skeletons (:func:`skimage.morphology.skeletonize`);
+3. cut the skeleton into branches between end points and junctions with **skan**;
+4. merge junction clusters, prune short terminal branches (spurs) and chain
+   branches through the junctions that pruning leaves with two branches;
+5. join collinear pieces across junctions and small gaps (dyke anomalies often
+   break up into chains that do not touch);
+6. drop short lines, simplify, and measure each line on the map: length,
+   strike azimuth and the probability along it.
+
+All geometry is computed in pixel space (row, column of cell centres) and
+moved to the raster's CRS with its affine transform at the end.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from ..errors import GeocoreError
+from ..files import atomic_output
+from ..progress import Progress
+from ..raster.io import open_raster_checked, read_window
+
+#: Columns written for every line, in order.
+LINE_FIELDS = ("id", "length", "azimuth", "mean_prob", "max_prob")
+#: Quantised probability code for NaN cells.
+_NAN_CODE = 255
+#: Rows read at a time when scanning a probability map.
+_STRIP_ROWS = 1024
+
+
+@dataclass
+class VectorizeParams:
+    """How a probability map becomes lines (lengths in cells of the raster).
+
+    Attributes
+    ----------
+    threshold : float
+        Cells with probability above this, in (0, 1), are lineament.
+    min_length_cells : float
+        Lines shorter than this after joining are dropped.
+    spur_length_cells : float
+        Terminal branches (end point to junction) shorter than this are pruned.
+    max_gap_cells : float
+        Collinear pieces whose ends are at most this far apart are joined.
+    max_join_angle_deg : float
+        Largest angle between the two pieces' directions (and between each
+        direction and the gap) for a join, in degrees.
+    simplify_cells : float
+        Douglas-Peucker tolerance of the output lines.
+    """
+
+    threshold: float = 0.5
+    min_length_cells: float = 10.0
+    spur_length_cells: float = 6.0
+    max_gap_cells: float = 8.0
+    max_join_angle_deg: float = 25.0
+    simplify_cells: float = 1.0
+
+    def check(self) -> None:
+        """Raise GeocoreError for values that cannot work."""
+        if not (0.0 < float(self.threshold) < 1.0):
+            msg = f"threshold {self.threshold} is outside (0, 1); give a probability such as 0.5"
+            raise GeocoreError(msg)
+        for name in ("min_length_cells", "spur_length_cells", "max_gap_cells", "simplify_cells"):
+            if float(getattr(self, name)) < 0:
+                msg = f"{name} is {getattr(self, name)}; it must be zero or positive"
+                raise GeocoreError(msg)
+        if not (0.0 <= float(self.max_join_angle_deg) <= 90.0):
+            msg = f"max_join_angle_deg {self.max_join_angle_deg} must be between 0 and 90 degrees"
+            raise GeocoreError(msg)
+
+
+# ----------------------------------------------------------------------------- reading
+def _read_thresholded(path: Path, band: int, threshold: float, prog: Progress):
+    """Foreground mask and probability quantised to uint8 (255 = NaN), strip by strip.
+
+    Quantising to 1/254 keeps the whole map in one byte a cell, so a
+    10000 x 10000 map costs 200 MB here instead of 800 MB.
+    """
+    import rasterio
+    from rasterio.windows import Window
+
+    with rasterio.open(path) as ds:
+        H, W = ds.height, ds.width
+        mask = np.zeros((H, W), bool)
+        q = np.empty((H, W), np.uint8)
+        for r0 in range(0, H, _STRIP_ROWS):
+            n = min(_STRIP_ROWS, H - r0)
+            p = read_window(ds, Window(0, r0, W, n), band)
+            nan = np.isnan(p)
+            with np.errstate(invalid="ignore"):
+                mask[r0:r0 + n] = p > threshold
+                code = np.rint(np.clip(p, 0.0, 1.0) * 254.0)
+            code[nan] = _NAN_CODE
+            q[r0:r0 + n] = code.astype(np.uint8)
+            prog.update((r0 + n) / H)
+    return mask, q
+
+
+# ----------------------------------------------------------------------------- graph helpers
+class _UnionFind:
+    def __init__(self) -> None:
+        self.parent: dict = {}
+
+    def find(self, a):
+        p = self.parent.setdefault(a, a)
+        if p != a:
+            p = self.parent[a] = self.find(p)
+        return p
+
+    def union(self, a, b) -> bool:
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return False
+        self.parent[ra] = rb
+        return True
+
+
+def _polyline_length(xy: np.ndarray) -> float:
+    return float(np.hypot(*np.diff(xy, axis=0).T).sum()) if len(xy) > 1 else 0.0
+
+
+def _end_direction(xy: np.ndarray, end: int, reach: float = 12.0, skip: float = 3.0) -> np.ndarray:
+    """Unit vector pointing out of the polyline at ``end`` (0 = first point, 1 = last).
+
+    Measured between the points ``skip`` and ``reach`` cells back from the end
+    (at most a quarter and half of the line), because skeleton branches bend
+    in the last cells before a junction.
+    """
+    pts = xy[::-1] if end == 1 else xy  # pts[0] is the end
+    if len(pts) < 2:
+        return np.zeros(2)
+    seg = np.hypot(*np.diff(pts, axis=0).T)
+    along = np.concatenate([[0.0], np.cumsum(seg)])
+    total = along[-1]
+    s_near, s_far = min(skip, total / 4.0), min(reach, max(total / 2.0, 1.0))
+    near = np.array([np.interp(s_near, along, pts[:, k]) for k in (0, 1)])
+    far = np.array([np.interp(s_far, along, pts[:, k]) for k in (0, 1)])
+    v = near - far
+    n = np.hypot(*v)
+    return v / n if n > 0 else np.zeros(2)
+
+
+def _angle_deg(u: np.ndarray, v: np.ndarray) -> float:
+    c = float(np.clip(np.dot(u, v), -1.0, 1.0))
+    return math.degrees(math.acos(c))
+
+
+def _assemble(pieces: list, links: dict) -> list:
+    """Chain pieces through ``links`` {(piece, end): (piece, end)}.
+
+    Returns a list of ``(xy, first_end, last_end)`` with ``xy`` the joined
+    polyline and the ends the ``(piece, end)`` keys of its two free ends.
+    """
+    seen: set = set()
+    out = []
+
+    def walk(start):
+        chain, cur = [], start
+        while True:
+            i, entry = cur
+            seen.add(i)
+            xy = pieces[i] if entry == 0 else pieces[i][::-1]
+            chain.append(xy)
+            exit_key = (i, 1 - entry)
+            nxt = links.get(exit_key)
+            if nxt is None or nxt[0] in seen:
+                break
+            cur = nxt
+        parts = [chain[0]]
+        for xy in chain[1:]:
+            if np.array_equal(parts[-1][-1], xy[0]):
+                xy = xy[1:]
+            if len(xy):
+                parts.append(xy)
+        return np.concatenate(parts), start, exit_key
+
+    for i in range(len(pieces)):
+        if i in seen:
+            continue
+        if (i, 0) not in links:
+            out.append(walk((i, 0)))
+        elif (i, 1) not in links:
+            out.append(walk((i, 1)))
+    for i in range(len(pieces)):  # closed loops
+        if i not in seen:
+            out.append(walk((i, 0)))
+    return out
+
+
+def _skeleton_pieces(skel: np.ndarray, prog: Progress):
+    """Branches of a skeleton as (rows, cols) polylines and their end node ids (skan)."""
+    import skan
+
+    if not skel.any():
+        return [], []
+    sk = skan.Skeleton(skel, keep_images=False)
+    indptr, indices = sk.paths.indptr, sk.paths.indices
+    coords = np.asarray(sk.coordinates, dtype=np.float64)
+    pieces, ends = [], []
+    for i in range(sk.n_paths):
+        ids = indices[indptr[i]:indptr[i + 1]]
+        pieces.append(coords[ids])
+        ends.append((int(ids[0]), int(ids[-1])))
+        if i % 5000 == 0:
+            prog.update(i / max(sk.n_paths, 1))
+    return pieces, ends
+
+
+def _clean_graph(pieces: list, ends: list, params: VectorizeParams) -> tuple[list, list]:
+    """Merge junction clusters and prune short spurs; returns pieces and their end nodes."""
+    lengths = [_polyline_length(p) for p in pieces]
+    # adjacent junction pixels, and two lines a few cells wide crossing at an
+    # angle, make short junction-to-junction branches: contract them into one
+    # junction, where the collinear join pairs the branches
+    bridge = max(2.5, float(params.spur_length_cells), float(params.max_gap_cells))
+    deg: dict = defaultdict(int)
+    for a, b in ends:
+        deg[a] += 1
+        deg[b] += 1
+    uf = _UnionFind()
+    keep = []
+    for i, (a, b) in enumerate(ends):
+        if a != b and deg[a] >= 3 and deg[b] >= 3 and lengths[i] <= bridge:
+            uf.union(a, b)
+        else:
+            keep.append(i)
+    pieces = [pieces[i] for i in keep]
+    lengths = [lengths[i] for i in keep]
+    ends = [(uf.find(a), uf.find(b)) for a, b in (ends[i] for i in keep)]
+
+    for _ in range(2):  # pruning can expose a new spur once
+        deg = defaultdict(int)
+        for a, b in ends:
+            deg[a] += 1
+            deg[b] += 1
+        drop = set()
+        for i, (a, b) in enumerate(ends):
+            terminal = (deg[a] == 1 and deg[b] >= 3) or (deg[b] == 1 and deg[a] >= 3)
+            if terminal and lengths[i] < params.spur_length_cells:
+                drop.add(i)
+        if not drop:
+            break
+        pieces = [p for i, p in enumerate(pieces) if i not in drop]
+        lengths = [x for i, x in enumerate(lengths) if i not in drop]
+        ends = [e for i, e in enumerate(ends) if i not in drop]
+        # chain through nodes left with two branches, so spurs are judged on whole branches
+        pieces, ends = _chain_degree_two(pieces, ends)
+        lengths = [_polyline_length(p) for p in pieces]
+    return pieces, ends
+
+
+def _chain_degree_two(pieces: list, ends: list) -> tuple[list, list]:
+    at: dict = defaultdict(list)
+    for i, (a, b) in enumerate(ends):
+        at[a].append((i, 0))
+        at[b].append((i, 1))
+    links = {}
+    for node, lst in at.items():
+        if len(lst) == 2 and lst[0][0] != lst[1][0]:
+            links[lst[0]] = lst[1]
+            links[lst[1]] = lst[0]
+    node_of = {(i, e): ends[i][e] for i in range(len(ends)) for e in (0, 1)}
+    chains = _assemble(pieces, links)
+    return [c[0] for c in chains], [(node_of[c[1]], node_of[c[2]]) for c in chains]
+
+
+def _join_collinear(pieces: list, ends: list, q: np.ndarray, params: VectorizeParams, prog: Progress) -> list:
+    """Join pieces whose ends meet (at a junction or across a small gap) in a straight line."""
+    from scipy.spatial import cKDTree
+
+    n = len(pieces)
+    if n == 0:
+        return []
+    keys = [(i, e) for i in range(n) for e in (0, 1)]
+    pos = np.array([pieces[i][0] if e == 0 else pieces[i][-1] for i, e in keys])
+    dirs = np.array([_end_direction(pieces[i], e) for i, e in keys])
+    node = np.array([ends[i][e] for i, e in keys])
+    max_angle = float(params.max_join_angle_deg)
+    cands = []
+    tree = cKDTree(pos)
+    pairs = tree.query_pairs(max(float(params.max_gap_cells), 1.5), output_type="ndarray")
+    at: dict = defaultdict(list)
+    for k, nd in enumerate(node):
+        at[nd].append(k)
+    extra = [(a, b) for lst in at.values() for ia, a in enumerate(lst) for b in lst[ia + 1:]]
+    if extra:
+        pairs = np.concatenate([pairs.reshape(-1, 2), np.array(extra)])
+    H, W = q.shape
+    for a, b in np.unique(np.sort(pairs, axis=1), axis=0) if len(pairs) else []:
+        if keys[a][0] == keys[b][0]:
+            continue
+        turn = _angle_deg(dirs[a], -dirs[b])
+        if turn > max_angle:
+            continue
+        gap = pos[b] - pos[a]
+        dist = float(np.hypot(*gap))
+        if node[a] != node[b] and dist > 2.0:
+            g = gap / dist
+            if _angle_deg(dirs[a], g) > max_angle or _angle_deg(-dirs[b], g) > max_angle:
+                continue
+            t = np.linspace(0.0, 1.0, int(math.ceil(dist)) + 1)
+            rc = np.rint(pos[a] + t[:, None] * gap).astype(int)
+            rc[:, 0] = np.clip(rc[:, 0], 0, H - 1)
+            rc[:, 1] = np.clip(rc[:, 1], 0, W - 1)
+            if np.any(q[rc[:, 0], rc[:, 1]] == _NAN_CODE):
+                continue  # never bridge nodata
+        cands.append((turn + 2.0 * (0.0 if node[a] == node[b] else dist), a, b))
+    cands.sort()
+    uf = _UnionFind()
+    links = {}
+    for _, a, b in cands:
+        ka, kb = keys[a], keys[b]
+        if ka in links or kb in links or not uf.union(ka[0], kb[0]):
+            continue
+        links[ka] = kb
+        links[kb] = ka
+    prog.update(1.0)
+    return [c[0] for c in _assemble(pieces, links)]
+
+
+# ----------------------------------------------------------------------------- measuring
+def _axial_azimuth(x: np.ndarray, y: np.ndarray) -> float:
+    """Length-weighted mean strike (0-180 degrees clockwise from +y) of a polyline."""
+    dx, dy = np.diff(x), np.diff(y)
+    seg = np.hypot(dx, dy)
+    theta = np.arctan2(dx, dy)  # clockwise from north
+    c, s = np.sum(seg * np.cos(2 * theta)), np.sum(seg * np.sin(2 * theta))
+    return float(np.degrees(np.arctan2(s, c) / 2.0) % 180.0)
+
+
+def _lines_to_frame(lines_rc: list, q: np.ndarray, info, params: VectorizeParams):
+    import geopandas as gpd
+    import shapely
+
+    t = info.transform
+    keep = [xy for xy in lines_rc if _polyline_length(xy) >= params.min_length_cells and len(xy) >= 2]
+    if not keep:
+        return _empty_frame(info.crs)
+    # pixel space as (x = col, y = row) so shapely lengths are in cells
+    pix = shapely.linestrings(np.concatenate([xy[:, ::-1] for xy in keep]),
+                              indices=np.repeat(np.arange(len(keep)), [len(xy) for xy in keep]))
+    if params.simplify_cells > 0:
+        pix = shapely.simplify(pix, params.simplify_cells, preserve_topology=False)
+    # probability along each line, one sample per cell of length
+    plen = shapely.length(pix)
+    counts = np.maximum(np.ceil(plen).astype(int) + 1, 2)
+    dist = np.concatenate([np.linspace(0.0, L, c) for L, c in zip(plen, counts)])
+    pts = shapely.get_coordinates(shapely.line_interpolate_point(np.repeat(pix, counts), dist))
+    cc = np.clip(np.rint(pts[:, 0]).astype(int), 0, q.shape[1] - 1)
+    rr = np.clip(np.rint(pts[:, 1]).astype(int), 0, q.shape[0] - 1)
+    code = q[rr, cc].astype(np.float64)
+    code[code == _NAN_CODE] = np.nan
+    prob = code / 254.0
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    with np.errstate(invalid="ignore"):
+        sums = np.add.reduceat(np.nan_to_num(prob), starts)
+        nval = np.add.reduceat(np.isfinite(prob).astype(float), starts)
+        mean_prob = np.where(nval > 0, sums / np.maximum(nval, 1), np.nan)
+        max_prob = np.fmax.reduceat(prob, starts)
+    # cell centres to map coordinates
+    a, b, c, d, e, f = t.a, t.b, t.c, t.d, t.e, t.f
+
+    def to_map(xy):
+        col, row = xy[:, 0] + 0.5, xy[:, 1] + 0.5
+        return np.column_stack([a * col + b * row + c, d * col + e * row + f])
+
+    geoms = shapely.transform(pix, to_map)
+    north_sign = 1.0 if info.georeferenced else -1.0  # pixel space: north is up, rows grow down
+    az = []
+    for g in geoms:
+        xy = shapely.get_coordinates(g)
+        az.append(_axial_azimuth(xy[:, 0], north_sign * xy[:, 1]))
+    lengths = shapely.length(geoms)
+    order = np.argsort(-lengths, kind="stable")
+    frame = gpd.GeoDataFrame(
+        {
+            "id": np.arange(1, len(order) + 1, dtype=np.int64),
+            "length": lengths[order].astype(np.float64),
+            "azimuth": np.asarray(az)[order],
+            "mean_prob": mean_prob[order],
+            "max_prob": max_prob[order],
+        },
+        geometry=np.asarray(geoms)[order],
+        crs=info.crs,
+    )
+    return frame
+
+
+def _empty_frame(crs):
+    import geopandas as gpd
+    import pandas as pd
+
+    cols = {"id": pd.Series([], dtype="int64")}
+    cols.update({k: pd.Series([], dtype="float64") for k in LINE_FIELDS[1:]})
+    return gpd.GeoDataFrame(cols, geometry=gpd.GeoSeries([], crs=crs), crs=crs)
+
+
+def vectorize_probability(
+    prob_path: str | os.PathLike,
+    *,
+    params: VectorizeParams = VectorizeParams(),
+    band: int = 1,
+    progress=None,
+    cancel=None,
+):
+    """Turn a lineament probability raster into vector axes.
+
+    Parameters
+    ----------
+    prob_path : path
+        Probability raster, values in 0..1, NaN (or nodata) where unknown.
+    params : VectorizeParams
+        Threshold and lengths in cells.
+    band : int
+        Band of ``prob_path`` to use (1-based).
+    progress, cancel : callables or Progress
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One LineString per lineament in the raster's CRS (through cell
+        centres), sorted longest first, with ``id``; ``length`` in map units;
+        ``azimuth``, the length-weighted strike in degrees 0-180 clockwise from
+        grid north (for a raster without georeferencing, from the top of the
+        image); ``mean_prob`` and ``max_prob`` sampled once a cell along the
+        line (probabilities quantised to 1/254).
+    """
+    from skimage.morphology import skeletonize
+
+    params.check()
+    prog = Progress.wrap(progress, cancel)
+    info = open_raster_checked(prob_path, band, check_valid=False, what="probability raster")
+    mask, q = _read_thresholded(info.path, info.band, float(params.threshold), prog.sub(0.0, 0.15))
+    prog.check()
+    skel = skeletonize(mask)
+    del mask
+    prog.update(0.5)
+    pieces, ends = _skeleton_pieces(skel, prog.sub(0.5, 0.7))
+    del skel
+    prog.check()
+    pieces, ends = _clean_graph(pieces, ends, params)
+    prog.update(0.75)
+    lines = _join_collinear(pieces, ends, q, params, prog.sub(0.75, 0.85))
+    prog.check()
+    frame = _lines_to_frame(lines, q, info, params)
+    prog.update(1.0)
+    return frame
+
+
+# ----------------------------------------------------------------------------- writers
+def write_lines(gdf, path: str | os.PathLike) -> Path:
+    """Write lines in the OGR format named by the extension (.gpkg, .shp, .geojson, ...).
+
+    Written atomically; an empty result still gives a valid, empty line layer
+    with the fields and the CRS.
+    """
+    import pyogrio
+
+    path = Path(path)
+    try:
+        driver = pyogrio.raw.detect_write_driver(str(path))
+    except ValueError as exc:
+        msg = f"cannot tell the vector format of '{path}' from its extension; use .gpkg, .shp or .geojson"
+        raise GeocoreError(msg) from exc
+    with atomic_output(path) as tmp:
+        try:
+            pyogrio.write_dataframe(gdf, tmp, driver=driver, geometry_type="LineString",
+                                    layer=path.stem)
+        except Exception as exc:  # OGR errors come in several types
+            msg = f"could not write '{path}' ({exc}); choose another format or folder"
+            raise GeocoreError(msg) from exc
+    return path
+
+
+def _length_unit(crs) -> tuple[str, float]:
+    """(unit name, factor to that unit) for lengths in ``crs``: km for metre CRSs."""
+    try:
+        if crs is not None and crs.is_projected and abs(crs.linear_units_factor[1] - 1.0) < 1e-12:
+            return "km", 1e-3
+        if crs is not None and crs.is_projected:
+            return crs.linear_units_factor[0], 1.0
+    except Exception:  # CRS without clear units
+        pass
+    return "map units", 1.0
+
+
+def rose_diagram(gdf, path: str | os.PathLike, *, bin_deg: float = 10.0, title: str = "Lineament strikes") -> Path:
+    """Length-weighted rose diagram of strikes (0-180 degrees, drawn symmetric), PNG.
+
+    Each bar is the total length of lines whose azimuth falls in the bin; the
+    plot states the number of lines, their total length and the bin width.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    unit, factor = _length_unit(getattr(gdf, "crs", None))
+    az = np.asarray(gdf["azimuth"], dtype=float) if len(gdf) else np.zeros(0)
+    ln = np.asarray(gdf["length"], dtype=float) * factor if len(gdf) else np.zeros(0)
+    nb = int(round(180.0 / bin_deg))
+    hist, edges = np.histogram(az % 180.0, bins=nb, range=(0.0, 180.0), weights=ln)
+    theta = np.radians(np.concatenate([edges[:-1], edges[:-1] + 180.0]))
+    radii = np.concatenate([hist, hist])
+    fig = plt.figure(figsize=(6, 6.4))
+    ax = fig.add_subplot(111, projection="polar")
+    ax.set_theta_zero_location("N")
+    ax.set_theta_direction(-1)
+    ax.bar(theta, radii, width=np.radians(bin_deg), align="edge", color="#c0392b", edgecolor="k", linewidth=0.5)
+    ax.set_thetagrids(np.arange(0, 360, 30))
+    if radii.max(initial=0) > 0:
+        ax.set_rlabel_position(100)
+    total = float(ln.sum())
+    ax.set_title(f"{title}\n{len(gdf)} lines, total length {total:,.2f} {unit} (length per {bin_deg:g}° bin, {unit})",
+                 fontsize=10)
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png", bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def density_raster(gdf, like_raster_path: str | os.PathLike, path: str | os.PathLike, *,
+                   radius_cells: float = 10.0, band: int = 1, progress=None, cancel=None) -> Path:
+    """Lineament length per unit area in a moving disk, on the grid of ``like_raster_path``.
+
+    Parameters
+    ----------
+    gdf : GeoDataFrame
+        Lines in the CRS of ``like_raster_path``.
+    like_raster_path : path
+        Raster whose size, transform, CRS and nodata cells the output copies.
+    path : path
+        Output float32 GeoTIFF (atomic). Values are total line length inside a
+        disk of ``radius_cells`` cells around each cell divided by the disk's
+        valid area: km per km² for metre CRSs, else map units per square map
+        unit (stated in the band description). Nodata cells of the like
+        raster are NaN.
+    radius_cells : float
+        Disk radius in cells.
+
+    Notes
+    -----
+    Lines are sampled every half cell and each sample's length is added to
+    the cell it falls in; the sums are convolved with the disk strip by strip
+    (with a halo of the radius), so memory is bounded by a strip.
+    """
+    import cv2
+    import rasterio
+    import shapely
+    from rasterio.windows import Window
+
+    prog = Progress.wrap(progress, cancel)
+    info = open_raster_checked(like_raster_path, band, check_valid=False, allow_integer=True)
+    H, W, t = info.height, info.width, info.transform
+    cell = info.cell_size
+    unit, factor = _length_unit(info.crs)
+    # samples: (row, col, length) every half cell along each line
+    geoms = np.asarray(gdf.geometry.values) if len(gdf) else np.zeros(0, object)
+    step = 0.5 * cell
+    if len(geoms):
+        glen = shapely.length(geoms)
+        counts = np.maximum(np.ceil(glen / step).astype(int), 1)
+        dist = np.concatenate([(np.arange(c) + 0.5) * (L / c) for L, c in zip(glen, counts)])
+        seg_len = np.repeat(glen / counts, counts)
+        pts = shapely.get_coordinates(shapely.line_interpolate_point(np.repeat(geoms, counts), dist))
+        col, row = ~t * (pts[:, 0], pts[:, 1])
+        rr, cc = np.floor(row).astype(np.int64), np.floor(col).astype(np.int64)
+        ok = (rr >= 0) & (rr < H) & (cc >= 0) & (cc < W)
+        rr, cc, seg_len = rr[ok], cc[ok], seg_len[ok] * factor
+        order = np.argsort(rr, kind="stable")
+        rr, cc, seg_len = rr[order], cc[order], seg_len[order]
+    else:
+        rr = cc = np.zeros(0, np.int64)
+        seg_len = np.zeros(0)
+    rad = max(float(radius_cells), 0.5)
+    R = int(math.ceil(rad))
+    yy, xx = np.mgrid[-R:R + 1, -R:R + 1]
+    disk = ((xx * xx + yy * yy) <= rad * rad).astype(np.float32)
+    cell_area = (abs(t.a * t.e - t.b * t.d) or 1.0) * factor * factor
+    profile = dict(driver="GTiff", width=W, height=H, count=1, dtype="float32", crs=info.crs, transform=t,
+                   nodata=float("nan"), tiled=True, blockxsize=256, blockysize=256, compress="deflate",
+                   predictor=3, BIGTIFF="IF_SAFER")
+    strip = 1024
+    with atomic_output(path) as tmp, rasterio.open(like_raster_path) as src, rasterio.open(tmp, "w", **profile) as out:
+        desc = (f"lineament density: {unit} of lineament per square {unit} in a disk of radius "
+                f"{rad * cell * factor:g} {unit}" if unit != "map units" else
+                f"lineament density: map units of length per square map unit, disk radius {rad * cell:g} map units")
+        out.set_band_description(1, desc)
+        for r0 in range(0, H, strip):
+            n = min(strip, H - r0)
+            a0, a1 = max(0, r0 - R), min(H, r0 + n + R)
+            sums = np.zeros((a1 - a0, W), np.float32)
+            i0, i1 = np.searchsorted(rr, a0), np.searchsorted(rr, a1)
+            np.add.at(sums, (rr[i0:i1] - a0, cc[i0:i1]), seg_len[i0:i1].astype(np.float32))
+            valid = ~np.isnan(read_window(src, Window(0, a0, W, a1 - a0), info.band))
+            total = cv2.filter2D(sums, -1, disk, borderType=cv2.BORDER_CONSTANT)
+            area = cv2.filter2D(valid.astype(np.float32), -1, disk, borderType=cv2.BORDER_CONSTANT) * cell_area
+            with np.errstate(invalid="ignore", divide="ignore"):
+                dens = np.where(area > 0, total / area, np.nan).astype(np.float32)
+            dens = np.maximum(dens, 0.0)  # the DFT convolution leaves -1e-17 where there is nothing
+            dens[~valid] = np.nan
+            out.write(dens[r0 - a0:r0 - a0 + n][None], window=Window(0, r0, W, n))
+            prog.update((r0 + n) / H)
+    return Path(path)
+
+
+def preview_png(grid_path: str | os.PathLike, gdf, path: str | os.PathLike, *, band: int = 1,
+                max_edge: int = 1600, title: Optional[str] = None) -> Path:
+    """A shaded picture of the grid with the lineament axes drawn over it (PNG).
+
+    Big grids are read decimated to at most ``max_edge`` cells a side.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import rasterio
+    import shapely
+    from matplotlib.collections import LineCollection
+    from matplotlib.colors import LightSource
+
+    info = open_raster_checked(grid_path, band, check_valid=False, allow_integer=True)
+    f = max(1, int(math.ceil(max(info.height, info.width) / max_edge)))
+    shape = (max(1, info.height // f), max(1, info.width // f))
+    with rasterio.open(grid_path) as ds:
+        arr = ds.read(info.band, out_shape=shape, masked=True)
+    z = np.ma.getdata(arr).astype(np.float64)
+    nan = np.ma.getmaskarray(arr) | ~np.isfinite(z)
+    fill = np.nanmedian(np.where(nan, np.nan, z)) if (~nan).any() else 0.0
+    z = np.where(nan, fill, z)
+    lo, hi = np.percentile(z[~nan], [2, 98]) if (~nan).any() else (0.0, 1.0)
+    norm = matplotlib.colors.Normalize(vmin=lo, vmax=hi if hi > lo else lo + 1)
+    ls = LightSource(azdeg=315, altdeg=45)
+    rgb = ls.shade(z, cmap=plt.get_cmap("viridis"), norm=norm, blend_mode="overlay",
+                   vert_exag=1.0 / max(hi - lo, 1e-12) * max(shape) / 20.0)
+    rgb[nan] = (1.0, 1.0, 1.0, 1.0)
+    west, south, east, north = rasterio.transform.array_bounds(info.height, info.width, info.transform)
+    fig, ax = plt.subplots(figsize=(8, 8 * shape[0] / max(shape[1], 1) + 0.6))
+    if info.georeferenced:
+        extent = (west, east, south, north)
+        origin = "upper" if info.transform.e < 0 else "lower"
+    else:
+        extent = (0, info.width, info.height, 0)
+        origin = "upper"
+    ax.imshow(rgb, extent=extent, origin=origin, interpolation="nearest")
+    if len(gdf):
+        segs = [shapely.get_coordinates(g) for g in gdf.geometry.values]
+        ax.add_collection(LineCollection(segs, colors="#e31a1c", linewidths=0.9))
+    ax.set_xlim(extent[0], extent[1])
+    ax.set_ylim(extent[2], extent[3])
+    ax.set_title(title or f"{Path(grid_path).name}: {len(gdf)} lineaments", fontsize=10)
+    ax.tick_params(labelsize=7)
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png", bbox_inches="tight")
+    plt.close(fig)
+    return Path(path)
