@@ -84,8 +84,10 @@ class GeocoreAlgorithm(QgsProcessingAlgorithm):
         ok, message = self.canExecute()
         if not ok:
             raise QgsProcessingException(message)
+        import geocore
         from geocore.errors import GeocoreError
 
+        feedback.pushInfo(f"geocore {geocore.__version__} ({Path(geocore.__file__).parent})")
         self._styles = []
         try:
             return self.call_geocore(parameters, context, feedback)

@@ -70,7 +70,7 @@ data of Shklyaruk &amp; Kuznetsov (2025).</p>"""
                 cols=self.parameterAsInt(parameters, "COLS", context),
                 cell_size=self.parameterAsDouble(parameters, "CELL_SIZE", context),
                 seed=self.parameterAsInt(parameters, "SEED", context),
-                config=SurveyConfig.preset(PRESETS[self.parameterAsEnum(parameters, "PRESET", context)]),
+                config=SurveyConfig.from_preset(PRESETS[self.parameterAsEnum(parameters, "PRESET", context)]),
                 progress=self.progress(feedback),
                 cancel=feedback.isCanceled,
             )

@@ -1,0 +1,115 @@
+"""The plugin as a user installs it: from the built zip, run by ``qgis_process``.
+
+The zip is unzipped into the plugins folder of a throw-away QGIS profile
+(``QGIS_CUSTOM_CONFIG_PATH``). QGIS's Python (/usr/bin/python3) gets the
+third-party libraries from this venv's site-packages through PYTHONPATH; the
+venv's editable ``geocore`` is *not* visible that way (``.pth`` files are not
+read from PYTHONPATH), so the run uses the copy bundled in the zip.
+
+Debian's ``/usr/bin/qgis_process`` wrapper passes an option the 3.22 binary
+rejects, so ``qgis_process.bin`` is called directly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import zipfile
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+pytest.importorskip("qgis.core", reason="QGIS Python bindings are not installed (apt-get install python3-qgis)")
+
+from qgis.core import QgsRasterLayer, QgsVectorLayer  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+QGIS_PROCESS = shutil.which("qgis_process.bin") or shutil.which("qgis_process") or "/usr/bin/qgis_process.bin"
+QGIS_PYTHON = "/usr/bin/python3"
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> SimpleNamespace:
+    tmp = tmp_path_factory.mktemp("qgis_process")
+    zip_path = tmp / "geocore_qgis.zip"
+    subprocess.run([sys.executable, str(REPO / "scripts" / "build_plugin.py"), "--out", str(zip_path)],
+                   check=True, capture_output=True, text=True)
+    config = tmp / "config"
+    plugins = config / "profiles" / "default" / "python" / "plugins"
+    plugins.mkdir(parents=True)
+    with zipfile.ZipFile(zip_path) as zf:
+        zf.extractall(plugins)
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", QGIS_CUSTOM_CONFIG_PATH=str(config),
+               PYTHONPATH=sysconfig.get_paths()["purelib"])
+    env.pop("VIRTUAL_ENV", None)
+    installed = SimpleNamespace(env=env, plugins=plugins, tmp=tmp)
+    out = qgis_process(installed, "plugins", "enable", "geocore_qgis")
+    assert out.returncode == 0, out.stderr
+    return installed
+
+
+def qgis_process(installed, *args, timeout=600) -> subprocess.CompletedProcess:
+    return subprocess.run([QGIS_PROCESS, *args], env=installed.env, capture_output=True, text=True,
+                          timeout=timeout, cwd=installed.tmp)
+
+
+def run_json(installed, algorithm, **params) -> dict:
+    args = ["--json", "run", algorithm, "--"] + [f"{k}={v}" for k, v in params.items()]
+    out = qgis_process(installed, *args)
+    assert out.returncode == 0, f"{out.stdout[-3000:]}\n{out.stderr[-3000:]}"
+    return json.loads(out.stdout[out.stdout.index("{"):])
+
+
+def test_zip_layout(installed):
+    folder = installed.plugins / "geocore_qgis"
+    for name in ("__init__.py", "metadata.txt", "icons/geocore.svg", "styles/lineaments.qml",
+                 "styles/probability.qml", "ext/geocore/__init__.py"):
+        assert (folder / name).is_file(), name
+    assert "hasProcessingProvider=yes" in (folder / "metadata.txt").read_text()
+    assert list((folder / "ext" / "geocore").rglob("*.safetensors")), "shipped model missing from the zip"
+    assert not list(folder.rglob("__pycache__"))
+
+
+def test_qgis_python_sees_libraries_but_not_the_venv_geocore(installed):
+    probe = ("import importlib.util as u; "
+             "print([m for m in ('torch', 'rasterio', 'geopandas', 'skan', 'geocore') if u.find_spec(m) is None])")
+    out = subprocess.run([QGIS_PYTHON, "-c", probe], env=installed.env, capture_output=True, text=True, check=True,
+                         cwd=installed.tmp)
+    assert out.stdout.strip() == "['geocore']"
+
+
+def test_plugin_enabled_and_algorithms_listed(installed):
+    plugins = qgis_process(installed, "plugins")
+    assert "* geocore_qgis" in plugins.stdout
+    listing = qgis_process(installed, "list")
+    assert listing.returncode == 0
+    for name in ("detectlineaments", "vectorizelineaments", "synthesizesurvey", "trainlineamentmodel"):
+        assert f"geocore:{name}" in listing.stdout
+    help_text = qgis_process(installed, "help", "geocore:detectlineaments")
+    assert "OUTPUT_LINES" in help_text.stdout
+
+
+def test_synthesize_then_detect_with_qgis_process(installed):
+    out = installed.tmp / "run"
+    survey = run_json(installed, "geocore:synthesizesurvey", ROWS=256, COLS=256, SEED=11, PRESET=0,
+                      OUTPUT_FIELD=out / "field.tif", OUTPUT_MASK=out / "mask.tif", OUTPUT_AXES=out / "axes.shp")
+    assert survey["results"]["N_DYKES"] > 0
+    # the run used the geocore bundled in the zip
+    assert str(installed.plugins / "geocore_qgis" / "ext" / "geocore") in survey["log"]["info"]
+
+    detected = run_json(installed, "geocore:detectlineaments", INPUT=out / "field.tif", DEVICE=1,
+                        OUTPUT_PROBABILITY=out / "probability.tif", OUTPUT_LINES=out / "lineaments.gpkg",
+                        OUTPUT_ROSE=out / "rose.png")
+    results = detected["results"]
+    probability = QgsRasterLayer(results["OUTPUT_PROBABILITY"], "p", "gdal")
+    lines = QgsVectorLayer(results["OUTPUT_LINES"], "l", "ogr")
+    assert probability.isValid() and lines.isValid()
+    assert probability.crs().authid() == lines.crs().authid() == "EPSG:32633"
+    assert lines.featureCount() == results["N_LINES"] > 0
+    assert {"length", "azimuth", "mean_prob", "max_prob"} <= set(lines.fields().names())
+    assert (out / "rose.png").stat().st_size > 1000
