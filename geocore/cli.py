@@ -45,7 +45,7 @@ def progress_bar(desc: str, quiet: bool = False) -> Iterator:
 def _cmd_synth(args: argparse.Namespace) -> int:
     from .magnetics.synthetic import SurveyConfig, synthesize_survey
 
-    config = SurveyConfig.preset(args.preset)
+    config = SurveyConfig.from_preset(args.preset)
     with progress_bar("synthesising survey", args.quiet) as bar:
         res = synthesize_survey(args.out_dir, rows=args.size[0], cols=args.size[1], cell_size=args.cell,
                                 seed=args.seed, config=config, progress=bar)

@@ -46,7 +46,7 @@ def test_vertical_dyke_anomaly_is_symmetric_and_peaks_over_it():
 
 
 def test_samples_are_reproducible_and_seed_dependent():
-    cfg = SurveyConfig.preset("realistic")
+    cfg = SurveyConfig.from_preset("realistic")
     a = synthesize_sample(np.random.default_rng([7, 3]), 64, 64, 50.0, cfg)
     b = synthesize_sample(np.random.default_rng([7, 3]), 64, 64, 50.0, cfg)
     c = synthesize_sample(np.random.default_rng([7, 4]), 64, 64, 50.0, cfg)
@@ -55,7 +55,7 @@ def test_samples_are_reproducible_and_seed_dependent():
 
 
 def test_paper_preset_follows_the_paper():
-    cfg = SurveyConfig.preset("paper")
+    cfg = SurveyConfig.from_preset("paper")
     counts = []
     for i in range(30):
         s = synthesize_sample(np.random.default_rng([1, i]), 192, 192, 50.0, cfg)
@@ -80,7 +80,7 @@ def test_mask_covers_the_dyke_footprint():
 
 
 def test_realistic_preset_has_distractors_and_inclined_fields():
-    cfg = SurveyConfig.preset("realistic")
+    cfg = SurveyConfig.from_preset("realistic")
     incs, n_distractors = [], 0
     for i in range(20):
         s = synthesize_sample(np.random.default_rng([2, i]), 64, 64, 50.0, cfg)

@@ -54,7 +54,7 @@ def run_demo(out_dir: Path, *, size: int = 1024, seed: int = 20261122, device: s
     out_dir = Path(out_dir)
     survey_dir, detect_dir = out_dir / "survey", out_dir / "detection"
     # a survey is sparser than a training sample: 1.5-3 dykes per 192 x 192 cells
-    config = dataclasses.replace(SurveyConfig.preset("realistic"), dykes=(1.5, 3.0), compact_bodies=(0, 1),
+    config = dataclasses.replace(SurveyConfig.from_preset("realistic"), dykes=(1.5, 3.0), compact_bodies=(0, 1),
                                  contacts=(0, 1))
     t0 = time.time()
     with progress_bar(f"synthesising a {size} x {size} survey", quiet) as bar:

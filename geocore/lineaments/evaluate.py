@@ -92,7 +92,7 @@ def evaluate_model(model_path: Optional[Path] = None, *, n_grids: int = 100, min
     dev = resolve_device(device)
     model, card = load_model(model_path, device=dev)
     size = size or card.tile_size
-    cfg = SurveyConfig.preset(preset).with_dykes(min_dykes, max_dykes)
+    cfg = SurveyConfig.from_preset(preset).with_dykes(min_dykes, max_dykes)
     prog = Progress.wrap(progress, cancel)
     pix = dict(tp=0, fp=0, fn=0, tn=0)
     ax = dict(true_hit=0, n_true=0, pred_hit=0, n_pred=0)

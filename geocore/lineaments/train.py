@@ -208,7 +208,7 @@ def train_lineament_model(config: TrainConfig, *, progress=None, cancel=None, sh
     card = ModelCard(name=config.name, encoder=config.encoder, tile_size=config.tile_size,
                      decoder_channels=list(config.decoder_channels),
                      normalization={"mode": "local_zscore", "window": config.tile_size, "clip": 3.0})
-    survey = SurveyConfig.preset(config.preset).with_dykes(config.min_dykes, config.max_dykes)
+    survey = SurveyConfig.from_preset(config.preset).with_dykes(config.min_dykes, config.max_dykes)
 
     # ---- data
     t0 = time.time()

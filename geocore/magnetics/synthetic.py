@@ -74,7 +74,7 @@ class SurveyConfig:
         return ("paper", "realistic")
 
     @classmethod
-    def preset(cls, name: str) -> "SurveyConfig":
+    def from_preset(cls, name: str) -> "SurveyConfig":
         """``"paper"`` or ``"realistic"`` (see the module docstring)."""
         if name == "paper":
             return cls()

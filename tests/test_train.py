@@ -1,0 +1,102 @@
+"""The training command on tiny configurations (seconds on a CPU)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from geocore.cli import main
+from geocore.errors import Cancelled, GeocoreError
+from geocore.lineaments.dataset import dihedral, generate_arrays
+from geocore.lineaments.train import TrainConfig, train_lineament_model
+from geocore.magnetics import SurveyConfig
+from geocore.models import load_model
+
+
+def tiny(tmp_path, **kw):
+    base = dict(out=tmp_path / "m.safetensors", samples=10, epochs=1, batch_size=4, tile_size=32,
+                decoder_channels=[8, 8, 8, 8, 8], lr=1e-3, seed=3)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_training_writes_a_loadable_model_with_its_card(tmp_path):
+    lines = []
+    path = train_lineament_model(tiny(tmp_path, epochs=2), log=lines.append)
+    model, card = load_model(path)
+    assert card.tile_size == 32 and card.normalization["window"] == 32
+    t = card.training
+    assert t["seed"] == 3 and t["optimizer"]["epochs_run"] == 2 and len(t["history"]) == 2
+    assert t["command"].startswith("geocore lineaments train") and "--samples 10" in t["command"]
+    assert 0 <= card.metrics["validation_split"]["val_pixel_accuracy"] <= 1
+    assert len(lines) == 2 and "IoU" in lines[0]
+
+
+def test_resume_continues_from_the_checkpoint(tmp_path):
+    train_lineament_model(tiny(tmp_path, epochs=1))
+    lines = []
+    path = train_lineament_model(tiny(tmp_path, epochs=2, resume=True), log=lines.append)
+    assert any("resumed" in s for s in lines)
+    _, card = load_model(path)
+    assert [h["epoch"] for h in card.training["history"]] == [1, 2]
+
+
+def test_cancel_writes_no_model(tmp_path):
+    calls = {"n": 0}
+
+    def cancel():
+        calls["n"] += 1
+        return calls["n"] > 3
+
+    with pytest.raises(Cancelled):
+        train_lineament_model(tiny(tmp_path, epochs=3), cancel=cancel)
+    assert not (tmp_path / "m.safetensors").exists()
+
+
+def test_the_trainer_learns(tmp_path):
+    # the same small set for several epochs: the training loss must fall clearly
+    path = train_lineament_model(tiny(tmp_path, samples=12, epochs=6, batch_size=6, loss="bce_dice"))
+    _, card = load_model(path)
+    hist = card.training["history"]
+    assert hist[-1]["train_loss"] < 0.8 * hist[0]["train_loss"]
+
+
+def test_bad_configurations_are_refused(tmp_path):
+    with pytest.raises(GeocoreError, match="multiple of 32"):
+        train_lineament_model(tiny(tmp_path, tile_size=50))
+    with pytest.raises(GeocoreError, match="at least 2 samples"):
+        train_lineament_model(tiny(tmp_path, samples=1))
+    (tmp_path / "dir.safetensors").mkdir()
+    with pytest.raises(GeocoreError, match="is a folder"):
+        train_lineament_model(tiny(tmp_path, out=tmp_path / "dir.safetensors"))
+
+
+def test_generated_data_is_cached_and_reproducible(tmp_path):
+    kw = dict(seed=1, size=32, cell_size=50.0, config=SurveyConfig.from_preset("realistic"),
+              normalization={"mode": "local_zscore", "window": 32, "clip": 3.0})
+    x1, y1 = generate_arrays(4, cache_dir=tmp_path, **kw)
+    assert len(list(tmp_path.glob("*.npz"))) == 1
+    x2, y2 = generate_arrays(4, **kw)
+    assert np.array_equal(x1, x2) and np.array_equal(y1, y2)
+    assert x1.dtype == np.float16 and 0 <= x1.min() and x1.max() <= 1
+
+
+def test_dihedral_moves_input_and_label_together():
+    x = np.arange(16.0).reshape(4, 4)
+    y = (x > 10).astype(np.uint8)
+    for k in range(8):
+        a, b = dihedral(x, y, k)
+        assert np.array_equal(b, (a > 10).astype(np.uint8))
+    assert len({dihedral(x, y, k)[0].tobytes() for k in range(8)}) == 8
+
+
+def test_train_command_line(tmp_path, capsys):
+    rc = main(["-q", "lineaments", "train", "--out", str(tmp_path / "c.safetensors"), "--samples", "6",
+               "--epochs", "1", "--batch-size", "3", "--tile-size", "32", "--decoder-channels", "8", "8", "8", "8", "8"])
+    assert rc == 0
+    assert (tmp_path / "c.json").is_file()
+    card = json.loads((tmp_path / "c.json").read_text())
+    assert card["training"]["optimizer"]["batch_size"] == 3
+    rc = main(["-q", "lineaments", "train", "--out", str(tmp_path / "d.safetensors"), "--tile-size", "33"])
+    assert rc == 2
+    assert capsys.readouterr().err.strip().startswith("geocore: error: tile size 33")
