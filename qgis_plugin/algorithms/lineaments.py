@@ -67,7 +67,8 @@ axes by skeletonisation of the thresholded probability.</p>"""
 
     def initAlgorithm(self, config=None) -> None:  # noqa: N802
         self.addParameter(QgsProcessingParameterRasterLayer("INPUT", "Magnetic grid"))
-        self.addParameter(QgsProcessingParameterBand("BAND", "Band", defaultValue=1, parentLayerParameterName="INPUT"))
+        self.addParameter(QgsProcessingParameterBand("BAND", "Band", defaultValue=1, parentLayerParameterName="INPUT",
+                                                     optional=True))
         self.addParameter(QgsProcessingParameterFile("MODEL", "Model (.safetensors; empty: shipped model)",
                                                      behavior=FILE_BEHAVIOR_FILE, extension="safetensors",
                                                      optional=True))
@@ -97,7 +98,7 @@ axes by skeletonisation of the thresholded probability.</p>"""
             lines_paths=[lines],
             rose_path=rose,
             model_path=self.parameterAsFile(parameters, "MODEL", context) or None,
-            band=self.parameterAsInt(parameters, "BAND", context),
+            band=self.parameterAsInt(parameters, "BAND", context) or 1,
             tile_size=tile if tile > 0 else None,
             overlap=self.parameterAsDouble(parameters, "OVERLAP", context),
             threshold=self.parameterAsDouble(parameters, "THRESHOLD", context),
@@ -130,7 +131,8 @@ skeletons, which are traced, split at junctions and simplified.</p>
 
     def initAlgorithm(self, config=None) -> None:  # noqa: N802
         self.addParameter(QgsProcessingParameterRasterLayer("INPUT", "Probability raster"))
-        self.addParameter(QgsProcessingParameterBand("BAND", "Band", defaultValue=1, parentLayerParameterName="INPUT"))
+        self.addParameter(QgsProcessingParameterBand("BAND", "Band", defaultValue=1, parentLayerParameterName="INPUT",
+                                                     optional=True))
         self.addParameter(_threshold_param())
         self.addParameter(_lines_output("Lineaments"))
         self.addParameter(_rose_output())
@@ -144,7 +146,7 @@ skeletons, which are traced, split at junctions and simplified.</p>
         gdf = vectorize_probability(
             self.raster_source(parameters, "INPUT", context),
             params=VectorizeParams(threshold=self.parameterAsDouble(parameters, "THRESHOLD", context)),
-            band=self.parameterAsInt(parameters, "BAND", context),
+            band=self.parameterAsInt(parameters, "BAND", context) or 1,
             progress=self.progress(feedback),
             cancel=feedback.isCanceled,
         )
