@@ -54,6 +54,9 @@ class TrainConfig:
     device: str = "auto"
     workers: int = 0
     max_minutes: Optional[float] = None
+    crop: int = 0
+    val_max: int = 0
+    schedule: str = "constant"
     resume: bool = False
     checkpoint_dir: Optional[Path] = None
     name: str = "lineaments-vgg16bn-unet"
@@ -82,6 +85,13 @@ class TrainConfig:
         p.add_argument("--device", default=d.device, help="auto, cpu or cuda")
         p.add_argument("--workers", type=int, default=d.workers, help="processes generating samples")
         p.add_argument("--max-minutes", type=float, default=None, help="stop training after this many minutes")
+        p.add_argument("--crop", type=int, default=d.crop,
+                       help="train on random crops of this many cells (multiple of 32; 0: whole samples). "
+                            "Samples are normalised whole first, so the input matches inference on whole tiles")
+        p.add_argument("--val-max", type=int, default=d.val_max,
+                       help="validate on at most this many samples after each epoch (0: all); the last epoch uses all")
+        p.add_argument("--schedule", choices=("constant", "cosine"), default=d.schedule,
+                       help="learning rate: constant (paper) or cosine decay to 5%% over all planned steps")
         p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
         p.add_argument("--checkpoint-dir", type=Path, default=None, help="default: <out>.ckpt/ beside the model")
 
@@ -97,6 +107,8 @@ class TrainConfig:
             raise GeocoreError("at least 2 samples are needed (one to train, one to validate)")
         if not 0 < self.val_fraction < 1:
             raise GeocoreError(f"validation fraction must be between 0 and 1, got {self.val_fraction}")
+        if self.crop and (self.crop % 32 or self.crop > self.tile_size):
+            raise GeocoreError(f"crop {self.crop} must be a multiple of 32 no larger than the tile size {self.tile_size}")
         if self.epochs < 1 or self.batch_size < 1:
             raise GeocoreError("epochs and batch size must be at least 1")
         if not 1 <= self.min_dykes <= self.max_dykes:
@@ -112,7 +124,8 @@ class TrainConfig:
                      batch_size=self.batch_size, lr=self.lr, seed=self.seed, tile_size=self.tile_size,
                      cell_size=self.cell_size, preset=self.preset, min_dykes=self.min_dykes,
                      max_dykes=self.max_dykes, encoder=self.encoder, loss=self.loss, workers=self.workers,
-                     max_minutes=self.max_minutes, imagenet=self.imagenet)
+                     max_minutes=self.max_minutes, imagenet=self.imagenet, crop=self.crop,
+                     val_max=self.val_max, schedule=self.schedule)
         for k, v in flags.items():
             if v is not None and v != getattr(d, k):
                 parts.append(f"--{k.replace('_', '-')} {v}")
@@ -254,14 +267,24 @@ def train_lineament_model(config: TrainConfig, *, progress=None, cancel=None, sh
     t_train = time.time()
     stopped_early = False
     epoch = start_epoch
+    base_lr = config.lr
     for epoch in range(start_epoch, config.epochs):
         model.train()
         erng = np.random.default_rng([config.seed, epoch])
         perm = erng.permutation(train_idx)
         run_loss, seen = 0.0, 0
         for step, b in enumerate(_batches(perm, config.batch_size)):
-            prog.sub(0.1, 0.98).update((epoch * steps_per_epoch + step) / total_steps)
+            global_step = epoch * steps_per_epoch + step
+            prog.sub(0.1, 0.98).update(global_step / total_steps)
+            if config.schedule == "cosine":
+                for g in opt.param_groups:
+                    g["lr"] = base_lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * global_step / total_steps)))
             x, y = xs[b].astype(np.float32), ys[b].astype(np.float32)
+            if config.crop and config.crop < config.tile_size:
+                r0 = erng.integers(0, config.tile_size - config.crop + 1, size=len(b))
+                c0 = erng.integers(0, config.tile_size - config.crop + 1, size=len(b))
+                x = np.stack([xi[r:r + config.crop, c:c + config.crop] for xi, r, c in zip(x, r0, c0)])
+                y = np.stack([yi[r:r + config.crop, c:c + config.crop] for yi, r, c in zip(y, r0, c0)])
             if config.augment:
                 ks = erng.integers(0, 8, size=len(b))
                 pairs = [dihedral(xi, yi, int(k)) for xi, yi, k in zip(x, y, ks)]
@@ -281,7 +304,9 @@ def train_lineament_model(config: TrainConfig, *, progress=None, cancel=None, sh
             if config.max_minutes and (time.time() - t_train) / 60 > config.max_minutes:
                 stopped_early = True
                 break
-        val = _evaluate(model, xs, ys, val_idx, config.batch_size, device, loss_fn)
+        last_epoch = stopped_early or epoch + 1 == config.epochs
+        v_idx = val_idx if (last_epoch or not config.val_max) else val_idx[:config.val_max]
+        val = _evaluate(model, xs, ys, v_idx, config.batch_size, device, loss_fn)
         rec = dict(epoch=epoch + 1, train_loss=run_loss / max(seen, 1), val_loss=val["loss"],
                    val_pixel_accuracy=val["pixel_accuracy"], val_iou=val["iou"], val_f1=val["f1"],
                    minutes=(time.time() - t_train) / 60)
@@ -305,7 +330,7 @@ def train_lineament_model(config: TrainConfig, *, progress=None, cancel=None, sh
         data=dict(generator="geocore.magnetics.synthetic", preset=config.preset, survey=dataclasses.asdict(survey),
                   samples=config.samples, tile_size=config.tile_size, cell_size_m=config.cell_size,
                   val_fraction=config.val_fraction, augment="8 rotations/reflections" if config.augment else "none"),
-        optimizer=dict(name="Adam", lr=config.lr, batch_size=config.batch_size, epochs_planned=config.epochs,
+        optimizer=dict(name="Adam", lr=config.lr, schedule=config.schedule, crop=config.crop or config.tile_size, batch_size=config.batch_size, epochs_planned=config.epochs,
                        epochs_run=len(history), loss=config.loss),
         encoder_init=config.imagenet or "random (trained from scratch)",
         command=config.command(),
