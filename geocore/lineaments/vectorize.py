@@ -486,13 +486,22 @@ def write_lines(gdf, path: str | os.PathLike) -> Path:
 
 
 def _length_unit(crs) -> tuple[str, float]:
-    """(unit name, factor to that unit) for lengths in ``crs``: km for metre CRSs."""
+    """(unit name, factor to that unit) for lengths in ``crs``: km for metre CRSs.
+
+    Accepts a rasterio or a pyproj CRS (GeoDataFrames carry the latter).
+    """
+    if crs is None:
+        return "map units", 1.0
     try:
-        if crs is not None and crs.is_projected and abs(crs.linear_units_factor[1] - 1.0) < 1e-12:
-            return "km", 1e-3
-        if crs is not None and crs.is_projected:
-            return crs.linear_units_factor[0], 1.0
-    except Exception:  # CRS without clear units
+        import pyproj
+
+        c = pyproj.CRS.from_user_input(crs.to_wkt() if hasattr(crs, "to_wkt") else crs)
+        if c.is_projected and c.axis_info:
+            ax = c.axis_info[0]
+            if abs(ax.unit_conversion_factor - 1.0) < 1e-12:
+                return "km", 1e-3
+            return ax.unit_name, 1.0
+    except Exception:  # a CRS pyproj cannot read: fall back to map units
         pass
     return "map units", 1.0
 

@@ -1,0 +1,173 @@
+"""The detect / vectorize pipeline through the command line: outputs, and one-line errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import rasterio
+import torch
+from rasterio.transform import from_origin
+
+from geocore.cli import main
+from geocore.errors import Cancelled
+from geocore.lineaments.detect import default_model_path, detect_to_folder
+from geocore.models import ModelCard, build_model, save_model
+
+TRANSFORM = from_origin(600000.0, 7500000.0, 100.0, 100.0)
+OUTPUTS = {"probability.tif", "lineaments.gpkg", "lineaments.shp", "lineaments.shx", "lineaments.dbf",
+           "lineaments.prj", "lineaments.cpg", "rose.png", "density.tif", "preview.png"}
+
+
+def write_tif(path, data, nodata=None):
+    data = np.asarray(data)
+    if data.ndim == 2:
+        data = data[None]
+    with rasterio.open(path, "w", driver="GTiff", count=data.shape[0], height=data.shape[1],
+                       width=data.shape[2], dtype=data.dtype.name, crs="EPSG:32735", transform=TRANSFORM,
+                       nodata=nodata) as ds:
+        ds.write(data)
+    return path
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+    card = ModelCard(tile_size=64, encoder="resnet18", decoder_channels=[16, 16, 16, 16, 16],
+                     normalization={"mode": "local_zscore", "window": 31, "clip": 3.0})
+    torch.manual_seed(0)
+    return save_model(build_model(card), card, tmp_path_factory.mktemp("model") / "m.safetensors")
+
+
+@pytest.fixture()
+def grid(tmp_path):
+    y, x = np.mgrid[0:96, 0:110].astype(np.float32)
+    g = 200.0 * np.exp(-((x - 50 - 0.3 * y) ** 2) / 20.0) + 0.1 * x
+    g[:5, :7] = np.nan
+    return write_tif(tmp_path / "grid.tif", g.astype(np.float32))
+
+
+def run_error(capsys, argv):
+    rc = main(argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2
+    assert len(err) == 1 and err[0].startswith("geocore: error: "), err
+    return err[0]
+
+
+def test_detect_writes_all_outputs(tmp_path, grid, model_path, capsys):
+    before = grid.read_bytes()
+    rc = main(["-q", "lineaments", "detect", str(grid), "--out-dir", str(tmp_path / "out"),
+               "--model", str(model_path), "--threshold", "0.5", "--batch-size", "4"])
+    out = capsys.readouterr().out
+    assert rc == 0
+    names = {p.name for p in (tmp_path / "out").iterdir()}
+    assert OUTPUTS <= names and not [n for n in names if n.startswith(".")]
+    assert "lineaments, total length" in out and "probability:" in out
+    with rasterio.open(tmp_path / "out" / "probability.tif") as ds:
+        p = ds.read(1)
+        assert ds.crs.to_epsg() == 32735 and ds.transform == TRANSFORM
+    assert np.isnan(p[:5, :7]).all() and np.isfinite(p[5:]).all()
+    assert grid.read_bytes() == before
+
+
+def test_vectorize_command(tmp_path, capsys):
+    prob = np.zeros((80, 90), np.float32)
+    prob[40, 10:80] = 0.9
+    src = write_tif(tmp_path / "prob.tif", prob)
+    assert main(["-q", "lineaments", "vectorize", str(src), "--out-dir", str(tmp_path / "v")]) == 0
+    assert "1 lineaments, total length 6.90 km" in capsys.readouterr().out
+    names = {p.name for p in (tmp_path / "v").iterdir()}
+    assert (OUTPUTS - {"probability.tif"}) <= names
+
+
+@pytest.mark.parametrize("case,match", [
+    ("not_raster", "is not a raster GDAL can read"),
+    ("all_nan", "contains no valid cells"),
+    ("multiband", "has 3 bands; choose one with --band N"),
+    ("integer", "integer raster (int16)"),
+    ("out_is_file", "is an existing file"),
+    ("corrupt_model", "is not a safetensors model file"),
+    ("overlap", "overlap 1.0 is outside [0, 1)"),
+    ("threshold", "threshold 1.5 is outside (0, 1)"),
+    ("tile", "tile size 48 is not a positive multiple of 32"),
+    ("missing", "does not exist"),
+])
+def test_detect_bad_input_is_one_line(tmp_path, grid, model_path, capsys, case, match):
+    out_dir = tmp_path / "out"
+    model = model_path
+    extra = []
+    src = grid
+    if case == "not_raster":
+        src = tmp_path / "g.tif"
+        src.write_bytes(b"\x00garbage" * 50)
+    elif case == "all_nan":
+        src = write_tif(tmp_path / "n.tif", np.full((64, 64), np.nan, np.float32))
+    elif case == "multiband":
+        src = write_tif(tmp_path / "m.tif", np.ones((3, 64, 64), np.float32))
+    elif case == "integer":
+        src = write_tif(tmp_path / "i.tif", np.ones((64, 64), np.int16))
+    elif case == "out_is_file":
+        out_dir = tmp_path / "afile"
+        out_dir.write_text("x")
+    elif case == "corrupt_model":
+        model = tmp_path / "bad.safetensors"
+        model.write_bytes(b"not a model at all")
+    elif case == "overlap":
+        extra = ["--overlap", "1.0"]
+    elif case == "threshold":
+        extra = ["--threshold", "1.5"]
+    elif case == "tile":
+        extra = ["--tile", "48"]
+    elif case == "missing":
+        src = tmp_path / "nope.tif"
+    inputs_before = {p: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    msg = run_error(capsys, ["-q", "lineaments", "detect", str(src), "--out-dir", str(out_dir),
+                             "--model", str(model), *extra])
+    assert match in msg
+    if case != "out_is_file":
+        assert not out_dir.exists() or not any(out_dir.iterdir())
+    assert {p: p.read_bytes() for p in inputs_before} == inputs_before
+
+
+def test_vectorize_bad_threshold(tmp_path, capsys):
+    src = write_tif(tmp_path / "prob.tif", np.zeros((40, 40), np.float32))
+    msg = run_error(capsys, ["-q", "lineaments", "vectorize", str(src), "--out-dir", str(tmp_path / "v"),
+                             "--threshold", "0"])
+    assert "threshold 0.0 is outside (0, 1)" in msg and not (tmp_path / "v").exists()
+
+
+def test_shipped_model_missing_is_explained(capsys, grid, tmp_path):
+    try:
+        default_model_path()
+    except Exception:
+        msg = run_error(capsys, ["-q", "lineaments", "detect", str(grid), "--out-dir", str(tmp_path / "o")])
+        assert "the shipped lineament model is missing" in msg and "--model" in msg
+    else:
+        pytest.skip("the shipped model is installed")
+
+
+def test_cancel_leaves_no_output(tmp_path, grid, model_path):
+    calls = []
+
+    def cancel():
+        calls.append(1)
+        return len(calls) > 3
+
+    with pytest.raises(Cancelled):
+        detect_to_folder(grid, tmp_path / "out", model_path=model_path, batch_size=2, cancel=cancel)
+    out = tmp_path / "out"
+    assert not out.exists() or not list(out.iterdir())
+
+
+def test_cancel_during_postprocessing_leaves_no_output(tmp_path, grid, model_path):
+    seen = []
+
+    def progress(f):
+        seen.append(f)
+
+    def cancel():
+        return bool(seen) and seen[-1] > 0.9  # after the network, while vectorising / writing
+
+    with pytest.raises(Cancelled):
+        detect_to_folder(grid, tmp_path / "out", model_path=model_path, progress=progress, cancel=cancel)
+    assert max(seen) > 0.9
+    assert not list((tmp_path / "out").iterdir())
