@@ -639,6 +639,7 @@ def preview_png(grid_path: str | os.PathLike, gdf, path: str | os.PathLike, *, b
     import matplotlib.pyplot as plt
     import rasterio
     import shapely
+    from matplotlib import patheffects
     from matplotlib.collections import LineCollection
     from matplotlib.colors import LightSource
 
@@ -668,7 +669,8 @@ def preview_png(grid_path: str | os.PathLike, gdf, path: str | os.PathLike, *, b
     ax.imshow(rgb, extent=extent, origin=origin, interpolation="nearest")
     if len(gdf):
         segs = [shapely.get_coordinates(g) for g in gdf.geometry.values]
-        ax.add_collection(LineCollection(segs, colors="#e31a1c", linewidths=0.9))
+        halo = [patheffects.Stroke(linewidth=2.6, foreground="white"), patheffects.Normal()]
+        ax.add_collection(LineCollection(segs, colors="#d7191c", linewidths=1.1, path_effects=halo))
     ax.set_xlim(extent[0], extent[1])
     ax.set_ylim(extent[2], extent[3])
     ax.set_title(title or f"{Path(grid_path).name}: {len(gdf)} lineaments", fontsize=10)
