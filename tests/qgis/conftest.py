@@ -119,13 +119,19 @@ def survey(geocore_plugin, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def detection(survey, tmp_path_factory):
+def detect_inputs(survey) -> dict:
+    """Parameters every detection test shares: the survey's field on the CPU, shipped model."""
+    return {"INPUT": survey.result["OUTPUT_FIELD"], "DEVICE": 1}
+
+
+@pytest.fixture(scope="session")
+def detection(detect_inputs, tmp_path_factory):
     """geocore:detectlineaments (shipped model) on the synthetic survey."""
     import processing
 
     out = tmp_path_factory.mktemp("detect")
-    params = {"INPUT": survey.result["OUTPUT_FIELD"], "BAND": 1, "THRESHOLD": 0.5, "OVERLAP": 0.5,
-              "DEVICE": 1, "OUTPUT_PROBABILITY": str(out / "probability.tif"),
-              "OUTPUT_LINES": str(out / "lineaments.gpkg"), "OUTPUT_ROSE": str(out / "rose.png")}
+    params = dict(detect_inputs, BAND=1, THRESHOLD=0.5, OVERLAP=0.5,
+                  OUTPUT_PROBABILITY=str(out / "probability.tif"), OUTPUT_LINES=str(out / "lineaments.gpkg"),
+                  OUTPUT_ROSE=str(out / "rose.png"))
     result = processing.run("geocore:detectlineaments", params)
     return SimpleNamespace(params=params, result=result, folder=out)

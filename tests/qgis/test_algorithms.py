@@ -128,14 +128,14 @@ def test_detect_lineaments(detection, survey):
     assert Path(detection.result["OUTPUT_ROSE"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_detect_lineaments_to_shapefile_with_options(geocore_plugin, survey, tmp_path):
+def test_detect_lineaments_to_shapefile_with_options(geocore_plugin, detect_inputs, tmp_path):
     import processing
 
     feedback = LogFeedback()
-    result = processing.run("geocore:detectlineaments", {
-        "INPUT": survey.result["OUTPUT_FIELD"], "TILE_SIZE": 128, "OVERLAP": 0.25, "THRESHOLD": 0.6,
-        "DEVICE": 0, "OUTPUT_PROBABILITY": str(tmp_path / "probability.tif"),
-        "OUTPUT_LINES": str(tmp_path / "lineaments.shp")}, feedback=feedback)
+    result = processing.run("geocore:detectlineaments", dict(
+        detect_inputs, TILE_SIZE=128, OVERLAP=0.25, THRESHOLD=0.6, DEVICE=0,
+        OUTPUT_PROBABILITY=str(tmp_path / "probability.tif"), OUTPUT_LINES=str(tmp_path / "lineaments.shp")),
+        feedback=feedback)
     lines = vector(result["OUTPUT_LINES"])
     assert lines.storageType() == "ESRI Shapefile"
     assert lines.crs().authid() == SURVEY_CRS
@@ -194,16 +194,15 @@ def test_train_lineament_model_then_detect_with_it(geocore_plugin, survey, tmp_p
 
 
 # ----------------------------------------------------------------------------- styles
-def test_outputs_load_with_styles(geocore_plugin, survey, tmp_path):
+def test_outputs_load_with_styles(geocore_plugin, detect_inputs, tmp_path):
     import processing
     from qgis.core import QgsSingleBandPseudoColorRenderer, QgsSymbolLayer
 
     project = QgsProject.instance()
     project.removeAllMapLayers()
-    processing.runAndLoadResults("geocore:detectlineaments", {
-        "INPUT": survey.result["OUTPUT_FIELD"], "DEVICE": 1,
-        "OUTPUT_PROBABILITY": str(tmp_path / "probability.tif"),
-        "OUTPUT_LINES": str(tmp_path / "lineaments.gpkg")})
+    processing.runAndLoadResults("geocore:detectlineaments", dict(
+        detect_inputs, OUTPUT_PROBABILITY=str(tmp_path / "probability.tif"),
+        OUTPUT_LINES=str(tmp_path / "lineaments.gpkg")))
     layers = {Path(layer.source().split("|")[0]).name: layer for layer in project.mapLayers().values()}
     try:
         probability = layers["probability.tif"]

@@ -13,7 +13,6 @@ from qgis.core import (  # noqa: E402
     QgsColorRampShader,
     QgsMapRendererSequentialJob,
     QgsMapSettings,
-    QgsRasterBandStats,
     QgsRasterLayer,
     QgsRasterShader,
     QgsSingleBandPseudoColorRenderer,
@@ -28,13 +27,12 @@ SIZE = 800
 
 def field_layer(path) -> QgsRasterLayer:
     layer = QgsRasterLayer(str(path), "magnetic field", "gdal")
-    stats = layer.dataProvider().bandStatistics(1, QgsRasterBandStats.Stats.All)
+    low, high = layer.dataProvider().cumulativeCut(1, 0.02, 0.98)  # stretch as QGIS does by default
     ramp = QgsStyle.defaultStyle().colorRamp("Spectral")
     ramp.invert()  # highs red, lows blue, as magnetic maps are drawn
-    function = QgsColorRampShader(stats.minimumValue, stats.maximumValue, ramp,
-                                  QgsColorRampShader.Type.Interpolated)
+    function = QgsColorRampShader(low, high, ramp, QgsColorRampShader.Type.Interpolated)
     function.classifyColorRamp(9, 1)
-    shader = QgsRasterShader(stats.minimumValue, stats.maximumValue)
+    shader = QgsRasterShader(low, high)
     shader.setRasterShaderFunction(function)
     layer.setRenderer(QgsSingleBandPseudoColorRenderer(layer.dataProvider(), 1, shader))
     return layer
