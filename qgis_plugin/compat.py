@@ -10,7 +10,6 @@ from __future__ import annotations
 from qgis.core import (
     Qgis,
     QgsProcessing,
-    QgsProcessingAlgorithm,
     QgsProcessingParameterFile,
     QgsProcessingParameterNumber,
 )
@@ -27,8 +26,6 @@ NUMBER_INTEGER = _pick("ProcessingNumberParameterType", "Integer", QgsProcessing
 NUMBER_DOUBLE = _pick("ProcessingNumberParameterType", "Double", QgsProcessingParameterNumber.Type, "Double")
 FILE_BEHAVIOR_FILE = _pick("ProcessingFileParameterBehavior", "File", QgsProcessingParameterFile.Behavior, "File")
 SOURCE_VECTOR_LINE = _pick("ProcessingSourceType", "VectorLine", QgsProcessing.SourceType, "TypeVectorLine")
-SOURCE_RASTER = _pick("ProcessingSourceType", "Raster", QgsProcessing.SourceType, "TypeRaster")
-FLAG_NO_THREADING = _pick("ProcessingAlgorithmFlag", "NoThreading", QgsProcessingAlgorithm.Flag, "FlagNoThreading")
 
 MSG_INFO = Qgis.MessageLevel.Info
 MSG_WARNING = Qgis.MessageLevel.Warning

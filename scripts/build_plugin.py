@@ -31,8 +31,8 @@ FIXED_TIME = (2024, 1, 1, 0, 0, 0)
 def _files(folder: Path):
     for path in sorted(folder.rglob("*")):
         rel = path.relative_to(folder)
-        if path.is_file() and not (set(rel.parts) & SKIP_DIRS) and path.suffix not in SKIP_SUFFIXES \
-                and not path.name.startswith("."):
+        hidden = any(part.startswith(".") for part in rel.parts)  # incl. .*.partial folders of atomic writes
+        if path.is_file() and not hidden and not (set(rel.parts) & SKIP_DIRS) and path.suffix not in SKIP_SUFFIXES:
             yield path, rel
 
 

@@ -32,7 +32,8 @@ given to <i>Detect lineaments</i>.</p>
 <h3>Outputs</h3>
 <ul><li><b>Model</b>: the <code>.safetensors</code> weights; the card is written beside it with the
 extension <code>.json</code>.</li></ul>
-<p>Per-epoch loss and metrics are written to the log.</p>"""
+<p>Per-epoch loss and metrics are written to the log. The generated samples and the last checkpoint
+are kept in the folder <code>&lt;model&gt;.ckpt</code> beside the model.</p>"""
 
     def initAlgorithm(self, config=None) -> None:  # noqa: N802
         def integer(name, text, default, minimum=1):
