@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up everything on a fresh Debian 12 machine and run the whole test suite:
-#   bash scripts/setup_and_test.sh [extra pytest arguments]
+#   bash scripts/setup_and_test.sh [pytest arguments; default: tests]
 # - QGIS 3.22 LTR + its Python bindings from Debian (apt; skipped when installed),
 # - .venv at the project root, made with --system-site-packages so it sees `qgis`,
 # - PyTorch, then geocore (editable) with its test extras,
@@ -33,4 +33,5 @@ fi
 
 .venv/bin/python scripts/build_plugin.py
 
-exec .venv/bin/python -m pytest tests "$@"
+if [ "$#" -eq 0 ]; then set -- tests; fi
+exec .venv/bin/python -m pytest "$@"
