@@ -19,6 +19,7 @@ from qgis.core import (
 
 from ..compat import FILE_BEHAVIOR_FILE, NUMBER_DOUBLE, NUMBER_INTEGER, SOURCE_VECTOR_LINE
 from .base import DEVICES, GeocoreAlgorithm
+from .outputs import geotiff_output
 
 LINE_FIELDS = "<code>length</code> (map units), <code>azimuth</code> (degrees clockwise from north, 0..180), " \
               "<code>mean_prob</code> and <code>max_prob</code> (probability along the axis)"
@@ -58,7 +59,8 @@ empty uses the model shipped with geocore.</li>
 <li><b>Threshold</b>: probability above which cells belong to a lineament before thinning to axes.</li>
 <li><b>Device</b>: auto uses a CUDA GPU when PyTorch sees one.</li></ul>
 <h3>Outputs</h3>
-<ul><li><b>Lineament probability</b>: float raster 0..1 on the input grid (same CRS, transform, nodata).</li>
+<ul><li><b>Lineament probability</b>: float raster 0..1 on the input grid (same CRS, transform, nodata);
+loaded with a colour ramp fixed to 0..1.</li>
 <li><b>Lineaments</b>: line axes with {LINE_FIELDS}; loaded as dark lines whose width follows
 <code>mean_prob</code>.</li>
 <li><b>Rose diagram</b> (optional): length-weighted azimuth rose as PNG.</li></ul>
@@ -92,20 +94,21 @@ axes by skeletonisation of the thresholded probability.</p>"""
         probability = self.parameterAsOutputLayer(parameters, "OUTPUT_PROBABILITY", context)
         lines = self.parameterAsOutputLayer(parameters, "OUTPUT_LINES", context)
         rose = self.parameterAsFileOutput(parameters, "OUTPUT_ROSE", context) or None
-        result = detect_lineaments(
-            grid,
-            probability_path=probability,
-            lines_paths=[lines],
-            rose_path=rose,
-            model_path=self.parameterAsFile(parameters, "MODEL", context) or None,
-            band=self.parameterAsInt(parameters, "BAND", context) or 1,
-            tile_size=tile if tile > 0 else None,
-            overlap=self.parameterAsDouble(parameters, "OVERLAP", context),
-            threshold=self.parameterAsDouble(parameters, "THRESHOLD", context),
-            device=DEVICES[self.parameterAsEnum(parameters, "DEVICE", context)],
-            progress=self.progress(feedback),
-            cancel=feedback.isCanceled,
-        )
+        with geotiff_output(probability) as probability_tif:
+            result = detect_lineaments(
+                grid,
+                probability_path=probability_tif,
+                lines_paths=[lines],
+                rose_path=rose,
+                model_path=self.parameterAsFile(parameters, "MODEL", context) or None,
+                band=self.parameterAsInt(parameters, "BAND", context) or 1,
+                tile_size=tile if tile > 0 else None,
+                overlap=self.parameterAsDouble(parameters, "OVERLAP", context),
+                threshold=self.parameterAsDouble(parameters, "THRESHOLD", context),
+                device=DEVICES[self.parameterAsEnum(parameters, "DEVICE", context)],
+                progress=self.progress(feedback),
+                cancel=feedback.isCanceled,
+            )
         feedback.pushInfo(f"{result.n_lines} lineaments written to {lines}")
         self.style_output(probability, "probability")
         self.style_output(lines, "lineaments")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import tempfile
 from pathlib import Path
+from typing import Iterator
 
-from qgis.core import QgsProcessingException, QgsRasterFileWriter, QgsVectorFileWriter
+from qgis.core import QgsProcessingException, QgsProcessingUtils, QgsRasterFileWriter, QgsVectorFileWriter
 
 
 def _same_format(src: Path, dest: Path) -> bool:
@@ -46,3 +49,15 @@ def move_vector(src: str | os.PathLike, dest: str) -> None:
     options = gdal.VectorTranslateOptions(format=driver, accessMode="overwrite" if driver == "ESRI Shapefile" else None)
     if gdal.VectorTranslate(str(target), str(src), options=options) is None:
         raise QgsProcessingException(f"OGR could not write {target}: {gdal.GetLastErrorMsg()}")
+
+
+@contextlib.contextmanager
+def geotiff_output(dest: str) -> Iterator[str]:
+    """A GeoTIFF path for a library that writes GeoTIFFs; converted to ``dest``'s format afterwards."""
+    if Path(dest).suffix.lower() in (".tif", ".tiff"):
+        yield dest
+        return
+    with tempfile.TemporaryDirectory(prefix="geocore", dir=QgsProcessingUtils.tempFolder()) as tmp:
+        tif = Path(tmp) / (Path(dest).stem + ".tif")
+        yield str(tif)
+        move_raster(tif, dest)

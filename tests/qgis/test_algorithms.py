@@ -134,8 +134,12 @@ def test_detect_lineaments_to_shapefile_with_options(geocore_plugin, detect_inpu
     feedback = LogFeedback()
     result = processing.run("geocore:detectlineaments", dict(
         detect_inputs, TILE_SIZE=128, OVERLAP=0.25, THRESHOLD=0.6, DEVICE=0,
-        OUTPUT_PROBABILITY=str(tmp_path / "probability.tif"), OUTPUT_LINES=str(tmp_path / "lineaments.shp")),
+        OUTPUT_PROBABILITY=str(tmp_path / "probability.img"), OUTPUT_LINES=str(tmp_path / "lineaments.shp")),
         feedback=feedback)
+    from osgeo import gdal
+
+    assert gdal.Open(result["OUTPUT_PROBABILITY"]).GetDriver().ShortName == "HFA"  # Erdas Imagine, as asked
+    assert raster(result["OUTPUT_PROBABILITY"]).crs().authid() == SURVEY_CRS
     lines = vector(result["OUTPUT_LINES"])
     assert lines.storageType() == "ESRI Shapefile"
     assert lines.crs().authid() == SURVEY_CRS
