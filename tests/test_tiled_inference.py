@@ -90,7 +90,7 @@ def test_blend_window_halves_sum_to_one():
     assert m[:4].max() < 1e-5 and m[32, 32] > 0.99
 
 
-@pytest.mark.parametrize("shape", [(150, 170), (64, 64), (20, 33), (97, 260), (1, 80), (600, 90)])
+@pytest.mark.parametrize("shape", [(150, 170), (64, 64), (20, 33), (97, 260), (1, 80), (600, 90), (70, 1300)])
 @pytest.mark.parametrize("overlap", [0.5, 0.25, 0.3])
 def test_pointwise_network_equals_whole_raster(tmp_path, shape, overlap):
     field = smooth_field(*shape, seed=shape[0])
@@ -100,6 +100,18 @@ def test_pointwise_network_equals_whole_raster(tmp_path, shape, overlap):
     data, profile, *_ = read(out)
     assert data.shape == (1, *shape)
     np.testing.assert_allclose(data[0], expected_pointwise(field, card), atol=2e-5)
+
+
+def test_minmax_is_per_tile(tmp_path):
+    field = smooth_field(50, 60)  # smaller than a tile: the one tile is the whole raster
+    src = write_tif(tmp_path / "in.tif", field)
+    card = card_for(mode="minmax")
+    got = read(predict_raster(src, tmp_path / "p.tif", Pointwise(), card))[0][0]
+    np.testing.assert_allclose(got, expected_pointwise(field, card), atol=2e-5)
+    big = write_tif(tmp_path / "big.tif", smooth_field(64, 200))
+    got = read(predict_raster(big, tmp_path / "q.tif", Pointwise(), card, params=TileParams(overlap=0.0)))[0][0]
+    tile0 = smooth_field(64, 200)[:, :64]
+    np.testing.assert_allclose(got[:, :64], expected_pointwise(tile0, card), atol=2e-5)
 
 
 def test_local_network_has_no_seams(tmp_path):

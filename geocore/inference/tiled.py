@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import GeocoreError
 from ..files import atomic_output, check_not_input
-from ..models import halo_cells, normalize, resolve_device
+from ..models import depends_on_tile, halo_cells, normalize, resolve_device
 from ..progress import Progress
 from ..raster.io import open_raster_checked, read_window
 
@@ -28,6 +28,8 @@ from ..raster.io import open_raster_checked, read_window
 OUT_BLOCK = 256
 #: Smallest blending weight, so every cell has a positive weight sum.
 WEIGHT_FLOOR = 1e-6
+#: Columns normalised at a time (plus the halo each side).
+_NORM_CHUNK = 1024
 #: The U-Net halves the tile five times.
 TILE_MULTIPLE = 32
 
@@ -197,6 +199,22 @@ def _pad_to(arr: np.ndarray, tile: int) -> np.ndarray:
     return np.pad(arr, ((0, 0), (0, tile - h), (0, tile - w)), mode=mode)
 
 
+def _normalize_strip(strip: np.ndarray, rows: slice, spec: dict, halo: int) -> np.ndarray:
+    """Normalise ``strip[:, rows]`` in column chunks, each read with ``halo`` columns of context.
+
+    For a normalisation that does not depend on the tile, a chunk with its halo
+    gives the values of the whole raster (see :mod:`geocore.models.normalize`),
+    so normalising a strip once replaces normalising every overlapping tile.
+    """
+    W = strip.shape[2]
+    out = np.empty((strip.shape[0], rows.stop - rows.start, W), np.float32)
+    for c0 in range(0, W, _NORM_CHUNK):
+        c1 = min(W, c0 + _NORM_CHUNK)
+        a, b = max(0, c0 - halo), min(W, c1 + halo)
+        out[:, :, c0:c1] = normalize(strip[:, :, a:b], spec)[:, rows, c0 - a:c1 - a]
+    return out
+
+
 def _tiles(ds, bands: list[int], card, tile: int, stride: int, acc: _RowAccumulator) -> Iterator[tuple]:
     """Yield ``(r0, c0, h, w, normalised tile (bands, tile, tile), last_in_row, next_row_start)``.
 
@@ -207,25 +225,26 @@ def _tiles(ds, bands: list[int], card, tile: int, stride: int, acc: _RowAccumula
 
     H, W = ds.height, ds.width
     spec = card.normalization
-    halo = halo_cells(spec)
+    per_tile = depends_on_tile(spec)
+    halo = 0 if per_tile else halo_cells(spec)
     rows, cols = tile_origins(H, tile, stride), tile_origins(W, tile, stride)
     for k, r0 in enumerate(rows):
         r0 = int(r0)
         h = min(tile, H - r0)
         s0, s1 = max(0, r0 - halo), min(H, r0 + h + halo)
         strip = read_window(ds, Window(0, s0, W, s1 - s0), bands)  # (bands, rows, W), NaN = nodata
-        acc.mark_nodata(r0, np.isnan(strip[:, r0 - s0:r0 - s0 + h]).any(axis=0))
+        inner = slice(r0 - s0, r0 - s0 + h)
+        acc.mark_nodata(r0, np.isnan(strip[:, inner]).any(axis=0))
+        norm = None if per_tile else _normalize_strip(strip, inner, spec, halo)
         nxt = int(rows[k + 1]) if k + 1 < len(rows) else H
         for j, c0 in enumerate(cols):
             c0 = int(c0)
             w = min(tile, W - c0)
-            if halo:
-                x0, x1 = max(0, c0 - halo), min(W, c0 + w + halo)
-                norm = normalize(strip[:, :, x0:x1], spec)
-                norm = norm[:, r0 - s0:r0 - s0 + h, c0 - x0:c0 - x0 + w]
+            if per_tile:
+                t = normalize(strip[:, inner, c0:c0 + w], spec)
             else:
-                norm = normalize(strip[:, r0 - s0:r0 - s0 + h, c0:c0 + w], spec)
-            yield r0, c0, h, w, _pad_to(norm, tile), j == len(cols) - 1, nxt
+                t = norm[:, :, c0:c0 + w]
+            yield r0, c0, h, w, _pad_to(t, tile), j == len(cols) - 1, nxt
 
 
 def predict_raster(
@@ -272,10 +291,12 @@ def predict_raster(
 
     Notes
     -----
-    Normalisation follows the card. For ``local_zscore`` each tile is read with
-    :func:`geocore.models.halo_cells` cells of context each side (clipped at the
-    raster edge) so its normalised values are those of the whole raster; for
-    ``minmax`` each tile is scaled alone, as in training. A raster (or an axis)
+    Normalisation follows the card. For ``local_zscore`` each strip of tile
+    rows is read with :func:`geocore.models.halo_cells` rows of context above
+    and below (clipped at the raster edge) and normalised in column chunks with
+    the same halo, so the values are those of the whole raster, whatever the
+    tiling; ``affine`` is pointwise; for ``minmax`` each tile is scaled alone,
+    as in training. A raster (or an axis)
     shorter than a tile is reflect-padded to the tile size.
 
     Each tile's prediction is weighted by :func:`blend_window` and the weighted
