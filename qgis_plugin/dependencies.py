@@ -74,17 +74,22 @@ def missing_requirements() -> List[str]:
 
 
 def python_executable() -> str:
-    """The Python interpreter QGIS runs (``sys.executable`` is QGIS itself on Windows/macOS)."""
-    exe = Path(sys.executable)
-    if exe.name.lower().startswith("python"):
-        return str(exe)
-    # inside QGIS, sys.executable is the qgis binary; its Python sits in the prefix
+    """The interpreter QGIS runs, for the pip command.
+
+    Inside QGIS ``sys.executable`` is unreliable: the embedded Python guesses
+    it from PATH (it was a pyenv shim on a test machine) or it is the QGIS
+    binary itself (Windows). Only a ``python*`` inside ``sys.exec_prefix`` is
+    trusted; otherwise the interpreter of this exact version in that prefix.
+    """
+    exe = Path(sys.executable) if sys.executable else None
     prefix = Path(sys.exec_prefix)
-    candidates = [prefix / "python.exe", prefix / "bin" / "python3", Path("/usr/bin/python3")]
-    for cand in candidates:
-        if cand.is_file():
-            return str(cand)
-    return "python3"
+    if exe is not None and exe.name.lower().startswith("python") and prefix in exe.parents:
+        return str(exe)
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    for candidate in (prefix / "python.exe", prefix / "bin" / f"python{version}", prefix / "bin" / "python3"):
+        if candidate.is_file():
+            return str(candidate)
+    return str(exe) if exe is not None else "python3"
 
 
 def install_command(missing: List[str]) -> str:

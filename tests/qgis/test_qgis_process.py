@@ -114,3 +114,20 @@ def test_synthesize_then_detect_with_qgis_process(installed):
     assert lines.featureCount() == results["N_LINES"] > 0
     assert {"length", "azimuth", "mean_prob", "max_prob"} <= set(lines.fields().names())
     assert (out / "rose.png").stat().st_size > 1000
+
+
+def test_without_libraries_the_provider_loads_and_explains(installed, tmp_path):
+    """QGIS's Python alone (no PYTHONPATH): algorithms are listed, running one names the pip command."""
+    bare = dict(installed.env)
+    bare.pop("PYTHONPATH")
+    bare_install = SimpleNamespace(env=bare, plugins=installed.plugins, tmp=installed.tmp)
+    listing = qgis_process(bare_install, "list")
+    assert "geocore:detectlineaments" in listing.stdout
+    out = qgis_process(bare_install, "run", "geocore:synthesizesurvey", "--", f"OUTPUT_FIELD={tmp_path / 'f.tif'}",
+                       f"OUTPUT_MASK={tmp_path / 'm.tif'}", f"OUTPUT_AXES={tmp_path / 'a.gpkg'}")
+    assert out.returncode != 0
+    text = out.stdout + out.stderr
+    # QGIS's own interpreter, not whatever python3 comes first on PATH
+    python = f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}"
+    assert f'"{python}" -m pip install --user' in text and '"torch>=2.1"' in text, text[-2000:]
+    assert not list(tmp_path.iterdir())
