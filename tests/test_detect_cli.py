@@ -135,14 +135,20 @@ def test_vectorize_bad_threshold(tmp_path, capsys):
     assert "threshold 0.0 is outside (0, 1)" in msg and not (tmp_path / "v").exists()
 
 
-def test_shipped_model_missing_is_explained(capsys, grid, tmp_path):
-    try:
-        default_model_path()
-    except Exception:
-        msg = run_error(capsys, ["-q", "lineaments", "detect", str(grid), "--out-dir", str(tmp_path / "o")])
-        assert "the shipped lineament model is missing" in msg and "--model" in msg
-    else:
-        pytest.skip("the shipped model is installed")
+def test_shipped_model_missing_is_explained(capsys, grid, tmp_path, monkeypatch):
+    import geocore.lineaments.detect as detect_module
+
+    monkeypatch.setattr(detect_module, "SHIPPED_MODEL", "no_such_model.safetensors")
+    msg = run_error(capsys, ["-q", "lineaments", "detect", str(grid), "--out-dir", str(tmp_path / "o")])
+    assert "the shipped lineament model is missing" in msg and "--model" in msg
+
+
+def test_shipped_model_is_installed_and_loads():
+    from geocore.models import load_model
+
+    model, card = load_model(default_model_path())
+    assert card.encoder == "vgg16_bn" and card.tile_size == 192 and card.in_channels == 1
+    assert card.metrics, "the shipped card must state its measured metrics"
 
 
 def test_cancel_leaves_no_output(tmp_path, grid, model_path):
