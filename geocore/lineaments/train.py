@@ -296,7 +296,7 @@ def train_lineament_model(config: TrainConfig, *, progress=None, cancel=None, sh
             loss = loss_fn(model(xt), yt)
             loss.backward()
             opt.step()
-            run_loss += float(loss) * len(b)
+            run_loss += loss.item() * len(b)
             seen += len(b)
             if bar is not None:
                 bar.update(1)
