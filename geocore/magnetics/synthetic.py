@@ -320,7 +320,7 @@ class SurveyResult:
     n_dykes: int
 
 
-def _default_crs(rows: int, cols: int, cell: float):
+def _default_crs():
     from rasterio.crs import CRS
 
     return CRS.from_epsg(32633)  # WGS 84 / UTM 33N: a projected CRS in metres
@@ -374,7 +374,7 @@ def synthesize_survey(out_dir, *, rows: int = SAMPLE_SIZE, cols: int = SAMPLE_SI
     prog.update(0.8)
     x0, y0 = origin
     transform = from_origin(x0, y0 + rows * cell_size, cell_size, cell_size)
-    crs = _default_crs(rows, cols, cell_size)
+    crs = _default_crs()
     profile = dict(driver="GTiff", width=cols, height=rows, count=1, crs=crs, transform=transform,
                    tiled=True, blockxsize=256, blockysize=256, compress="deflate")
     field_path, mask_path, axes_path = out / "field.tif", out / "mask.tif", out / "axes.gpkg"
