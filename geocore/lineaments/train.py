@@ -25,7 +25,7 @@ import numpy as np
 from ..errors import GeocoreError
 from ..magnetics.synthetic import SurveyConfig
 from ..models.card import ModelCard
-from ..models.network import build_model, load_imagenet_encoder, resolve_device, save_model
+from ..models.network import build_model, load_imagenet_encoder, load_model, resolve_device, save_model
 from ..progress import Progress
 from .dataset import dihedral, generate_arrays
 
@@ -58,6 +58,7 @@ class TrainConfig:
     val_max: int = 0
     schedule: str = "constant"
     resume: bool = False
+    init: Optional[str] = None
     checkpoint_dir: Optional[Path] = None
     name: str = "lineaments-vgg16bn-unet"
 
@@ -93,6 +94,9 @@ class TrainConfig:
         p.add_argument("--schedule", choices=("constant", "cosine"), default=d.schedule,
                        help="learning rate: constant (paper) or cosine decay to 5%% over all planned steps")
         p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+        p.add_argument("--init", default=None,
+                       help="start from the weights of an existing geocore model (.safetensors of the same "
+                            "encoder and decoder), e.g. to fine-tune the shipped model on more data")
         p.add_argument("--checkpoint-dir", type=Path, default=None, help="default: <out>.ckpt/ beside the model")
 
     @classmethod
@@ -125,7 +129,8 @@ class TrainConfig:
                      cell_size=self.cell_size, preset=self.preset, min_dykes=self.min_dykes,
                      max_dykes=self.max_dykes, encoder=self.encoder, loss=self.loss, workers=self.workers,
                      max_minutes=self.max_minutes, imagenet=self.imagenet, crop=self.crop,
-                     val_max=self.val_max, schedule=self.schedule)
+                     val_max=self.val_max, schedule=self.schedule,
+                     init=Path(self.init).name if self.init else None)
         for k, v in flags.items():
             if v is not None and v != getattr(d, k):
                 parts.append(f"--{k.replace('_', '-')} {v}")
@@ -247,6 +252,14 @@ def train_lineament_model(config: TrainConfig, *, progress=None, cancel=None, sh
     model = build_model(card).to(device)
     if config.imagenet:
         load_imagenet_encoder(model, config.imagenet, encoder=config.encoder)
+    if config.init:
+        init_model, init_card = load_model(config.init, device="cpu")
+        if (init_card.encoder, list(init_card.decoder_channels)) != (config.encoder, list(config.decoder_channels)):
+            raise GeocoreError(f"--init model '{config.init}' has encoder {init_card.encoder} and decoder "
+                               f"{init_card.decoder_channels}; this run builds {config.encoder} with "
+                               f"{list(config.decoder_channels)}: pass the same --encoder and --decoder-channels")
+        model.load_state_dict({k: v.float() for k, v in init_model.state_dict().items()})
+        log(f"initialised from {config.init}")
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     loss_fn = _loss_fn(config.loss)
     start_epoch, history = 0, []
@@ -332,7 +345,8 @@ def train_lineament_model(config: TrainConfig, *, progress=None, cancel=None, sh
                   val_fraction=config.val_fraction, augment="8 rotations/reflections" if config.augment else "none"),
         optimizer=dict(name="Adam", lr=config.lr, schedule=config.schedule, crop=config.crop or config.tile_size, batch_size=config.batch_size, epochs_planned=config.epochs,
                        epochs_run=len(history), loss=config.loss),
-        encoder_init=config.imagenet or "random (trained from scratch)",
+        encoder_init=(f"fine-tuned from {Path(config.init).name}" if config.init
+                      else config.imagenet or "random (trained from scratch)"),
         command=config.command(),
         seed=config.seed,
         device=device,
@@ -340,6 +354,9 @@ def train_lineament_model(config: TrainConfig, *, progress=None, cancel=None, sh
         training_minutes=round((time.time() - t_train) / 60, 2),
         history=history,
     )
+    if config.init:
+        card.training["parent"] = {k: init_card.training.get(k) for k in
+                                   ("command", "seed", "training_minutes", "encoder_init", "data")}
     if history:
         last = history[-1]
         card.metrics = {"validation_split": {k: last[k] for k in ("val_loss", "val_pixel_accuracy", "val_iou", "val_f1")}}
