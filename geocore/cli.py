@@ -76,20 +76,24 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 def _cmd_detect(args: argparse.Namespace) -> int:
     from .lineaments.detect import detect_to_folder
+    from .lineaments.vectorize import VectorizeParams
 
     with progress_bar("detecting lineaments", args.quiet) as bar:
         res = detect_to_folder(args.grid, args.out_dir, model_path=args.model, band=args.band,
                                tile_size=args.tile, overlap=args.overlap, threshold=args.threshold,
-                               device=args.device, batch_size=args.batch_size, progress=bar)
+                               device=args.device, batch_size=args.batch_size,
+                               vector_params=VectorizeParams.from_namespace(args), progress=bar)
     print(res.summary())
     return 0
 
 
 def _cmd_vectorize(args: argparse.Namespace) -> int:
     from .lineaments.detect import vectorize_to_folder
+    from .lineaments.vectorize import VectorizeParams
 
     with progress_bar("vectorising", args.quiet) as bar:
-        res = vectorize_to_folder(args.probability, args.out_dir, threshold=args.threshold, progress=bar)
+        res = vectorize_to_folder(args.probability, args.out_dir, threshold=args.threshold,
+                                  vector_params=VectorizeParams.from_namespace(args), progress=bar)
     print(res.summary())
     return 0
 
@@ -121,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train a VGG16-U-Net on synthetic dyke grids")
     from .lineaments.train import TrainConfig
+    from .lineaments.vectorize import VectorizeParams
 
     TrainConfig.add_arguments(t)
     t.set_defaults(func=_cmd_train)
@@ -146,12 +151,14 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--threshold", type=float, default=0.5, help="probability threshold for axes (default 0.5)")
     d.add_argument("--device", default="auto", help="auto, cpu or cuda")
     d.add_argument("--batch-size", type=int, default=8)
+    VectorizeParams.add_arguments(d)
     d.set_defaults(func=_cmd_detect)
 
     v = sub.add_parser("vectorize", help="vector axes, rose and density from a probability raster")
     v.add_argument("probability", type=Path)
     v.add_argument("--out-dir", required=True, type=Path)
     v.add_argument("--threshold", type=float, default=0.5)
+    VectorizeParams.add_arguments(v)
     v.set_defaults(func=_cmd_vectorize)
 
     demo = top.add_parser("demo", help="synthesise a survey, detect its lineaments and score them against the truth")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from qgis.core import (
     Qgis,
     QgsProcessing,
+    QgsProcessingParameterDefinition,
     QgsProcessingParameterFile,
     QgsProcessingParameterNumber,
 )
@@ -26,6 +27,7 @@ NUMBER_INTEGER = _pick("ProcessingNumberParameterType", "Integer", QgsProcessing
 NUMBER_DOUBLE = _pick("ProcessingNumberParameterType", "Double", QgsProcessingParameterNumber.Type, "Double")
 FILE_BEHAVIOR_FILE = _pick("ProcessingFileParameterBehavior", "File", QgsProcessingParameterFile.Behavior, "File")
 SOURCE_VECTOR_LINE = _pick("ProcessingSourceType", "VectorLine", QgsProcessing.SourceType, "TypeVectorLine")
+FLAG_ADVANCED = _pick("ProcessingParameterFlag", "Advanced", QgsProcessingParameterDefinition.Flag, "FlagAdvanced")
 
 MSG_INFO = Qgis.MessageLevel.Info
 MSG_WARNING = Qgis.MessageLevel.Warning

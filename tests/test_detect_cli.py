@@ -79,6 +79,23 @@ def test_vectorize_command(tmp_path, capsys):
     assert (OUTPUTS - {"probability.tif"}) <= names
 
 
+def test_vectorize_options_reach_the_vectoriser(tmp_path, capsys):
+    """Two collinear segments 6 cells apart: joined by default, kept apart with --max-gap 0,
+    and both dropped when --min-length exceeds the joined length (70 cells)."""
+    prob = np.zeros((80, 100), np.float32)
+    prob[40, 10:45] = prob[40, 51:90] = 0.9
+    src = write_tif(tmp_path / "prob.tif", prob)
+    counts = {}
+    for name, extra in {"default": [], "nojoin": ["--max-gap", "0"], "long": ["--min-length", "200"]}.items():
+        assert main(["-q", "lineaments", "vectorize", str(src), "--out-dir", str(tmp_path / name), *extra]) == 0
+        counts[name] = int(capsys.readouterr().out.split("\n")[-2].split()[0])
+    assert counts == {"default": 1, "nojoin": 2, "long": 0}
+    assert main(["-q", "lineaments", "vectorize", str(src), "--out-dir", str(tmp_path / "bad"),
+                 "--join-angle", "120"]) == 2
+    assert "max_join_angle_deg 120.0 must be between 0 and 90" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
+
+
 @pytest.mark.parametrize("case,match", [
     ("not_raster", "is not a raster GDAL can read"),
     ("all_nan", "contains no valid cells"),

@@ -239,6 +239,7 @@ def detect_to_folder(
     threshold: float = 0.5,
     device: str = "auto",
     batch_size: int = 8,
+    vector_params: Optional[VectorizeParams] = None,
     progress=None,
     cancel=None,
 ) -> DetectResult:
@@ -254,7 +255,7 @@ def detect_to_folder(
         lines_paths=[out / "lineaments.gpkg", out / "lineaments.shp"],
         rose_path=out / "rose.png", density_path=out / "density.tif", preview_path=out / "preview.png",
         model_path=model_path, band=band, tile_size=tile_size, overlap=overlap, threshold=threshold,
-        device=device, batch_size=batch_size, progress=progress, cancel=cancel)
+        device=device, batch_size=batch_size, vector_params=vector_params, progress=progress, cancel=cancel)
 
 
 def vectorize_to_folder(
@@ -262,6 +263,7 @@ def vectorize_to_folder(
     out_dir: str | os.PathLike,
     *,
     threshold: float = 0.5,
+    vector_params: Optional[VectorizeParams] = None,
     progress=None,
     cancel=None,
 ) -> DetectResult:
@@ -269,10 +271,13 @@ def vectorize_to_folder(
 
     Writes ``lineaments.gpkg``, ``lineaments.shp``, ``rose.png``,
     ``density.tif`` and ``preview.png`` (the probability map with the axes)
-    in ``out_dir``.
+    in ``out_dir``. ``vector_params`` sets pruning, joining and simplifying
+    (its threshold is replaced by ``threshold``).
     """
     prog = Progress.wrap(progress, cancel)
     _check_threshold(threshold)
+    vp = VectorizeParams(**{**(vector_params.__dict__ if vector_params else {}), "threshold": float(threshold)})
+    vp.check()
     probability = Path(probability)
     info = open_raster_checked(probability, 1, what="probability raster")
     out = Path(out_dir)
@@ -284,7 +289,7 @@ def vectorize_to_folder(
     prepare_out_dir(out)
     with contextlib.ExitStack() as stack:
         gdf = _postprocess(probability, grid_for_preview=probability, preview_band=info.band,
-                           params=VectorizeParams(threshold=float(threshold)), stack=stack, prog=prog, **paths)
+                           params=vp, stack=stack, prog=prog, **paths)
         prog.check()
     return DetectResult(probability=None, lines=[Path(p) for p in paths["lines_paths"]],
                         rose=paths["rose_path"], density=paths["density_path"], preview=paths["preview_path"],

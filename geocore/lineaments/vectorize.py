@@ -68,6 +68,29 @@ class VectorizeParams:
     max_join_angle_deg: float = 25.0
     simplify_cells: float = 1.0
 
+    @staticmethod
+    def add_arguments(p) -> None:
+        """Command-line options for the settings other than the threshold (lengths in cells)."""
+        d = VectorizeParams()
+        g = p.add_argument_group("vectorisation (lengths in raster cells)")
+        g.add_argument("--min-length", type=float, default=d.min_length_cells, dest="min_length_cells",
+                       help=f"drop lines shorter than this (default {d.min_length_cells:g})")
+        g.add_argument("--spur-length", type=float, default=d.spur_length_cells, dest="spur_length_cells",
+                       help=f"prune end branches shorter than this (default {d.spur_length_cells:g})")
+        g.add_argument("--max-gap", type=float, default=d.max_gap_cells, dest="max_gap_cells",
+                       help=f"join collinear pieces across gaps up to this (default {d.max_gap_cells:g}; 0: no joining)")
+        g.add_argument("--join-angle", type=float, default=d.max_join_angle_deg, dest="max_join_angle_deg",
+                       help=f"largest direction change for a join, degrees (default {d.max_join_angle_deg:g})")
+        g.add_argument("--simplify", type=float, default=d.simplify_cells, dest="simplify_cells",
+                       help=f"Douglas-Peucker tolerance (default {d.simplify_cells:g})")
+
+    @classmethod
+    def from_namespace(cls, ns) -> "VectorizeParams":
+        """Settings from parsed :meth:`add_arguments` options (and ``threshold`` when present)."""
+        names = ("threshold", "min_length_cells", "spur_length_cells", "max_gap_cells", "max_join_angle_deg",
+                 "simplify_cells")
+        return cls(**{k: getattr(ns, k) for k in names if getattr(ns, k, None) is not None})
+
     def check(self) -> None:
         """Raise GeocoreError for values that cannot work."""
         if not (0.0 < float(self.threshold) < 1.0):

@@ -17,7 +17,7 @@ from qgis.core import (
     QgsProcessingParameterVectorDestination,
 )
 
-from ..compat import FILE_BEHAVIOR_FILE, NUMBER_DOUBLE, NUMBER_INTEGER, SOURCE_VECTOR_LINE
+from ..compat import FILE_BEHAVIOR_FILE, FLAG_ADVANCED, NUMBER_DOUBLE, NUMBER_INTEGER, SOURCE_VECTOR_LINE
 from .base import DEVICES, GeocoreAlgorithm
 from .outputs import geotiff_output
 
@@ -39,6 +39,38 @@ def _rose_output() -> QgsProcessingParameterFileDestination:
 def _threshold_param() -> QgsProcessingParameterNumber:
     return QgsProcessingParameterNumber("THRESHOLD", "Probability threshold for axes", type=NUMBER_DOUBLE,
                                         defaultValue=0.5, minValue=0.0, maxValue=1.0)
+
+
+#: Advanced vectorisation parameters: (name, label, VectorizeParams field)
+VECTOR_PARAMS = (
+    ("MIN_LENGTH", "Drop lines shorter than (cells)", "min_length_cells"),
+    ("SPUR_LENGTH", "Prune end branches shorter than (cells)", "spur_length_cells"),
+    ("MAX_GAP", "Join collinear pieces across gaps up to (cells; 0: no joining)", "max_gap_cells"),
+    ("JOIN_ANGLE", "Largest direction change for a join (degrees)", "max_join_angle_deg"),
+    ("SIMPLIFY", "Simplification tolerance (cells)", "simplify_cells"),
+)
+VECTOR_HELP = """<h3>Advanced</h3><p>Lines shorter than the minimum length are dropped, end branches
+shorter than the spur length pruned, collinear pieces joined across small gaps when their directions
+differ by less than the join angle, and the lines simplified (Douglas-Peucker); lengths in raster
+cells.</p>"""
+
+
+def _add_vector_params(alg) -> None:
+    from geocore.lineaments.vectorize import VectorizeParams
+
+    defaults = VectorizeParams()
+    for name, label, attr in VECTOR_PARAMS:
+        param = QgsProcessingParameterNumber(name, label, type=NUMBER_DOUBLE, defaultValue=getattr(defaults, attr),
+                                             minValue=0.0, maxValue=90.0 if attr == "max_join_angle_deg" else 1e6)
+        param.setFlags(param.flags() | FLAG_ADVANCED)
+        alg.addParameter(param)
+
+
+def _vector_params(alg, parameters: Dict, context):
+    from geocore.lineaments.vectorize import VectorizeParams
+
+    values = {attr: alg.parameterAsDouble(parameters, name, context) for name, _, attr in VECTOR_PARAMS}
+    return VectorizeParams(threshold=alg.parameterAsDouble(parameters, "THRESHOLD", context), **values)
 
 
 class DetectLineaments(GeocoreAlgorithm):
@@ -65,7 +97,7 @@ loaded with a colour ramp fixed to 0..1.</li>
 <code>mean_prob</code>.</li>
 <li><b>Rose diagram</b> (optional): length-weighted azimuth rose as PNG.</li></ul>
 <p>Method: U-Net segmentation trained on synthetic dyke surveys, after Shklyaruk &amp; Kuznetsov (2025);
-axes by skeletonisation of the thresholded probability.</p>"""
+axes by skeletonisation of the thresholded probability.</p>""" + VECTOR_HELP
 
     def initAlgorithm(self, config=None) -> None:  # noqa: N802
         self.addParameter(QgsProcessingParameterRasterLayer("INPUT", "Magnetic grid"))
@@ -84,6 +116,7 @@ axes by skeletonisation of the thresholded probability.</p>"""
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT_PROBABILITY", "Lineament probability"))
         self.addParameter(_lines_output("Lineaments"))
         self.addParameter(_rose_output())
+        _add_vector_params(self)
         self.addOutput(QgsProcessingOutputNumber("N_LINES", "Number of lineaments"))
 
     def call_geocore(self, parameters: Dict, context, feedback) -> Dict:
@@ -106,6 +139,7 @@ axes by skeletonisation of the thresholded probability.</p>"""
                 overlap=self.parameterAsDouble(parameters, "OVERLAP", context),
                 threshold=self.parameterAsDouble(parameters, "THRESHOLD", context),
                 device=DEVICES[self.parameterAsEnum(parameters, "DEVICE", context)],
+                vector_params=_vector_params(self, parameters, context),
                 progress=self.progress(feedback),
                 cancel=feedback.isCanceled,
             )
@@ -130,7 +164,7 @@ skeletons, which are traced, split at junctions and simplified.</p>
 <h3>Outputs</h3>
 <ul><li><b>Lineaments</b>: line axes with {LINE_FIELDS}.</li>
 <li><b>Rose diagram</b> (optional): length-weighted azimuth rose as PNG.</li></ul>
-<p>Method: morphological skeletonisation (scikit-image) and skeleton graph tracing (skan).</p>"""
+<p>Method: morphological skeletonisation (scikit-image) and skeleton graph tracing (skan).</p>""" + VECTOR_HELP
 
     def initAlgorithm(self, config=None) -> None:  # noqa: N802
         self.addParameter(QgsProcessingParameterRasterLayer("INPUT", "Probability raster"))
@@ -139,16 +173,17 @@ skeletons, which are traced, split at junctions and simplified.</p>
         self.addParameter(_threshold_param())
         self.addParameter(_lines_output("Lineaments"))
         self.addParameter(_rose_output())
+        _add_vector_params(self)
         self.addOutput(QgsProcessingOutputNumber("N_LINES", "Number of lineaments"))
 
     def call_geocore(self, parameters: Dict, context, feedback) -> Dict:
-        from geocore.lineaments.vectorize import VectorizeParams, rose_diagram, vectorize_probability, write_lines
+        from geocore.lineaments.vectorize import rose_diagram, vectorize_probability, write_lines
 
         lines = self.parameterAsOutputLayer(parameters, "OUTPUT_LINES", context)
         rose = self.parameterAsFileOutput(parameters, "OUTPUT_ROSE", context) or None
         gdf = vectorize_probability(
             self.raster_source(parameters, "INPUT", context),
-            params=VectorizeParams(threshold=self.parameterAsDouble(parameters, "THRESHOLD", context)),
+            params=_vector_params(self, parameters, context),
             band=self.parameterAsInt(parameters, "BAND", context) or 1,
             progress=self.progress(feedback),
             cancel=feedback.isCanceled,

@@ -174,6 +174,11 @@ def test_vectorize_lineaments(geocore_plugin, detection, tmp_path):
     # the same probability and threshold give the axes detection wrote
     assert lines.featureCount() == result["N_LINES"] == detection.result["N_LINES"]
     assert (tmp_path / "rose.png").stat().st_size > 1000
+    # the advanced parameters reach the vectoriser: no line is 10^5 cells long
+    none = processing.run("geocore:vectorizelineaments", {
+        "INPUT": detection.result["OUTPUT_PROBABILITY"], "THRESHOLD": 0.5, "MIN_LENGTH": 1e5,
+        "OUTPUT_LINES": str(tmp_path / "none.gpkg")})
+    assert none["N_LINES"] == 0 < result["N_LINES"]
 
 
 # ----------------------------------------------------------------------------- train
