@@ -183,3 +183,19 @@ def test_rose_density_preview(known_map, tmp_path):
     r_km = 10 * CELL / 1000.0
     assert abs(d[250, 20]) < 1e-9
     assert d[20, 220] == pytest.approx(2.0 / (math.pi * r_km), rel=0.12)
+
+
+def test_rose_as_html_page(known_map, tmp_path):
+    """An .html rose embeds the figure and tabulates length per bin; the table sums to the total."""
+    import base64
+    import re
+
+    path, _ = known_map
+    gdf = vectorize_probability(path)
+    page = rose_diagram(gdf, tmp_path / "rose.html", bin_deg=15).read_text(encoding="utf-8")
+    png = base64.b64decode(re.search(r'src="data:image/png;base64,([^"]+)"', page).group(1))
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    lengths = [float(v.replace(",", "")) for v in re.findall(r"<tr><td>[^<]+</td><td>([\d,.]+)</td>", page)]
+    assert len(lengths) == 12
+    assert sum(lengths) == pytest.approx(gdf["length"].sum() / 1000.0, rel=1e-3)
+    assert f"{len(gdf)} lines" in page

@@ -530,10 +530,13 @@ def _length_unit(crs) -> tuple[str, float]:
 
 
 def rose_diagram(gdf, path: str | os.PathLike, *, bin_deg: float = 10.0, title: str = "Lineament strikes") -> Path:
-    """Length-weighted rose diagram of strikes (0-180 degrees, drawn symmetric), PNG.
+    """Length-weighted rose diagram of strikes (0-180 degrees, drawn symmetric).
 
     Each bar is the total length of lines whose azimuth falls in the bin; the
     plot states the number of lines, their total length and the bin width.
+    A path ending in ``.html`` or ``.htm`` gets a self-contained HTML page (the
+    figure embedded, plus a table of length per bin), which QGIS's Processing
+    results viewer opens; any other path gets a PNG.
     """
     import matplotlib
 
@@ -559,10 +562,37 @@ def rose_diagram(gdf, path: str | os.PathLike, *, bin_deg: float = 10.0, title: 
     total = float(ln.sum())
     ax.set_title(f"{title}\n{len(gdf)} lines, total length {total:,.2f} {unit} (length per {bin_deg:g}° bin, {unit})",
                  fontsize=10)
-    with atomic_output(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png", bbox_inches="tight")
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, dpi=110, format="png", bbox_inches="tight")
     plt.close(fig)
+    with atomic_output(path) as tmp:
+        if path.suffix.lower() in (".html", ".htm"):
+            Path(tmp).write_text(_rose_html(buf.getvalue(), edges, hist, len(gdf), total, unit, title),
+                                 encoding="utf-8")
+        else:
+            Path(tmp).write_bytes(buf.getvalue())
     return path
+
+
+def _rose_html(png: bytes, edges, hist, n_lines: int, total: float, unit: str, title: str) -> str:
+    import base64
+    import html
+
+    rows = "\n".join(f"<tr><td>{a:g}&ndash;{b:g}</td><td>{v:,.3f}</td><td>{(v / total * 100 if total else 0):.1f}</td></tr>"
+                     for a, b, v in zip(edges[:-1], edges[1:], hist))
+    return f"""<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>body{{font-family:sans-serif}} table{{border-collapse:collapse}} td,th{{border:1px solid #999;padding:2px 8px;text-align:right}}</style>
+</head><body>
+<h2>{html.escape(title)}</h2>
+<p>{n_lines} lines, total length {total:,.3f} {unit}; strikes in degrees clockwise from north.</p>
+<img alt="rose diagram" src="data:image/png;base64,{base64.b64encode(png).decode('ascii')}">
+<table><tr><th>strike (&deg;)</th><th>length ({unit})</th><th>share (%)</th></tr>
+{rows}
+</table></body></html>
+"""
 
 
 def density_raster(gdf, like_raster_path: str | os.PathLike, path: str | os.PathLike, *,

@@ -33,7 +33,7 @@ def _lines_output(description: str) -> QgsProcessingParameterVectorDestination:
 
 def _rose_output() -> QgsProcessingParameterFileDestination:
     return QgsProcessingParameterFileDestination(
-        "OUTPUT_ROSE", "Rose diagram", fileFilter="PNG files (*.png)", optional=True, createByDefault=False)
+        "OUTPUT_ROSE", "Rose diagram", fileFilter="PNG files (*.png);;HTML files (*.html)", optional=True, createByDefault=False)
 
 
 def _threshold_param() -> QgsProcessingParameterNumber:
@@ -95,7 +95,8 @@ empty uses the model shipped with geocore.</li>
 loaded with a colour ramp fixed to 0..1.</li>
 <li><b>Lineaments</b>: line axes with {LINE_FIELDS}; loaded as dark lines whose width follows
 <code>mean_prob</code>.</li>
-<li><b>Rose diagram</b> (optional): length-weighted azimuth rose as PNG.</li></ul>
+<li><b>Rose diagram</b> (optional): length-weighted azimuth rose as PNG, or as an HTML page
+(figure and table of length per 10&deg; bin) when the file name ends in <code>.html</code>.</li></ul>
 <p>Method: U-Net segmentation trained on synthetic dyke surveys, after Shklyaruk &amp; Kuznetsov (2025);
 axes by skeletonisation of the thresholded probability.</p>""" + VECTOR_HELP
 
@@ -163,7 +164,8 @@ skeletons, which are traced, split at junctions and simplified.</p>
 <li><b>Threshold</b>: probability above which a cell belongs to a lineament.</li></ul>
 <h3>Outputs</h3>
 <ul><li><b>Lineaments</b>: line axes with {LINE_FIELDS}.</li>
-<li><b>Rose diagram</b> (optional): length-weighted azimuth rose as PNG.</li></ul>
+<li><b>Rose diagram</b> (optional): length-weighted azimuth rose as PNG, or as an HTML page
+(figure and table of length per 10&deg; bin) when the file name ends in <code>.html</code>.</li></ul>
 <p>Method: morphological skeletonisation (scikit-image) and skeleton graph tracing (skan).</p>""" + VECTOR_HELP
 
     def initAlgorithm(self, config=None) -> None:  # noqa: N802

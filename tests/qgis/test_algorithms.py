@@ -177,8 +177,9 @@ def test_vectorize_lineaments(geocore_plugin, detection, tmp_path):
     # the advanced parameters reach the vectoriser: no line is 10^5 cells long
     none = processing.run("geocore:vectorizelineaments", {
         "INPUT": detection.result["OUTPUT_PROBABILITY"], "THRESHOLD": 0.5, "MIN_LENGTH": 1e5,
-        "OUTPUT_LINES": str(tmp_path / "none.gpkg")})
+        "OUTPUT_LINES": str(tmp_path / "none.gpkg"), "OUTPUT_ROSE": str(tmp_path / "rose.html")})
     assert none["N_LINES"] == 0 < result["N_LINES"]
+    assert "0 lines, total length 0.000" in (tmp_path / "rose.html").read_text(encoding="utf-8")
 
 
 # ----------------------------------------------------------------------------- train
