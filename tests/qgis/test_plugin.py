@@ -60,7 +60,13 @@ def test_parameters_of_detect(geocore_plugin):
     algorithm = QgsApplication.processingRegistry().algorithmById("geocore:detectlineaments")
     names = [p.name() for p in algorithm.parameterDefinitions()]
     assert names == ["INPUT", "BAND", "MODEL", "TILE_SIZE", "OVERLAP", "THRESHOLD", "DEVICE",
-                     "OUTPUT_PROBABILITY", "OUTPUT_LINES", "OUTPUT_ROSE"]
+                     "OUTPUT_PROBABILITY", "OUTPUT_LINES", "OUTPUT_ROSE",
+                     "MIN_LENGTH", "SPUR_LENGTH", "MAX_GAP", "JOIN_ANGLE", "SIMPLIFY"]
+    from qgis_plugin.compat import FLAG_ADVANCED
+
+    for name in ("MIN_LENGTH", "SPUR_LENGTH", "MAX_GAP", "JOIN_ANGLE", "SIMPLIFY"):
+        flags = algorithm.parameterDefinition(name).flags()
+        assert flags & FLAG_ADVANCED, name
     lines = algorithm.parameterDefinition("OUTPUT_LINES")
     assert "shp" in lines.supportedOutputVectorLayerExtensions()
     assert "gpkg" in lines.supportedOutputVectorLayerExtensions()
