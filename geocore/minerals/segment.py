@@ -357,11 +357,15 @@ def segment_image(
     _check_um(um_per_px)
     params = TileParams(tile_size=tile_size, overlap=overlap, batch_size=batch_size, device=device)
     params.check()
+    info = check_photo(image, 3 + 3 * len(extra), extra)
     model, card = load_model(model_path or default_model_path(), device="cpu")
     if card.task != "minerals" or not card.class_codes:
         raise GeocoreError(f"model '{model_path}' is a {card.task} model without class codes; give a mineral model")
     params.checked_tile_size(card)
-    info = check_photo(image, card.in_channels, extra)
+    if int(card.in_channels) != 3 + 3 * len(extra):
+        n = (int(card.in_channels) - 3) // 3
+        raise GeocoreError(f"the model takes {card.in_channels} channels (RGB + {n} aligned extra image"
+                           f"{'s' if n != 1 else ''}); {len(extra)} extra image(s) were given")
     _check_memory(info["width"], info["height"])
     if stats_dir is not None and Path(stats_dir).exists() and not Path(stats_dir).is_dir():
         prepare_out_dir(stats_dir)

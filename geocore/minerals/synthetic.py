@@ -274,18 +274,44 @@ def write_sections(
     return {"train": n_train, "test": n_test, "folder": out}
 
 
-def write_section_tif(path: str | os.PathLike, section: Section, um_per_px: Optional[float] = None) -> Path:
-    """Write a section's image as an RGB GeoTIFF (pixel grid, optional µm CRS)."""
+def write_section_rasters(
+    image_path: str | os.PathLike,
+    mask_path: str | os.PathLike,
+    *,
+    shape: tuple[int, int] = (512, 512),
+    seed: int = 0,
+    um_per_px: Optional[float] = 1.0,
+    codes: Sequence[int] = DEMO_CODES,
+    grain_px: float = 48.0,
+) -> Section:
+    """Write one synthetic section as GeoTIFFs: RGB photograph and class map.
+
+    With ``um_per_px`` both are placed in the local micrometre CRS of
+    :mod:`geocore.minerals.segment`; the class map carries the LumenStone
+    palette. Both files are written atomically, together.
+    """
+    import contextlib
+
     import rasterio
 
-    from ..files import atomic_output
+    from ..files import atomic_output, check_not_input
+    from .classes import CLASSES
     from .segment import micrometre_crs, micrometre_transform
 
-    path = Path(path)
-    h, w = section.mask.shape
-    prof = dict(driver="GTiff", width=w, height=h, count=3, dtype="uint8", photometric="RGB")
+    check_not_input([image_path], [mask_path])
+    sec = synthesize_section(shape, seed=seed, codes=codes, grain_px=grain_px)
+    h, w = sec.mask.shape
+    geo = {}
     if um_per_px:
-        prof.update(crs=micrometre_crs(), transform=micrometre_transform(um_per_px))
-    with atomic_output(path) as tmp, rasterio.open(tmp, "w", **prof) as ds:
-        ds.write(np.moveaxis(section.image, -1, 0))
-    return path
+        geo = dict(crs=micrometre_crs(), transform=micrometre_transform(um_per_px))
+    with contextlib.ExitStack() as stack:
+        img_tmp = stack.enter_context(atomic_output(image_path))
+        mask_tmp = stack.enter_context(atomic_output(mask_path))
+        with rasterio.open(img_tmp, "w", driver="GTiff", width=w, height=h, count=3, dtype="uint8",
+                           photometric="RGB", compress="deflate", **geo) as ds:
+            ds.write(np.moveaxis(sec.image, -1, 0))
+        with rasterio.open(mask_tmp, "w", driver="GTiff", width=w, height=h, count=1, dtype="uint8",
+                           nodata=255, compress="deflate", **geo) as ds:
+            ds.write(sec.mask, 1)
+            ds.write_colormap(1, {c.code: c.rgb + (255,) for c in CLASSES})
+    return sec

@@ -266,7 +266,12 @@ def train_mineral_model(config: MineralTrainConfig, *, progress=None, cancel=Non
         bar.close()
     train_minutes = (time.time() - t0) / 60
     prog.check()
-    test = evaluate_arrays(model.cpu(), card, t_images, t_masks, progress=prog.sub(0.9, 0.99))
+    model = model.cpu()
+    with torch.no_grad():  # evaluate the weights as they are stored (fp16)
+        for v in model.state_dict().values():
+            if v.is_floating_point():
+                v.copy_(v.half().float())
+    test = evaluate_arrays(model, card, t_images, t_masks, progress=prog.sub(0.9, 0.99))
     log(f"test images: mIoU {test['mean_iou']:.4f}, pixel accuracy {test['pixel_accuracy']:.4f}")
     card.training = dict(
         data=dict(folders=[str(Path(p).name) for p in config.data], train_images=len(images),
