@@ -106,6 +106,7 @@ class BalancedPatchSampler:
         if not present.any():
             raise GeocoreError("none of the chosen classes occurs in the masks; check the classes or the data")
         self.present = [j for j in range(len(self.codes)) if present[j]]
+        self._total = self.content.sum(axis=0)
 
     def draw(self) -> tuple[int, int, int]:
         """One patch: ``(image index, top row, left column)``; updates the running counts."""
@@ -115,7 +116,8 @@ class BalancedPatchSampler:
             h, w = self.masks[i].shape
             r, c = int(self.rng.integers(0, h - p + 1)), int(self.rng.integers(0, w - p + 1))
         else:
-            j = min(self.present, key=lambda k: (self.counts[self.codes[k]], k))
+            # least drawn so far; on a tie the class rarest in the data
+            j = min(self.present, key=lambda k: (self.counts[self.codes[k]], self._total[k], k))
             weights = self.content[:, j] / self.content[:, j].sum()
             i = int(self.rng.choice(len(self.masks), p=weights))
             h, w = self.masks[i].shape
