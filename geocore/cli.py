@@ -109,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="geocore", description=__doc__.splitlines()[0])
     p.add_argument("--version", action="version", version=f"geocore {__version__}")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
-    top = p.add_subparsers(dest="domain", required=True, metavar="{lineaments,demo}")
+    top = p.add_subparsers(dest="domain", required=True)
 
     lin = top.add_parser("lineaments", help="magnetic lineaments: synthetic surveys, training, detection")
     sub = lin.add_subparsers(dest="command", required=True)
@@ -161,12 +161,22 @@ def build_parser() -> argparse.ArgumentParser:
     VectorizeParams.add_arguments(v)
     v.set_defaults(func=_cmd_vectorize)
 
+    from .lineaments.cli import register_compare
+
+    register_compare(sub)
+
     demo = top.add_parser("demo", help="synthesise a survey, detect its lineaments and score them against the truth")
     demo.add_argument("--out-dir", type=Path, default=Path("demo_output"))
     demo.add_argument("--size", type=int, default=1024, help="grid edge in cells (default 1024)")
     demo.add_argument("--seed", type=int, default=20261122, help="survey seed (not used in training)")
     demo.add_argument("--device", default="auto")
     demo.set_defaults(func=_cmd_demo)
+
+    from .grids.cli import register as register_grids
+    from .magnetics.cli import register as register_magnetics
+
+    register_grids(top)
+    register_magnetics(top)
     return p
 
 

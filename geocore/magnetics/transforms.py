@@ -22,6 +22,7 @@ Conventions
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -94,7 +95,10 @@ def _apply(grid: Grid, func: Callable, *, pad_fraction: float = PAD_FRACTION, un
     e = easting[0] + dx * (np.arange(cols + 2 * px) - px)
     n = northing[-1] + dy * (np.arange(rows + 2 * py) - py)
     da = xr.DataArray(padded, coords={"northing": n, "easting": e}, dims=("northing", "easting"))
-    out = np.asarray(func(da).values, dtype=np.float64)[py:py + rows, px:px + cols][::-1].copy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # xrft/harmonica deprecations, not ours
+        result = func(da)
+    out = np.asarray(getattr(result, "values", result), dtype=np.float64)[py:py + rows, px:px + cols][::-1].copy()
     out[mask] = np.nan
     return grid.with_data(out, units=units)
 
@@ -174,8 +178,6 @@ def reduce_to_pole(grid: Grid, *, inclination: float, declination: float,
     import harmonica as hm
 
     if abs(inclination) < 15 and magnetization_inclination is None:
-        import warnings
-
         warnings.warn(f"reduction to the pole at inclination {inclination} deg is unstable; "
                       "consider the low-latitude stabilisation", RuntimeWarning, stacklevel=2)
     return _apply(grid, lambda da: hm.reduction_to_pole(
