@@ -82,13 +82,13 @@ class Grid:
         northing = t.f + t.e * (np.arange(rows) + 0.5)
         return easting, northing
 
-    def with_data(self, data: np.ndarray, units: Optional[str] = None) -> "Grid":
-        """The same georeferencing around new values."""
+    def with_data(self, data: np.ndarray, units: Optional[str] = "same") -> "Grid":
+        """The same georeferencing around new values (``units="same"`` keeps the units)."""
         data = np.asarray(data, dtype=np.float64)
         if data.shape != self.shape:
             msg = f"new data has shape {data.shape}, the grid {self.shape}"
             raise ValueError(msg)
-        return replace(self, data=data, units=units, dtype="float32" if self.dtype != "float64" else "float64")
+        return replace(self, data=data, units=self.units if units == "same" else units, dtype="float32" if self.dtype != "float64" else "float64")
 
     def check_axis_aligned(self) -> None:
         """Raise GeocoreError for rotated or sheared grids (the transforms need north-up rows)."""
