@@ -71,8 +71,8 @@ class Grid:
         from rasterio.transform import array_bounds
 
         rows, cols = self.shape
-        south, west, north, east = array_bounds(rows, cols, self.transform)
-        return west, south, east, north
+        west, south, east, north = array_bounds(rows, cols, self.transform)
+        return float(west), float(south), float(east), float(north)
 
     def coordinates(self) -> tuple[np.ndarray, np.ndarray]:
         """Cell-centre coordinates ``(easting (cols,), northing (rows,))``; northing decreases."""
