@@ -70,7 +70,9 @@ def test_lines_grid_the_known_surface_and_blank_the_gap(tmp_path):
     err = np.abs(grid.data - surface(E, N))
     near_gap = (np.abs(E - (E0 + 5000)) < 2300) & (np.abs(N - (N0 + 5000)) < 2300)
     # of a 180 nT range, lines 500 m apart; across the 4 km gap the triangulation is a plane
-    assert np.median(err[valid]) < 0.2 and err[valid & ~near_gap].max() < 2.0
+    inner = np.zeros_like(valid)
+    inner[1:-1, 1:-1] = True  # the border cells take the nearest cell median
+    assert np.median(err[valid]) < 0.2 and err[valid & inner & ~near_gap].max() < 2.0
 
 
 def test_longitude_latitude_columns_are_projected(tmp_path):

@@ -55,7 +55,8 @@ class LineGridParams:
     method : str
         ``"linear"`` (Delaunay, :class:`verde.Linear`), ``"nearest"``
         (:class:`verde.KNeighbors` with one neighbour) or ``"cubic"``
-        (:class:`verde.Cubic`).
+        (:class:`verde.Cubic`). Outside the convex hull of the data (and
+        within the blanking distance) linear and cubic take the nearest value.
     threads : int
         Largest number of BLAS/OpenMP threads used.
     """
@@ -288,8 +289,9 @@ def grid_points(east, north, values, params: LineGridParams, crs=None, *, progre
     params.check()
     prog = Progress.wrap(progress, cancel)
     cell = float(params.cell)
-    west, east_edge = np.floor(east.min() / cell) * cell, np.ceil(east.max() / cell) * cell
-    south, north_edge = np.floor(north.min() / cell) * cell, np.ceil(north.max() / cell) * cell
+    eps = 1e-6  # points a rounding error beyond a multiple of the cell add no row or column
+    west, east_edge = np.floor(east.min() / cell + eps) * cell, np.ceil(east.max() / cell - eps) * cell
+    south, north_edge = np.floor(north.min() / cell + eps) * cell, np.ceil(north.max() / cell - eps) * cell
     cols = int(round((east_edge - west) / cell)) + 1
     rows = int(round((north_edge - south) / cell)) + 1
     if rows * cols > MAX_CELLS:
@@ -317,6 +319,12 @@ def grid_points(east, north, values, params: LineGridParams, crs=None, *, progre
         data = np.asarray(gridder.predict((GE, GN)), dtype=np.float64).reshape(rows, cols)
         prog.update(0.8)
         mask = vd.distance_mask((be, bn), maxdist=params.blanking_distance, coordinates=(GE, GN))
+        # the triangulation stops at the hull of the cell medians; cells outside it but within the
+        # blanking distance take the nearest cell median rather than staying empty
+        outside = mask & ~np.isfinite(data)
+        if outside.any():
+            nearest = vd.KNeighbors(k=1).fit((be, bn), bv)
+            data[outside] = nearest.predict((GE[outside], GN[outside]))
         data[~mask] = np.nan
     prog.update(0.95)
     transform = from_origin(west - cell / 2, north_edge + cell / 2, cell, cell)

@@ -204,3 +204,62 @@ detected line holding most of the match, mean distance and strike difference.</l
         return {"OUTPUT_SCORES": scores_csv, "OUTPUT_TABLE": table_csv, "OUTPUT_FIGURE": figure,
                 "RECALL": s.recall, "PRECISION": s.precision, "F1": s.f1,
                 "LIFT_SHIFTED": result.lift("shifted"), "LIFT_ROTATED": result.lift("rotated")}
+
+
+class GridFlightLines(GeocoreAlgorithm):
+    NAME = "gridflightlines"
+    DISPLAY_NAME = "Grid flight-line data"
+    GROUP = "magnetics"
+    METHODS = ("linear", "nearest", "cubic")
+    HELP = """<p>Grids survey points along flight lines (a CSV or XYZ table) into a raster at a chosen cell
+size and CRS. The points are projected, reduced to one median per cell, interpolated with verde, and
+blanked farther than the blanking distance from any point, so no values are invented between distant
+lines or outside the survey.</p>
+<h3>Inputs</h3>
+<ul><li><b>Table</b>: CSV (comma) or XYZ (white space, <code>/</code> comment lines) with a header line;
+may be compressed (<code>.gz</code>, <code>.xz</code>, <code>.bz2</code>).</li>
+<li><b>Value column</b>: the column to grid. <b>X</b>, <b>Y columns</b>: empty finds x/y, easting/northing or
+longitude/latitude by name.</li>
+<li><b>CRS of the coordinates</b>: empty means WGS 84 for longitude/latitude columns.</li>
+<li><b>Target CRS</b>: empty uses the coordinates' CRS when projected, else the UTM zone of the data.</li>
+<li><b>Cell size</b> and <b>blanking distance</b> in metres (empty: three cells).</li>
+<li><b>Interpolation</b>: linear (triangulation), nearest or cubic.</li></ul>
+<h3>Outputs</h3>
+<ul><li><b>Grid</b>: float raster, nodata where blanked.</li></ul>"""
+
+    def initAlgorithm(self, config=None) -> None:  # noqa: N802
+        self.addParameter(QgsProcessingParameterFile(
+            "INPUT", "Table of points", behavior=FILE_BEHAVIOR_FILE,
+            fileFilter="Tables (*.csv *.xyz *.txt *.dat *.gz *.xz *.bz2);;All files (*)"))
+        self.addParameter(QgsProcessingParameterString("VALUE", "Value column"))
+        self.addParameter(QgsProcessingParameterString("X", "X / longitude column (empty: by name)", optional=True))
+        self.addParameter(QgsProcessingParameterString("Y", "Y / latitude column (empty: by name)", optional=True))
+        self.addParameter(QgsProcessingParameterCrs("SOURCE_CRS", "CRS of the coordinates (empty: WGS 84 for "
+                                                    "longitude/latitude)", optional=True))
+        self.addParameter(QgsProcessingParameterCrs("CRS", "Target CRS (empty: UTM zone of the data)", optional=True))
+        self.addParameter(QgsProcessingParameterNumber("CELL_SIZE", "Cell size (m)", type=NUMBER_DOUBLE,
+                                                       defaultValue=1000.0, minValue=0.001))
+        self.addParameter(QgsProcessingParameterNumber("BLANK", "Blanking distance (m; empty: three cells)",
+                                                       type=NUMBER_DOUBLE, optional=True, minValue=0.001))
+        self.addParameter(QgsProcessingParameterEnum("METHOD", "Interpolation", options=list(self.METHODS),
+                                                     defaultValue=0))
+        self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "Grid"))
+
+    def call_geocore(self, parameters: Dict, context, feedback) -> Dict:
+        from geocore.grids.lines import LineGridParams, grid_flight_lines
+
+        params = LineGridParams(
+            cell=self.parameterAsDouble(parameters, "CELL_SIZE", context),
+            value=self.parameterAsString(parameters, "VALUE", context).strip(),
+            crs=crs_or_none(self, parameters, "CRS", context),
+            x=self.parameterAsString(parameters, "X", context).strip() or None,
+            y=self.parameterAsString(parameters, "Y", context).strip() or None,
+            source_crs=crs_or_none(self, parameters, "SOURCE_CRS", context),
+            blank=optional_double(self, parameters, "BLANK", context),
+            method=self.METHODS[self.parameterAsEnum(parameters, "METHOD", context)])
+        output = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
+        with geotiff_output(output) as tif:
+            result = grid_flight_lines(self.parameterAsFile(parameters, "INPUT", context), tif, params,
+                                       progress=self.progress(feedback), cancel=feedback.isCanceled)
+        feedback.pushInfo(result.summary())
+        return {"OUTPUT": output}

@@ -151,3 +151,34 @@ def test_compare_empty_layer_is_refused(geocore_plugin, line_layers, tmp_path):
         processing.run("geocore:comparelineaments", {"DETECTED": str(empty), "EXPERT": str(expert),
                                                      "TOLERANCE": 200.0, "OUTPUT_SCORES": str(tmp_path / "s.csv")})
     assert not (tmp_path / "s.csv").exists()
+
+
+def test_grid_flight_lines(geocore_plugin, tmp_path):
+    import pandas as pd
+    import processing
+    from pyproj import Transformer
+
+    from geocore.grids.io import read_grid
+
+    # east-west lines 500 m apart over 5 km, a plane of 0.01 nT/m eastward, given in longitude/latitude
+    e, n = np.meshgrid(400000.0 + np.arange(0, 5001, 50.0), 5600000.0 + np.arange(0, 5001, 500.0))
+    lon, lat = Transformer.from_crs("EPSG:32632", "EPSG:4326", always_xy=True).transform(e.ravel(), n.ravel())
+    table = tmp_path / "lines.csv.gz"
+    pd.DataFrame({"lon": lon, "lat": lat, "mag": 0.01 * (e.ravel() - 400000.0)}).to_csv(table, index=False)
+    result = processing.run("geocore:gridflightlines", {"INPUT": str(table), "VALUE": "mag", "CRS": "EPSG:32632",
+                                                        "CELL_SIZE": 250.0, "BLANK": 600.0,
+                                                        "OUTPUT": str(tmp_path / "mag.tif")})
+    layer = raster(result["OUTPUT"])
+    assert layer.crs().authid() == "EPSG:32632" and layer.rasterUnitsPerPixelX() == pytest.approx(250.0)
+    grid = read_grid(result["OUTPUT"])
+    east, _ = grid.coordinates()
+    expected = 0.01 * (np.broadcast_to(east, grid.shape) - 400000.0)
+    valid = np.isfinite(grid.data)
+    assert valid.mean() > 0.9
+    error = np.abs(grid.data - expected)
+    assert error[1:-1, 1:-1][valid[1:-1, 1:-1]].max() < 0.05  # linear inside the lines' hull
+    assert error[valid].max() <= 0.5 + 1e-6  # the border cells take the nearest cell median (50 m away)
+    with pytest.raises(QgsProcessingException, match="no column 'tmi'"):
+        processing.run("geocore:gridflightlines", {"INPUT": str(table), "VALUE": "tmi", "CELL_SIZE": 250.0,
+                                                   "OUTPUT": str(tmp_path / "bad.tif")})
+    assert not (tmp_path / "bad.tif").exists()

@@ -17,6 +17,7 @@ ALGORITHMS = {
     "geocore:synthesizesurvey": "Magnetics",
     "geocore:trainlineamentmodel": "Lineaments",
     "geocore:convertgrid": "Magnetics",
+    "geocore:gridflightlines": "Magnetics",
     "geocore:transformgrid": "Magnetics",
     "geocore:comparelineaments": "Lineaments",
 }
