@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -182,3 +184,27 @@ def test_transform_command(tmp_path, capsys):
     assert "needs --height" in capsys.readouterr().err and not missing.exists()
     assert main(["-q", "magnetics", "transform", str(src), str(tmp_path / "t.tif"), "--op", "tilt"]) == 0
     assert -90 <= np.nanmin(read_grid(tmp_path / "t.tif").data) < 0 < np.nanmax(read_grid(tmp_path / "t.tif").data) <= 90
+
+
+DATA = Path(os.environ.get("GEOCORE_TEST_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))
+WITTICHICA = DATA / "grids" / "wittichica_residual_tmi_50m.grd"
+
+
+@pytest.mark.skipif(not WITTICHICA.is_file(), reason=f"{WITTICHICA} not found (set GEOCORE_TEST_DATA)")
+def test_every_transform_on_a_real_geosoft_grid():
+    grid = read_grid(WITTICHICA)
+    dummies = np.isnan(grid.data)
+    # Wittichica Creek, BC: IGRF about 75 deg inclination, 18 deg declination
+    for op, extra in (("rtp", dict(inclination=75, declination=18)), ("up", dict(height=500.0)),
+                      ("dx", {}), ("dy", {}), ("dz", {}), ("thg", {}), ("tga", {}), ("tilt", {}),
+                      ("highpass", dict(wavelength=5000.0)), ("lowpass", dict(wavelength=5000.0))):
+        out = T.transform_grid(grid, T.TransformParams(op=op, **extra))
+        assert out.crs.to_epsg() == 26910 and out.transform == grid.transform, op
+        np.testing.assert_array_equal(np.isnan(out.data), dummies, err_msg=op)
+    # continuation smooths, high-pass + low-pass give the field back
+    up = T.upward_continue(grid, 500.0).data
+    assert np.nanstd(np.diff(up, axis=1)) < 0.5 * np.nanstd(np.diff(grid.data, axis=1))
+    hp, lp = T.gaussian_highpass(grid, 5000.0).data, T.gaussian_lowpass(grid, 5000.0).data
+    residual = hp + lp - grid.data
+    # the filters remove the mean of the padded grid; what remains is a constant
+    assert np.nanstd(residual) < 1e-6 * np.nanstd(grid.data)
