@@ -88,7 +88,8 @@ def test_plugin_enabled_and_algorithms_listed(installed):
     assert "* geocore_qgis" in plugins.stdout
     listing = qgis_process(installed, "list")
     assert listing.returncode == 0
-    for name in ("detectlineaments", "vectorizelineaments", "synthesizesurvey", "trainlineamentmodel"):
+    for name in ("detectlineaments", "vectorizelineaments", "synthesizesurvey", "trainlineamentmodel",
+                 "convertgrid", "gridflightlines", "transformgrid", "comparelineaments"):
         assert f"geocore:{name}" in listing.stdout
     help_text = qgis_process(installed, "help", "geocore:detectlineaments")
     assert "OUTPUT_LINES" in help_text.stdout
@@ -114,6 +115,23 @@ def test_synthesize_then_detect_with_qgis_process(installed):
     assert lines.featureCount() == results["N_LINES"] > 0
     assert {"length", "azimuth", "mean_prob", "max_prob"} <= set(lines.fields().names())
     assert (out / "rose.png").stat().st_size > 1000
+
+
+def test_transform_grid_with_qgis_process(installed):
+    import numpy as np
+    from rasterio.crs import CRS
+    from rasterio.transform import from_origin
+
+    from geocore.grids.io import Grid, read_grid, write_geotiff
+
+    out = installed.tmp / "transform"
+    x = np.arange(64) * 50.0
+    field = np.tanh((x[None, :] - 1600.0) / 300.0) * np.ones((64, 1))  # a north-south step
+    write_geotiff(Grid(field, from_origin(500000, 6000000, 50, 50), CRS.from_epsg(32633)), out / "step.tif")
+    result = run_json(installed, "geocore:transformgrid", INPUT=out / "step.tif", OPERATION=5,
+                      OUTPUT=out / "thg.tif")["results"]
+    thg = read_grid(result["OUTPUT"]).data
+    assert np.argmax(thg[32]) in (31, 32)  # the horizontal gradient peaks over the step
 
 
 def test_without_libraries_the_provider_loads_and_explains(installed, tmp_path):
