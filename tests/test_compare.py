@@ -113,7 +113,8 @@ def test_command_prints_and_writes(tmp_path, capsys):
 def test_bad_inputs_are_clear_and_write_nothing(tmp_path, capsys):
     EXPERT.to_file(tmp_path / "expert.gpkg")
     EXPERT.iloc[:0].to_file(tmp_path / "empty.gpkg")
-    gpd.GeoDataFrame(geometry=[Polygon([(X0, Y0), (X0 + 1, Y0), (X0, Y0 + 1)])], crs=UTM).to_file(tmp_path / "poly.gpkg")
+    triangle = Polygon([(X0, Y0), (X0 + 1, Y0), (X0, Y0 + 1)])
+    gpd.GeoDataFrame(geometry=[triangle], crs=UTM).to_file(tmp_path / "poly.gpkg")
     # the same coordinates declared in UTM zone 10: thousands of km away after reprojection
     gpd.GeoDataFrame(geometry=list(DETECTED.geometry), crs="EPSG:32610").to_file(tmp_path / "wrong.gpkg")
     cases = {"empty.gpkg": "holds no features", "poly.gpkg": "not lines", "wrong.gpkg": "do not overlap",

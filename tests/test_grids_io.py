@@ -16,7 +16,8 @@ from geocore.grids.io import Grid, convert_grid, ers_header_crs, read_grid, writ
 
 DATA = Path(os.environ.get("GEOCORE_TEST_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))
 GRIDS = DATA / "grids"
-needs_data = pytest.mark.skipif(not GRIDS.is_dir(), reason=f"real test grids not found in {GRIDS} (set GEOCORE_TEST_DATA)")
+needs_data = pytest.mark.skipif(not GRIDS.is_dir(),
+                                reason=f"real test grids not found in {GRIDS} (set GEOCORE_TEST_DATA)")
 
 TRANSFORM = from_origin(400000.0, 6100000.0, 50.0, 50.0)
 

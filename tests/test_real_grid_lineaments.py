@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import rasterio
 
-from geocore.grids.io import convert_grid, read_grid, write_geotiff
+from geocore.grids.io import convert_grid, write_geotiff
 
 DATA = Path(os.environ.get("GEOCORE_TEST_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))
 WITTICHICA = DATA / "grids" / "wittichica_residual_tmi_50m.grd"

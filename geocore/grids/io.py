@@ -88,7 +88,8 @@ class Grid:
         if data.shape != self.shape:
             msg = f"new data has shape {data.shape}, the grid {self.shape}"
             raise ValueError(msg)
-        return replace(self, data=data, units=self.units if units == "same" else units, dtype="float32" if self.dtype != "float64" else "float64")
+        return replace(self, data=data, units=self.units if units == "same" else units,
+                       dtype="float64" if self.dtype == "float64" else "float32")
 
     def check_axis_aligned(self) -> None:
         """Raise GeocoreError for rotated or sheared grids (the transforms need north-up rows)."""

@@ -14,7 +14,8 @@ from qgis.core import QgsProcessingException, QgsRasterLayer  # noqa: E402
 
 DATA = Path(os.environ.get("GEOCORE_TEST_DATA", Path(__file__).resolve().parents[2] / ".." / "shared" / "data"))
 GRIDS = DATA / "grids"
-needs_data = pytest.mark.skipif(not GRIDS.is_dir(), reason=f"real test grids not found in {GRIDS} (set GEOCORE_TEST_DATA)")
+needs_data = pytest.mark.skipif(not GRIDS.is_dir(),
+                                reason=f"real test grids not found in {GRIDS} (set GEOCORE_TEST_DATA)")
 
 
 def raster(path) -> QgsRasterLayer:
