@@ -28,7 +28,8 @@ def register_compare(subparsers) -> None:
     c.add_argument("--strike-tolerance", type=float, default=None,
                    help="largest strike difference in degrees for a match (default: any)")
     c.add_argument("--shift", type=float, default=None,
-                   help="sideways shift of the chance baseline in metres (default 3 km, or a tenth of the extent)")
+                   help="sideways shift of the chance baseline in metres "
+                        "(default 3 km, or four tolerances if larger)")
     c.add_argument("--grid", type=Path, default=None, help="grid shown under the overlay figure")
     c.add_argument("--out-dir", required=True, type=Path)
     c.set_defaults(func=_cmd_compare)

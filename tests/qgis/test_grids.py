@@ -183,3 +183,15 @@ def test_grid_flight_lines(geocore_plugin, tmp_path):
         processing.run("geocore:gridflightlines", {"INPUT": str(table), "VALUE": "tmi", "CELL_SIZE": 250.0,
                                                    "OUTPUT": str(tmp_path / "bad.tif")})
     assert not (tmp_path / "bad.tif").exists()
+
+
+def test_cancel_leaves_no_output(geocore_plugin, dipole_grid, tmp_path):
+    import processing
+    from qgis.core import QgsProcessingFeedback
+
+    feedback = QgsProcessingFeedback()
+    feedback.cancel()
+    with pytest.raises(QgsProcessingException, match="cancelled"):
+        processing.run("geocore:transformgrid", {"INPUT": str(dipole_grid[0]), "OPERATION": 6,
+                                                 "OUTPUT": str(tmp_path / "tga.tif")}, feedback=feedback)
+    assert not list(tmp_path.iterdir())
