@@ -126,6 +126,14 @@ def test_bad_inputs_are_clear_and_write_nothing(tmp_path, capsys):
         err = capsys.readouterr().err
         assert code == 2 and message in err and err.startswith("geocore: error:"), (name, err)
         assert not out.exists()
+    far = (X0 + 200000, Y0, X0 + 210000, Y0 + 10000)
+    with pytest.raises(GeocoreError, match="the expert lines and the grid do not overlap"):
+        compare_lines(DETECTED, EXPERT, CompareParams(tolerance=100), grid_crs=EXPERT.crs, grid_bounds=far)
+    # a grid in degrees around the lines is fine: its extent is reprojected
+    lonlat = EXPERT.to_crs("EPSG:4326").total_bounds
+    res = compare_lines(DETECTED, EXPERT, CompareParams(tolerance=200), grid_crs=EXPERT.to_crs("EPSG:4326").crs,
+                        grid_bounds=tuple(lonlat + np.array([-0.01, -0.01, 0.01, 0.01])))
+    assert res.crs == EXPERT.crs and res.scores.precision == pytest.approx(15 / 17, abs=0.01)
     with pytest.raises(GeocoreError, match="tolerance must be positive"):
         compare_lines(DETECTED, EXPERT, CompareParams(tolerance=0))
     no_crs = gpd.GeoDataFrame(geometry=list(DETECTED.geometry))

@@ -428,6 +428,12 @@ def compare_lines(detected, expert, params: CompareParams, *, grid_crs=None, gri
     _check_overlap(expert.total_bounds, detected.total_bounds, params.tolerance,
                    "the expert and the detected lines")
     if grid_bounds is not None:
+        if grid_crs is not None:
+            from pyproj import CRS, Transformer
+
+            source = CRS.from_user_input(grid_crs.to_wkt() if hasattr(grid_crs, "to_wkt") else grid_crs)
+            if source != crs:  # a grid in degrees: its extent in the CRS of the lengths
+                grid_bounds = Transformer.from_crs(source, crs, always_xy=True).transform_bounds(*grid_bounds)
         _check_overlap(expert.total_bounds, grid_bounds, params.tolerance, "the expert lines and the grid")
         area = shapely.box(*grid_bounds)
     else:
