@@ -152,3 +152,24 @@ def test_bad_inputs_are_clear_errors(tmp_path, capsys):
         read_grid(_tif(tmp_path / "ok.tif", np.ones((3, 3), np.float32)), crs="EPSG:nope")
     with pytest.raises(GeocoreError, match="must be a GeoTIFF"):
         write_geotiff(Grid(np.ones((2, 2)), TRANSFORM), tmp_path / "x.png")
+
+
+@pytest.mark.parametrize("driver", ["GSBG", "GSAG"])
+def test_surfer_6_binary_and_ascii_grids(tmp_path, driver):
+    from rasterio.io import MemoryFile
+
+    data = np.arange(20, dtype=np.float32).reshape(4, 5) * 1.5
+    data[2, 3] = np.nan
+    path = tmp_path / f"grid_{driver}.grd"
+    with MemoryFile() as mem:
+        with mem.open(driver="GTiff", width=5, height=4, count=1, dtype="float32", transform=TRANSFORM,
+                      nodata=1.70141e38) as ds:
+            ds.write(np.where(np.isnan(data), 1.70141e38, data), 1)
+        with mem.open() as src:
+            profile = dict(src.profile, driver=driver)
+            with rasterio.open(path, "w", **{k: v for k, v in profile.items()
+                                             if k not in ("tiled", "interleave", "blockxsize", "blockysize")}) as dst:
+                dst.write(src.read())
+    grid = read_grid(path, crs="EPSG:26910")
+    assert grid.transform == TRANSFORM and grid.crs.to_epsg() == 26910
+    np.testing.assert_allclose(grid.data, data, rtol=1e-6, equal_nan=True)
