@@ -237,9 +237,10 @@ def _components(da):
 
 def total_horizontal_gradient(grid: Grid) -> Grid:
     """``sqrt(dx^2 + dy^2)`` in (units)/m: maxima over the edges of (reduced) sources."""
+    import harmonica as hm
+
     def thg(da):
-        gx, gy, _ = _components(da)
-        return np.hypot(gx, gy)
+        return np.hypot(hm.derivative_easting(da), hm.derivative_northing(da))
 
     return _apply(grid, thg, units=_per_metre(grid.units))
 
