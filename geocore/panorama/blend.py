@@ -35,7 +35,7 @@ INTERPOLATIONS = ("cubic", "linear", "nearest")
 BLENDS = ("feather", "nearest")
 
 
-def gain_compensation(n: int, pairs: Sequence[PairResult], max_value: float, *, sigma_n: float = 10.0 / 255.0,
+def gain_compensation(n: int, pairs: Sequence[PairResult], max_value: float, *, sigma_n: float = 2.0 / 255.0,
                       sigma_g: float = 0.1) -> np.ndarray:
     """Per-tile gains that equalise the overlaps' mean grey level.
 
@@ -87,11 +87,12 @@ def edge_ramp(coord: np.ndarray, size: int) -> np.ndarray:
 def panorama_frame(positions: np.ndarray, shape: Tuple[int, int]) -> Tuple[np.ndarray, Tuple[int, int]]:
     """Shift positions so the panorama starts at pixel (0, 0); return them and ``(rows, cols)``."""
     pos = np.asarray(positions, dtype=float)
-    origin = np.floor(pos.min(axis=0))
+    # a tile covers [p - 0.5, p + size - 0.5]; pixel centres are at integers
+    origin = np.floor(pos.min(axis=0) + 0.5)
     pos = pos - origin
     h, w = shape
-    rows = int(math.ceil(pos[:, 0].max() + h - 1e-6))
-    cols = int(math.ceil(pos[:, 1].max() + w - 1e-6))
+    rows = int(math.floor(pos[:, 0].max() + h - 0.5)) + 1
+    cols = int(math.floor(pos[:, 1].max() + w - 0.5)) + 1
     return pos, (rows, cols)
 
 

@@ -258,7 +258,7 @@ def stitch(
                 write_pairs_csv(t2, pairs, names)
         if tiles_p:
             with atomic_output(tiles_p) as t3:
-                write_tiles_csv(t3, names, positions, gains, placement, tileset, params.um_per_px)
+                write_tiles_csv(t3, names, positions, gains, placement, tileset, params.um_per_px, rows)
         if layout_p:
             with atomic_output(layout_p) as t4:
                 plot_layout(t4, names, positions, tileset.shape, pairs, (rows, cols), placement)
@@ -282,8 +282,10 @@ def write_pairs_csv(path: Path, pairs: Sequence[PairResult], names: Sequence[str
                         int(p.used), "" if not np.isfinite(p.residual) else f"{p.residual:.3f}", p.reason])
 
 
-def write_tiles_csv(path: Path, names, positions, gains, placement: Placement, tileset: TileSet, um: float) -> None:
-    """One row per tile: position in panorama pixels and micrometres, gain, group, how it was placed."""
+def write_tiles_csv(path: Path, names, positions, gains, placement: Placement, tileset: TileSet, um: float,
+                    rows: int) -> None:
+    """One row per tile: top-left position in panorama pixels (y down) and in the GeoTIFF's micrometre
+    coordinates (y up), gain, group, how it was placed."""
     with open(path, "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(("tile", "row", "col", "y_px", "x_px", "x_um", "y_um", "gain", "group", "placed_by"))
@@ -291,7 +293,7 @@ def write_tiles_csv(path: Path, names, positions, gains, placement: Placement, t
             t = tileset.tiles[i]
             y, x = positions[i]
             w.writerow([name, "" if t.row is None else t.row, "" if t.col is None else t.col, f"{y:.3f}", f"{x:.3f}",
-                        f"{x * um:.3f}", f"{-y * um:.3f}", f"{gains[i]:.4f}", int(placement.component[i]),
+                        f"{x * um:.3f}", f"{(rows - y) * um:.3f}", f"{gains[i]:.4f}", int(placement.component[i]),
                         placement.placed_by[i]])
 
 

@@ -76,8 +76,14 @@ def _components(n: int, pairs: Sequence[PairResult]) -> np.ndarray:
     return remap[labels]
 
 
-def solve_translations(n: int, pairs: Sequence[PairResult], component: np.ndarray) -> np.ndarray:
-    """Weighted least-squares positions; the first tile of each group is at (0, 0)."""
+def solve_translations(n: int, pairs: Sequence[PairResult], component: np.ndarray,
+                       robust: Optional[np.ndarray] = None) -> np.ndarray:
+    """Weighted least-squares positions; the first tile of each group is at (0, 0).
+
+    Weights are the pairs' scores squared, times ``robust`` (one factor per pair) when given.
+    """
+    factor = {id(p): (1.0 if robust is None else float(r)) for p, r in zip(pairs, robust if robust is not None
+                                                                             else [1.0] * len(pairs))}
     pos = np.zeros((n, 2))
     for c in np.unique(component):
         nodes = np.flatnonzero(component == c)
@@ -89,7 +95,7 @@ def solve_translations(n: int, pairs: Sequence[PairResult], component: np.ndarra
         a = np.zeros((m + 1, len(nodes)))
         rhs = np.zeros((m + 1, 2))
         for r, p in enumerate(sub):
-            w = np.sqrt(max(p.score, 1e-3) ** 2)
+            w = max(p.score, 1e-3) * np.sqrt(factor[id(p)])
             a[r, index[p.a]] = -w
             a[r, index[p.b]] = w
             rhs[r] = (w * p.dy, w * p.dx)
@@ -122,8 +128,8 @@ def place_tiles(n: int, results: Sequence[PairResult], *, layout: str = "unorder
     stage_yx : ndarray ``(n, 2)``, optional
         For ``layout="stage"``: approximate positions, px.
     outlier_px : float
-        A pair whose residual exceeds ``max(outlier_px, 4 x robust sigma)`` is
-        removed (largest first, one at a time).
+        A pair whose residual from a robust (Cauchy-weighted) solution exceeds
+        ``outlier_px`` is removed (largest first, one at a time, never a bridge).
     names : sequence of str, optional
         Tile names for messages.
 
@@ -141,11 +147,8 @@ def place_tiles(n: int, results: Sequence[PairResult], *, layout: str = "unorder
     removed = 0
     while True:
         component = _components(n, used)
-        pos = solve_translations(n, used, component)
-        res = np.array([np.hypot(pos[p.b, 0] - pos[p.a, 0] - p.dy, pos[p.b, 1] - pos[p.a, 1] - p.dx) for p in used])
-        sigma = 1.4826 * np.median(res) if len(res) else 0.0
-        threshold = max(outlier_px, 4.0 * sigma)
-        candidates = [k for k in np.argsort(res)[::-1] if res[k] > threshold]
+        pos, res = _robust_solve(n, used, component, outlier_px)
+        candidates = [k for k in np.argsort(res)[::-1] if res[k] > outlier_px]
         dropped = False
         for k in candidates:
             if not _is_bridge(n, used, k):
@@ -157,6 +160,9 @@ def place_tiles(n: int, results: Sequence[PairResult], *, layout: str = "unorder
                 break
         if not dropped:
             break
+    # final positions: plain weighted least squares over the pairs that survived
+    pos = solve_translations(n, used, component)
+    res = _residuals(pos, used)
     for p, r in zip(used, res):
         p.residual = float(r)
     for p in results:
@@ -188,6 +194,24 @@ def place_tiles(n: int, results: Sequence[PairResult], *, layout: str = "unorder
         notes.append(f"disconnected: {listing} placed by the {layout} layout, not by registration")
     return Placement(positions=pos, component=component, placed_by=placed_by, rms=rms, removed=removed,
                      notes=notes)
+
+
+def _residuals(pos: np.ndarray, pairs: Sequence[PairResult]) -> np.ndarray:
+    return np.array([np.hypot(pos[p.b, 0] - pos[p.a, 0] - p.dy, pos[p.b, 1] - pos[p.a, 1] - p.dx) for p in pairs])
+
+
+def _robust_solve(n, pairs, component, scale: float, iterations: int = 20):
+    """Iteratively reweighted least squares with Cauchy weights ``1 / (1 + (r / scale)^2)``: a gross
+    error gets almost no weight, so the residuals point at it rather than spreading it around its loops."""
+    robust = np.ones(len(pairs))
+    for _ in range(iterations):
+        pos = solve_translations(n, pairs, component, robust)
+        res = _residuals(pos, pairs)
+        new = 1.0 / (1.0 + (res / scale) ** 2)
+        if np.allclose(new, robust, atol=1e-4):
+            break
+        robust = new
+    return pos, res
 
 
 def _nominal_positions(n, used, layout, grid_rc, stage_yx) -> np.ndarray:

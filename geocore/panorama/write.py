@@ -1,7 +1,7 @@
 """Writing the panorama as a tiled, compressed GeoTIFF, one strip at a time.
 
 The raster is georeferenced in a local engineering CRS whose unit is the
-micrometre: x to the right, y up, the panorama's top-left corner at (0, 0), so
+micrometre: x to the right, y up, the panorama's bottom-left corner at (0, 0), so
 that the pixel size in the file is the micrometres per pixel the user gives and
 measured areas come out in square micrometres. Pixels that no tile covers are
 masked with a GDAL internal mask (not a nodata value, which would hide real
@@ -29,7 +29,7 @@ def panorama_profile(rows: int, cols: int, bands: int, dtype: str, um_per_px: fl
     from rasterio.transform import Affine
 
     profile = dict(driver="GTiff", width=cols, height=rows, count=bands, dtype=dtype,
-                   crs=CRS.from_wkt(MICROSCOPE_CRS_WKT), transform=Affine(um_per_px, 0.0, 0.0, 0.0, -um_per_px, 0.0),
+                   crs=CRS.from_wkt(MICROSCOPE_CRS_WKT), transform=Affine(um_per_px, 0.0, 0.0, 0.0, -um_per_px, rows * um_per_px),
                    tiled=True, blockxsize=BLOCK, blockysize=BLOCK, compress="deflate", predictor=2, zlevel=6,
                    bigtiff="IF_SAFER", interleave="pixel")
     if bands == 3:
@@ -54,12 +54,9 @@ def write_panorama(path: str | os.PathLike, strips: Iterable[Tuple[int, np.ndarr
     with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True):
         with rasterio.open(path, "w", **profile) as ds:
             ds.update_tags(**{"UM_PER_PX": f"{um_per_px:g}", "UNITS": "micrometre", **(tags or {})})
-            all_valid = True
             for row0, data, valid in strips:
                 window = Window(0, row0, cols, data.shape[0])
                 ds.write(np.moveaxis(data, -1, 0), window=window)
-                if not valid.all() or not all_valid:
-                    all_valid = False
                 ds.write_mask(np.where(valid, 255, 0).astype(np.uint8), window=window)
                 if progress is not None:
                     progress((row0 + data.shape[0]) / rows)
