@@ -2,8 +2,9 @@
 
 from .lineaments import DetectLineaments, VectorizeLineaments
 from .magnetics import SynthesizeSurvey
+from .panorama import StitchPanorama
 from .training import TrainLineamentModel
 
-ALGORITHMS = (DetectLineaments, VectorizeLineaments, SynthesizeSurvey, TrainLineamentModel)
+ALGORITHMS = (DetectLineaments, VectorizeLineaments, SynthesizeSurvey, TrainLineamentModel, StitchPanorama)
 
-__all__ = ["ALGORITHMS", "DetectLineaments", "SynthesizeSurvey", "TrainLineamentModel", "VectorizeLineaments"]
+__all__ = ["ALGORITHMS", "DetectLineaments", "StitchPanorama", "SynthesizeSurvey", "TrainLineamentModel", "VectorizeLineaments"]
