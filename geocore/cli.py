@@ -174,9 +174,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .grids.cli import register as register_grids
     from .magnetics.cli import register as register_magnetics
+    from .panorama.cli import register as register_panorama
 
     register_grids(top)
     register_magnetics(top)
+    register_panorama(top)
     return p
 
 

@@ -3,10 +3,10 @@
 from .grids import CompareLineaments, ConvertGrid, GridFlightLines, TransformGrid
 from .lineaments import DetectLineaments, VectorizeLineaments
 from .magnetics import SynthesizeSurvey
+from .panorama import StitchPanorama
 from .training import TrainLineamentModel
 
 ALGORITHMS = (DetectLineaments, VectorizeLineaments, SynthesizeSurvey, TrainLineamentModel, ConvertGrid,
-              GridFlightLines, TransformGrid, CompareLineaments)
+              GridFlightLines, TransformGrid, CompareLineaments, StitchPanorama)
 
-__all__ = ["ALGORITHMS", "CompareLineaments", "ConvertGrid", "DetectLineaments", "GridFlightLines", "SynthesizeSurvey",
-           "TrainLineamentModel", "TransformGrid", "VectorizeLineaments"]
+__all__ = ["ALGORITHMS"] + [a.__name__ for a in ALGORITHMS]

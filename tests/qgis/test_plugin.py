@@ -20,6 +20,7 @@ ALGORITHMS = {
     "geocore:gridflightlines": "Magnetics",
     "geocore:transformgrid": "Magnetics",
     "geocore:comparelineaments": "Lineaments",
+    "geocore:stitchpanorama": "Microscopy",
 }
 
 
@@ -39,7 +40,7 @@ def test_provider_and_algorithms_register(geocore_plugin):
         assert type(algorithm.createInstance()) is type(algorithm)
         assert algorithm.canExecute() == (True, "")
     # only groups holding algorithms exist
-    assert {a.group() for a in provider.algorithms()} == {"Lineaments", "Magnetics"}
+    assert {a.group() for a in provider.algorithms()} == {"Lineaments", "Magnetics", "Microscopy"}
 
 
 def test_menu_entries(geocore_plugin, iface):

@@ -89,7 +89,7 @@ def test_plugin_enabled_and_algorithms_listed(installed):
     listing = qgis_process(installed, "list")
     assert listing.returncode == 0
     for name in ("detectlineaments", "vectorizelineaments", "synthesizesurvey", "trainlineamentmodel",
-                 "convertgrid", "gridflightlines", "transformgrid", "comparelineaments"):
+                 "convertgrid", "gridflightlines", "transformgrid", "comparelineaments", "stitchpanorama"):
         assert f"geocore:{name}" in listing.stdout
     help_text = qgis_process(installed, "help", "geocore:detectlineaments")
     assert "OUTPUT_LINES" in help_text.stdout
@@ -132,6 +132,19 @@ def test_transform_grid_with_qgis_process(installed):
                       OUTPUT=out / "thg.tif")["results"]
     thg = read_grid(result["OUTPUT"]).data
     assert np.argmax(thg[32]) in (31, 32)  # the horizontal gradient peaks over the step
+
+
+def test_stitch_panorama_with_qgis_process(installed):
+    tiles = Path(os.environ.get("GEOCORE_TEST_DATA", REPO / ".." / "shared" / "data")) / "tiles" / "stitch2d_bse_2x3"
+    if not tiles.is_dir():
+        pytest.skip(f"real microscope tiles not found in {tiles}")
+    out = installed.tmp / "pano"
+    result = run_json(installed, "geocore:stitchpanorama", FOLDER=tiles, UM_PER_PX=0.5, OUTPUT=out / "bse.tif",
+                      OUTPUT_REPORT=out / "pairs.csv")["results"]
+    assert result["N_TILES"] == 6 and result["PAIRS_USED"] == 7
+    layer = QgsRasterLayer(result["OUTPUT"], "p", "gdal")
+    assert layer.isValid() and layer.rasterUnitsPerPixelX() == 0.5
+    assert (out / "pairs.csv").is_file()
 
 
 def test_without_libraries_the_provider_loads_and_explains(installed, tmp_path):
