@@ -109,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="geocore", description=__doc__.splitlines()[0])
     p.add_argument("--version", action="version", version=f"geocore {__version__}")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
-    top = p.add_subparsers(dest="domain", required=True, metavar="{lineaments,demo}")
+    top = p.add_subparsers(dest="domain", required=True)
 
     lin = top.add_parser("lineaments", help="magnetic lineaments: synthetic surveys, training, detection")
     sub = lin.add_subparsers(dest="command", required=True)
@@ -167,6 +167,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=20261122, help="survey seed (not used in training)")
     demo.add_argument("--device", default="auto")
     demo.set_defaults(func=_cmd_demo)
+
+    from .microscopy.cli import register as register_microscopy
+
+    register_microscopy(top)
     return p
 
 

@@ -1,0 +1,102 @@
+"""Command-line commands of the microscopy tools.
+
+``geocore flatfield``, ``geocore colour fit|apply``, ``geocore xpl align``,
+``geocore annotate`` and ``geocore uncertainty``; the same commands are also
+reachable as ``geocore microscopy <command>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def _bar(args, desc):
+    from ..cli import progress_bar
+
+    return progress_bar(desc, args.quiet)
+
+
+# ----------------------------------------------------------------------------- commands
+def _cmd_flatfield(args: argparse.Namespace) -> int:
+    from .flatfield import flatfield_to_folder
+
+    with _bar(args, "flat-field correction") as bar:
+        res = flatfield_to_folder(args.images, args.reference, args.out_dir, sigma=args.sigma,
+                                  per_channel=not args.grey, normalize=args.normalize, progress=bar)
+    print(res.summary())
+    return 0
+
+
+def _cmd_colour_fit(args: argparse.Namespace) -> int:
+    from .colour import fit_colour_files
+
+    with _bar(args, "fitting colour correction") as bar:
+        corr = fit_colour_files(args.image, args.annotation, args.reference, args.reference_annotation, args.out,
+                                corrected_out=args.corrected, progress=bar)
+    before = sum(corr.delta_e_before.values()) / len(corr.classes)
+    after = sum(corr.delta_e_after.values()) / len(corr.classes)
+    print(f"matrix: {args.out} ({len(corr.classes)} classes; mean CIEDE2000 of class colours "
+          f"{before:.2f} -> {after:.2f})")
+    if args.corrected:
+        print(f"corrected: {args.corrected}")
+    return 0
+
+
+def _cmd_colour_apply(args: argparse.Namespace) -> int:
+    from .colour import apply_colour_files
+
+    with _bar(args, "colour correction") as bar:
+        written = apply_colour_files(args.images, args.matrix, args.out_dir, progress=bar)
+    print(f"{len(written)} image(s) corrected: " + ", ".join(str(p) for p in written))
+    return 0
+
+
+# ----------------------------------------------------------------------------- parsers
+def _add_flatfield(sub) -> None:
+    from .flatfield import DEFAULT_SIGMA
+
+    p = sub.add_parser("flatfield", help="flat-field correct photographs with a mirror photograph")
+    p.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help="photographs (JPEG, PNG, TIFF)")
+    p.add_argument("--reference", required=True, type=Path, metavar="MIRROR",
+                   help="photograph of a mirror taken with the same microscope settings")
+    p.add_argument("--out-dir", required=True, type=Path, help="output folder (outputs keep the input names)")
+    p.add_argument("--sigma", type=float, default=DEFAULT_SIGMA,
+                   help=f"smoothing of the mirror in pixels (default {DEFAULT_SIGMA:g})")
+    p.add_argument("--grey", action="store_true", help="one grey gain for all channels (default: one per channel)")
+    p.add_argument("--normalize", choices=("mean", "max"), default="mean",
+                   help="mean: keep mean brightness (default); max: raise the field to its brightest part")
+    p.set_defaults(func=_cmd_flatfield)
+
+
+def _add_colour(sub) -> None:
+    p = sub.add_parser("colour", aliases=["color"], help="colour correction with a 4 x 3 matrix (fit, apply)")
+    cs = p.add_subparsers(dest="colour_command", required=True)
+    f = cs.add_parser("fit", help="fit the matrix from partial annotations of the photo and of a reference")
+    f.add_argument("image", type=Path, help="the photo to correct")
+    f.add_argument("--annotation", required=True, type=Path,
+                   help="partial annotation of the photo (LumenStone mask: class codes, 255 unlabelled)")
+    f.add_argument("--reference", required=True, type=Path, help="a photo with the wanted colours")
+    f.add_argument("--reference-annotation", required=True, type=Path, help="partial annotation of the reference")
+    f.add_argument("--out", required=True, type=Path, help="matrix file (.json)")
+    f.add_argument("--corrected", type=Path, default=None,
+                   help="per-image mode: also write the corrected photo here")
+    f.set_defaults(func=_cmd_colour_fit)
+    a = cs.add_parser("apply", help="apply a saved matrix to photos (calibration mode)")
+    a.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
+    a.add_argument("--matrix", required=True, type=Path, help="matrix file from 'geocore colour fit'")
+    a.add_argument("--out-dir", required=True, type=Path, help="output folder (outputs keep the input names)")
+    a.set_defaults(func=_cmd_colour_apply)
+
+
+_ADDERS = [_add_flatfield, _add_colour]
+
+
+def register(subparsers) -> None:
+    """Add the microscopy commands to the top-level parser, and under ``geocore microscopy``."""
+    for add in _ADDERS:
+        add(subparsers)
+    micro = subparsers.add_parser("microscopy", help="microscope image tools (the same commands as above)")
+    sub = micro.add_subparsers(dest="command", required=True)
+    for add in _ADDERS:
+        add(sub)
