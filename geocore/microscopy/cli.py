@@ -52,6 +52,16 @@ def _cmd_colour_apply(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_xpl_align(args: argparse.Namespace) -> int:
+    from .align import align_and_stack
+
+    with _bar(args, "aligning crossed-polar photos") as bar:
+        res = align_and_stack(args.ppl, args.xpl, args.out, method=args.method, model=args.model,
+                              step_deg=args.step, crop=args.crop, progress=bar)
+    print(res.summary())
+    return 0
+
+
 # ----------------------------------------------------------------------------- parsers
 def _add_flatfield(sub) -> None:
     from .flatfield import DEFAULT_SIGMA
@@ -89,7 +99,24 @@ def _add_colour(sub) -> None:
     a.set_defaults(func=_cmd_colour_apply)
 
 
-_ADDERS = [_add_flatfield, _add_colour]
+def _add_xpl(sub) -> None:
+    from .align import METHODS, MODELS
+
+    p = sub.add_parser("xpl", help="crossed-polar photos: align onto the plane-polar photo and stack")
+    xs = p.add_subparsers(dest="xpl_command", required=True)
+    a = xs.add_parser("align", help="align rotated crossed-polar photos on the plane-polar one; 3+3N band GeoTIFF")
+    a.add_argument("ppl", type=Path, help="plane-polarised photo (the reference grid)")
+    a.add_argument("xpl", nargs="+", type=Path, help="crossed-polar photos at several stage rotations")
+    a.add_argument("--out", required=True, type=Path, help="output stack (.tif); a .alignment.json report beside it")
+    a.add_argument("--method", choices=METHODS, default="ecc",
+                   help="ecc: rotation search + ECC (default, most accurate); sift: SIFT + RANSAC affine (the paper)")
+    a.add_argument("--model", choices=MODELS, default="euclidean", help="transform refined by ECC")
+    a.add_argument("--step", type=float, default=1.0, help="rotation search step in degrees (default 1)")
+    a.add_argument("--crop", action="store_true", help="crop to the bounding box of the area all photos share")
+    a.set_defaults(func=_cmd_xpl_align)
+
+
+_ADDERS = [_add_flatfield, _add_colour, _add_xpl]
 
 
 def register(subparsers) -> None:
