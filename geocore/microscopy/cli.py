@@ -62,6 +62,20 @@ def _cmd_xpl_align(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_annotate(args: argparse.Namespace) -> int:
+    from .annotate import SuperpixelParams, annotate_image
+
+    params = SuperpixelParams(slic_sizes=tuple(args.slic_sizes), felzenszwalb_scales=tuple(args.fz_scales),
+                              work_edge=args.work_edge, colour_check=not args.no_colour_check)
+    out = Path(args.out_dir)
+    stem = Path(args.image).stem
+    with _bar(args, "propagating strokes") as bar:
+        res = annotate_image(args.image, args.strokes, out / f"{stem}.png", out / f"{stem}_polygons.gpkg",
+                             class_field=args.class_field, params=params, progress=bar)
+    print(res.summary())
+    return 0
+
+
 # ----------------------------------------------------------------------------- parsers
 def _add_flatfield(sub) -> None:
     from .flatfield import DEFAULT_SIGMA
@@ -116,7 +130,30 @@ def _add_xpl(sub) -> None:
     a.set_defaults(func=_cmd_xpl_align)
 
 
-_ADDERS = [_add_flatfield, _add_colour, _add_xpl]
+def _add_annotate(sub) -> None:
+    from .annotate import SuperpixelParams
+
+    d = SuperpixelParams()
+    p = sub.add_parser("annotate", help="strokes per mineral -> superpixel mask (LumenStone PNG) and polygons")
+    p.add_argument("image", type=Path, help="the photo the strokes were drawn on")
+    p.add_argument("--strokes", required=True, type=Path,
+                   help="lines or polygons with a class field (code 0..14 or label such as 'py'), in the photo's "
+                        "coordinates (without georeferencing: x = column, y = -row, as QGIS shows it)")
+    p.add_argument("--class-field", default="class", help="field holding the class (default 'class')")
+    p.add_argument("--out-dir", required=True, type=Path,
+                   help="writes NAME.png (mask: class code, 255 unlabelled) and NAME_polygons.gpkg")
+    p.add_argument("--slic-sizes", type=float, nargs="+", default=list(d.slic_sizes),
+                   help="SLIC superpixel sizes in working pixels (default %(default)s)")
+    p.add_argument("--fz-scales", type=float, nargs="*", default=list(d.felzenszwalb_scales),
+                   help="Felzenszwalb scales (default %(default)s)")
+    p.add_argument("--work-edge", type=int, default=d.work_edge,
+                   help="segment on a copy reduced to this long edge in pixels (default %(default)s)")
+    p.add_argument("--no-colour-check", action="store_true",
+                   help="let coarse superpixels label pixels whatever their colour")
+    p.set_defaults(func=_cmd_annotate)
+
+
+_ADDERS = [_add_flatfield, _add_colour, _add_xpl, _add_annotate]
 
 
 def register(subparsers) -> None:

@@ -142,13 +142,15 @@ def simulate_strokes(mask: np.ndarray, share: float, *, seed: int = 0, step: flo
     codes = [int(c) for c in np.unique(mask) if c != ignore]
     interior = {c: binary_erosion(mask == c, iterations=margin) for c in codes}
     candidates = {c: np.argwhere(v) for c, v in interior.items() if v.any()}
+    from rasterio.features import rasterize
+    from rasterio.transform import from_origin
+
     covered = np.zeros(mask.shape, bool)
     target = share * mask.size
     strokes = []
     order = list(candidates)
     k = 0
-    n_covered = 0
-    while n_covered < target and order and k < 100000:
+    while covered.sum() < target and order and k < 100000:
         c = order[k % len(order)]
         k += 1
         r, q = candidates[c][rng.integers(len(candidates[c]))].astype(float)
@@ -162,11 +164,14 @@ def simulate_strokes(mask: np.ndarray, share: float, *, seed: int = 0, step: flo
                 break
             r, q = nr, nq
             pts.append((q + 0.5, r + 0.5))
-            if not covered[ir, iq]:
-                covered[ir, iq] = True
-                n_covered += 1
-            if n_covered >= target:
-                break
         if len(pts) >= 2:
-            strokes.append((c, LineString(pts)))
+            line = LineString(pts)
+            strokes.append((c, line))
+            # count the pixels the stroke raster will touch, in a window around the stroke
+            c0, r0, c1, r1 = (int(v) for v in line.bounds)
+            c0, r0 = max(c0 - 1, 0), max(r0 - 1, 0)
+            c1, r1 = min(c1 + 2, cols), min(r1 + 2, rows)
+            burnt = rasterize([(line, 1)], out_shape=(r1 - r0, c1 - c0), all_touched=True, dtype="uint8",
+                              transform=from_origin(c0, r0, 1, -1))
+            covered[r0:r1, c0:c1] |= burnt > 0
     return strokes
