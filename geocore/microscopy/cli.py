@@ -76,6 +76,17 @@ def _cmd_annotate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_uncertainty(args: argparse.Namespace) -> int:
+    from .uncertainty import uncertainty_regions
+
+    with _bar(args, "finding uncertain regions") as bar:
+        res = uncertainty_regions(args.probability, args.out, share=args.share, metric=args.metric,
+                                  smooth_px=args.smooth, min_area_px=args.min_area, map_out=args.map,
+                                  progress=bar)
+    print(res.summary())
+    return 0
+
+
 # ----------------------------------------------------------------------------- parsers
 def _add_flatfield(sub) -> None:
     from .flatfield import DEFAULT_SIGMA
@@ -153,7 +164,22 @@ def _add_annotate(sub) -> None:
     p.set_defaults(func=_cmd_annotate)
 
 
-_ADDERS = [_add_flatfield, _add_colour, _add_xpl, _add_annotate]
+def _add_uncertainty(sub) -> None:
+    from .uncertainty import DEFAULT_SHARE, METRICS
+
+    p = sub.add_parser("uncertainty", help="polygons where a model is least sure, for annotation (ranked)")
+    p.add_argument("probability", type=Path, help="class probabilities: one band per class, values 0..1")
+    p.add_argument("--out", required=True, type=Path, help="polygons (.gpkg or .shp) with rank 1 = least sure")
+    p.add_argument("--share", type=float, default=DEFAULT_SHARE,
+                   help="share of the image to select (default %(default)s; the paper annotates 5-10 %%)")
+    p.add_argument("--metric", choices=METRICS, default="entropy", help="entropy, or 1 - margin of the top two")
+    p.add_argument("--smooth", type=float, default=2.0, help="smoothing of the uncertainty map in pixels")
+    p.add_argument("--min-area", type=int, default=16, help="drop regions smaller than this many pixels")
+    p.add_argument("--map", type=Path, default=None, help="also write the uncertainty map (GeoTIFF)")
+    p.set_defaults(func=_cmd_uncertainty)
+
+
+_ADDERS = [_add_flatfield, _add_colour, _add_xpl, _add_annotate, _add_uncertainty]
 
 
 def register(subparsers) -> None:
