@@ -33,10 +33,11 @@ import numpy as np
 from ..errors import GeocoreError
 from ..files import atomic_output, check_not_input
 from ..progress import Progress
-from .images import Photo, read_rgb, write_bands
+from .images import read_rgb, write_bands
+from .params import ALIGN_METHODS, ALIGN_MODELS
 
-METHODS = ("ecc", "sift", "sift+ecc")
-MODELS = ("euclidean", "affine")
+METHODS = ALIGN_METHODS
+MODELS = ALIGN_MODELS
 #: Long edge (px) of the images used by the coarse rotation search.
 COARSE_EDGE = 256
 #: Long edge (px) of the finest ECC level (larger photos are refined at reduced size).

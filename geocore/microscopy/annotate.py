@@ -27,37 +27,7 @@ from ..files import atomic_output, check_not_input, prepare_out_dir
 from ..progress import Progress
 from .classes import BY_CODE, IGNORE, class_code
 from .images import Photo, read_rgb, write_mask_png
-
-
-@dataclass
-class SuperpixelParams:
-    """How the photo is over-segmented.
-
-    Attributes
-    ----------
-    slic_sizes : tuple of float
-        Approximate SLIC superpixel edges, in pixels of the working image.
-    felzenszwalb_scales : tuple of float
-        Felzenszwalb-Huttenlocher ``scale`` values (larger: bigger segments).
-    compactness : float
-        SLIC compactness (higher: more square superpixels).
-    work_edge : int
-        Photos are segmented on a copy reduced to this long edge (pixels);
-        the mask is scaled back to full size.
-    min_purity : float
-        Share of a superpixel's stroke pixels that must agree for it to take
-        their class (1.0: all of them).
-    colour_check : bool
-        Coarse superpixels only label pixels whose colour is nearest to their
-        class's strokes (see :func:`propagate`).
-    """
-
-    slic_sizes: tuple = (48.0, 24.0, 12.0)
-    felzenszwalb_scales: tuple = (400.0, 100.0)
-    compactness: float = 10.0
-    work_edge: int = 1600
-    min_purity: float = 0.98
-    colour_check: bool = True
+from .params import SuperpixelParams
 
 
 def segmentations(rgb: np.ndarray, params: SuperpixelParams = SuperpixelParams(), progress=None,

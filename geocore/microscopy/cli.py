@@ -89,7 +89,7 @@ def _cmd_uncertainty(args: argparse.Namespace) -> int:
 
 # ----------------------------------------------------------------------------- parsers
 def _add_flatfield(sub) -> None:
-    from .flatfield import DEFAULT_SIGMA
+    from .params import DEFAULT_SIGMA
 
     p = sub.add_parser("flatfield", help="flat-field correct photographs with a mirror photograph")
     p.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help="photographs (JPEG, PNG, TIFF)")
@@ -125,7 +125,7 @@ def _add_colour(sub) -> None:
 
 
 def _add_xpl(sub) -> None:
-    from .align import METHODS, MODELS
+    from .params import ALIGN_METHODS as METHODS, ALIGN_MODELS as MODELS
 
     p = sub.add_parser("xpl", help="crossed-polar photos: align onto the plane-polar photo and stack")
     xs = p.add_subparsers(dest="xpl_command", required=True)
@@ -142,7 +142,7 @@ def _add_xpl(sub) -> None:
 
 
 def _add_annotate(sub) -> None:
-    from .annotate import SuperpixelParams
+    from .params import SuperpixelParams
 
     d = SuperpixelParams()
     p = sub.add_parser("annotate", help="strokes per mineral -> superpixel mask (LumenStone PNG) and polygons")
@@ -165,7 +165,7 @@ def _add_annotate(sub) -> None:
 
 
 def _add_uncertainty(sub) -> None:
-    from .uncertainty import DEFAULT_SHARE, METRICS
+    from .params import DEFAULT_MIN_AREA_PX, DEFAULT_SHARE, DEFAULT_SMOOTH_PX, METRICS
 
     p = sub.add_parser("uncertainty", help="polygons where a model is least sure, for annotation (ranked)")
     p.add_argument("probability", type=Path, help="class probabilities: one band per class, values 0..1")
@@ -173,8 +173,8 @@ def _add_uncertainty(sub) -> None:
     p.add_argument("--share", type=float, default=DEFAULT_SHARE,
                    help="share of the image to select (default %(default)s; the paper annotates 5-10 %%)")
     p.add_argument("--metric", choices=METRICS, default="entropy", help="entropy, or 1 - margin of the top two")
-    p.add_argument("--smooth", type=float, default=2.0, help="smoothing of the uncertainty map in pixels")
-    p.add_argument("--min-area", type=int, default=16, help="drop regions smaller than this many pixels")
+    p.add_argument("--smooth", type=float, default=DEFAULT_SMOOTH_PX, help="smoothing of the uncertainty map in pixels")
+    p.add_argument("--min-area", type=int, default=DEFAULT_MIN_AREA_PX, help="drop regions smaller than this many pixels")
     p.add_argument("--map", type=Path, default=None, help="also write the uncertainty map (GeoTIFF)")
     p.set_defaults(func=_cmd_uncertainty)
 

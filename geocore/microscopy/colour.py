@@ -359,3 +359,13 @@ def apply_colour_files(images: Sequence[str | os.PathLike], matrix: str | os.Pat
         sub = bar.sub(i / len(images), (i + 1) / len(images))
         written.append(write_rgb(dst, corr.apply(photo.rgb, progress=sub), like=photo))
     return written
+
+
+def apply_colour_file(image: str | os.PathLike, matrix: str | os.PathLike | ColourCorrection,
+                      out: str | os.PathLike, *, progress=None, cancel=None) -> Path:
+    """Apply a colour matrix (JSON path or :class:`ColourCorrection`) to one photo, writing ``out``."""
+    corr = matrix if isinstance(matrix, ColourCorrection) else ColourCorrection.load(matrix)
+    check_not_input([out], [image] + ([] if isinstance(matrix, ColourCorrection) else [matrix]))
+    check_output_suffix(out)
+    photo = read_rgb(image)
+    return write_rgb(out, corr.apply(photo.rgb, progress=progress, cancel=cancel), like=photo)

@@ -19,9 +19,8 @@ from ..errors import GeocoreError
 from ..files import check_not_input, prepare_out_dir
 from ..progress import Progress
 from .images import check_output_suffix, check_same_size, read_rgb, write_rgb
+from .params import DEFAULT_SIGMA
 
-#: Default smoothing of the mirror photograph (Gaussian sigma, pixels).
-DEFAULT_SIGMA = 25.0
 #: The mirror is smoothed on a copy reduced to about this many pixels on its long edge.
 _SMOOTH_EDGE = 1024
 #: Smallest smoothed mirror level (0..1) accepted; darker pixels would get huge gains.

@@ -24,10 +24,8 @@ from ..errors import GeocoreError
 from ..files import atomic_output, check_not_input
 from ..progress import Progress
 from .images import PIXEL_TRANSFORM, write_bands
+from .params import DEFAULT_MIN_AREA_PX, DEFAULT_SHARE, DEFAULT_SMOOTH_PX, METRICS
 
-METRICS = ("entropy", "margin")
-#: Default share of the image to select (the paper's 5-10 %).
-DEFAULT_SHARE = 0.07
 #: The augmentations of :func:`tta_probabilities`: (name, forward on (H, W, ...), inverse on (C, H, W)).
 AUGMENTATIONS = {
     "identity": (lambda a: a, lambda p: p),
@@ -115,8 +113,8 @@ def tta_probabilities(rgb: np.ndarray, model: Callable[[np.ndarray], np.ndarray]
     return (total / len(augmentations)).astype(np.float32)
 
 
-def select_regions(score: np.ndarray, share: float = DEFAULT_SHARE, *, smooth_px: float = 2.0,
-                   min_area_px: int = 16, valid: Optional[np.ndarray] = None) -> tuple[np.ndarray, np.ndarray]:
+def select_regions(score: np.ndarray, share: float = DEFAULT_SHARE, *, smooth_px: float = DEFAULT_SMOOTH_PX,
+                   min_area_px: int = DEFAULT_MIN_AREA_PX, valid: Optional[np.ndarray] = None) -> tuple[np.ndarray, np.ndarray]:
     """The most uncertain ``share`` of the image, as labelled connected regions ranked by uncertainty.
 
     Parameters
@@ -271,8 +269,8 @@ class UncertaintyResult:
 
 
 def uncertainty_regions(probability: str | os.PathLike, regions_out: str | os.PathLike, *,
-                        share: float = DEFAULT_SHARE, metric: str = "entropy", smooth_px: float = 2.0,
-                        min_area_px: int = 16, map_out: Optional[str | os.PathLike] = None, progress=None,
+                        share: float = DEFAULT_SHARE, metric: str = "entropy", smooth_px: float = DEFAULT_SMOOTH_PX,
+                        min_area_px: int = DEFAULT_MIN_AREA_PX, map_out: Optional[str | os.PathLike] = None, progress=None,
                         cancel=None) -> UncertaintyResult:
     """Polygons of the most uncertain ``share`` of a probability raster, ranked.
 
