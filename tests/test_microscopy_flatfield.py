@@ -123,3 +123,14 @@ def test_real_mirror_flattens_and_differs_from_petroscope_as_explained():
     repro = (np.clip(src.astype(np.float32) * gain / 255, 0, 1) * 255).astype(np.uint8)
     cmp = compare_images(repro, out)
     assert cmp["correlation"] > 0.998 and cmp["mean_abs_diff"] < 2.5
+
+
+def test_cancel_leaves_no_output(tmp_path):
+    from geocore.errors import Cancelled
+
+    mirror = write_png(tmp_path / "mirror.png", np.round(200 * vignette()))
+    a = write_png(tmp_path / "a.png", np.round(100 * vignette()))
+    out = tmp_path / "out"
+    with pytest.raises(Cancelled):
+        flatfield_to_folder([a], mirror, out, sigma=3, cancel=lambda: True)
+    assert not out.exists() or not any(out.iterdir())
