@@ -77,16 +77,12 @@ def class_mean_colours(rgb: np.ndarray, mask: np.ndarray, *, gamma: float = GAMM
     """
     check_same_size(rgb.shape, mask.shape, "the photo", "its annotation")
     lut = linearize(np.arange(256, dtype=np.uint8), gamma)
-    codes, inverse = np.unique(mask.ravel(), return_inverse=True)
-    counts = np.bincount(inverse, minlength=len(codes))
-    out = {}
-    flat = rgb.reshape(-1, 3)
-    for i, code in enumerate(codes):
-        if code == IGNORE or counts[i] < min_pixels:
-            continue
-        sel = inverse == i
-        out[int(code)] = np.array([lut[flat[sel, ch]].mean() for ch in range(3)])
-    return out
+    annotated = mask.ravel() != IGNORE
+    codes = mask.ravel()[annotated].astype(np.int64)
+    pixels = rgb.reshape(-1, 3)[annotated]
+    counts = np.bincount(codes, minlength=256)
+    sums = np.stack([np.bincount(codes, weights=lut[pixels[:, ch]], minlength=256) for ch in range(3)], axis=1)
+    return {int(c): sums[c] / counts[c] for c in np.flatnonzero(counts >= max(1, min_pixels))}
 
 
 def white_balance_matrix(source: np.ndarray, target: np.ndarray) -> np.ndarray:
