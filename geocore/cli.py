@@ -174,11 +174,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .grids.cli import register as register_grids
     from .magnetics.cli import register as register_magnetics
+    from .microscopy.cli import register as register_microscopy
     from .panorama.cli import register as register_panorama
 
     register_grids(top)
     register_magnetics(top)
     register_panorama(top)
+    register_microscopy(top)
     return p
 
 

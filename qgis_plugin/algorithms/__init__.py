@@ -3,10 +3,12 @@
 from .grids import CompareLineaments, ConvertGrid, GridFlightLines, TransformGrid
 from .lineaments import DetectLineaments, VectorizeLineaments
 from .magnetics import SynthesizeSurvey
+from .microscopy import AlignPolarized, ColourCorrect, ColourFit, FlatField, SuperpixelAnnotate, UncertaintyRegions
 from .panorama import StitchPanorama
 from .training import TrainLineamentModel
 
 ALGORITHMS = (DetectLineaments, VectorizeLineaments, SynthesizeSurvey, TrainLineamentModel, ConvertGrid,
-              GridFlightLines, TransformGrid, CompareLineaments, StitchPanorama)
+              GridFlightLines, TransformGrid, CompareLineaments, StitchPanorama,
+              FlatField, ColourFit, ColourCorrect, AlignPolarized, SuperpixelAnnotate, UncertaintyRegions)
 
 __all__ = ["ALGORITHMS"] + [a.__name__ for a in ALGORITHMS]

@@ -89,7 +89,9 @@ def test_plugin_enabled_and_algorithms_listed(installed):
     listing = qgis_process(installed, "list")
     assert listing.returncode == 0
     for name in ("detectlineaments", "vectorizelineaments", "synthesizesurvey", "trainlineamentmodel",
-                 "convertgrid", "gridflightlines", "transformgrid", "comparelineaments", "stitchpanorama"):
+                 "convertgrid", "gridflightlines", "transformgrid", "comparelineaments", "stitchpanorama",
+                 "flatfield", "colourfit", "colourcorrect", "alignpolarized", "superpixelannotate",
+                 "uncertaintyregions"):
         assert f"geocore:{name}" in listing.stdout
     help_text = qgis_process(installed, "help", "geocore:detectlineaments")
     assert "OUTPUT_LINES" in help_text.stdout
@@ -154,6 +156,7 @@ def test_without_libraries_the_provider_loads_and_explains(installed, tmp_path):
     bare_install = SimpleNamespace(env=bare, plugins=installed.plugins, tmp=installed.tmp)
     listing = qgis_process(bare_install, "list")
     assert "geocore:detectlineaments" in listing.stdout
+    assert "geocore:superpixelannotate" in listing.stdout  # dialogs are built without the libraries
     out = qgis_process(bare_install, "run", "geocore:synthesizesurvey", "--", f"OUTPUT_FIELD={tmp_path / 'f.tif'}",
                        f"OUTPUT_MASK={tmp_path / 'm.tif'}", f"OUTPUT_AXES={tmp_path / 'a.gpkg'}")
     assert out.returncode != 0
@@ -162,3 +165,20 @@ def test_without_libraries_the_provider_loads_and_explains(installed, tmp_path):
     python = f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}"
     assert f'"{python}" -m pip install --user' in text and '"torch>=2.1"' in text, text[-2000:]
     assert not list(tmp_path.iterdir())
+
+
+def test_flatfield_with_qgis_process(installed, tmp_path):
+    """A microscopy algorithm from the zip: the bundled geocore, a photo series in, same names out."""
+    import cv2
+    import numpy as np
+
+    y, x = np.mgrid[0:120, 0:160]
+    light = (1.0 - 1.2 * (((y - 50) / 120) ** 2 + ((x - 70) / 160) ** 2))[..., None]
+    cv2.imwrite(str(tmp_path / "mirror.png"), np.round(np.repeat(200 * light, 3, axis=2)).astype(np.uint8))
+    cv2.imwrite(str(tmp_path / "a.jpg"), np.round(np.repeat(100 * light, 3, axis=2)).astype(np.uint8))
+    out = tmp_path / "out"
+    result = run_json(installed, "geocore:flatfield", INPUT=tmp_path / "a.jpg", REFERENCE=tmp_path / "mirror.png",
+                      SIGMA=3, OUTPUT_FOLDER=out)
+    assert [Path(p).name for p in result["results"]["OUTPUT_LAYERS"]] == ["a.jpg"]
+    corrected = cv2.imread(str(out / "a.jpg")).astype(float)
+    assert np.ptp(corrected[5:-5, 5:-5].mean(axis=2)) < 8
