@@ -27,6 +27,11 @@ ALGORITHMS = {
     "geocore:alignpolarized": "Microscopy",
     "geocore:superpixelannotate": "Microscopy",
     "geocore:uncertaintyregions": "Microscopy",
+    "geocore:segmentminerals": "Minerals",
+    "geocore:mineralstatistics": "Minerals",
+    "geocore:synthesizesection": "Minerals",
+    "geocore:trainmineralmodel": "Minerals",
+    "geocore:evaluatemineralmodel": "Minerals",
 }
 
 

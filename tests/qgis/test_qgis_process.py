@@ -72,6 +72,8 @@ def test_zip_layout(installed):
         assert (folder / name).is_file(), name
     assert "hasProcessingProvider=yes" in (folder / "metadata.txt").read_text()
     assert list((folder / "ext" / "geocore").rglob("*.safetensors")), "shipped model missing from the zip"
+    assert list((folder / "ext" / "geocore" / "minerals" / "models").glob("*.safetensors")), "mineral demo model"
+    assert (folder / "styles" / "mineral_classes.qml").is_file() and (folder / "styles" / "minerals.qml").is_file()
     assert not list(folder.rglob("__pycache__"))
 
 
@@ -91,7 +93,8 @@ def test_plugin_enabled_and_algorithms_listed(installed):
     for name in ("detectlineaments", "vectorizelineaments", "synthesizesurvey", "trainlineamentmodel",
                  "convertgrid", "gridflightlines", "transformgrid", "comparelineaments", "stitchpanorama",
                  "flatfield", "colourfit", "colourcorrect", "alignpolarized", "superpixelannotate",
-                 "uncertaintyregions"):
+                 "uncertaintyregions", "segmentminerals", "mineralstatistics", "synthesizesection",
+                 "trainmineralmodel", "evaluatemineralmodel"):
         assert f"geocore:{name}" in listing.stdout
     help_text = qgis_process(installed, "help", "geocore:detectlineaments")
     assert "OUTPUT_LINES" in help_text.stdout
@@ -147,6 +150,19 @@ def test_stitch_panorama_with_qgis_process(installed):
     layer = QgsRasterLayer(result["OUTPUT"], "p", "gdal")
     assert layer.isValid() and layer.rasterUnitsPerPixelX() == 0.5
     assert (out / "pairs.csv").is_file()
+
+
+def test_synthesize_section_then_segment_minerals_with_qgis_process(installed):
+    out = installed.tmp / "minerals"
+    run_json(installed, "geocore:synthesizesection", ROWS=128, COLS=128, SEED=3, UM_PER_PX=1.5,
+             OUTPUT_IMAGE=out / "section.tif", OUTPUT_MASK=out / "truth.tif")
+    seg = run_json(installed, "geocore:segmentminerals", INPUT=out / "section.tif", UM_PER_PX=1.5, DEVICE=1,
+                   OUTPUT_CLASSES=out / "classes.tif", OUTPUT_POLYGONS=out / "minerals.gpkg",
+                   OUTPUT_STATS=out / "stats")
+    polygons = QgsVectorLayer(seg["results"]["OUTPUT_POLYGONS"], "m", "ogr")
+    assert polygons.isValid() and polygons.featureCount() == seg["results"]["N_GRAINS"] > 0
+    assert {"code", "name", "area"} <= set(polygons.fields().names())
+    assert (out / "stats" / "stats.csv").is_file()
 
 
 def test_without_libraries_the_provider_loads_and_explains(installed, tmp_path):
