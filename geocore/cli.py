@@ -174,9 +174,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .grids.cli import register as register_grids
     from .magnetics.cli import register as register_magnetics
+    from .microscopy.cli import register as register_microscopy
+    from .minerals.cli import register as register_minerals
+    from .panorama.cli import register as register_panorama
 
     register_grids(top)
     register_magnetics(top)
+    register_minerals(top)
+    register_panorama(top)
+    register_microscopy(top)
     return p
 
 

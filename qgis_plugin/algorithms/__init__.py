@@ -3,10 +3,15 @@
 from .grids import CompareLineaments, ConvertGrid, GridFlightLines, TransformGrid
 from .lineaments import DetectLineaments, VectorizeLineaments
 from .magnetics import SynthesizeSurvey
+from .microscopy import AlignPolarized, ColourCorrect, ColourFit, FlatField, SuperpixelAnnotate, UncertaintyRegions
+from .minerals import EvaluateMineralModel, MineralStatistics, SegmentMinerals, SynthesizeSection, TrainMineralModel
+from .panorama import StitchPanorama
 from .training import TrainLineamentModel
 
 ALGORITHMS = (DetectLineaments, VectorizeLineaments, SynthesizeSurvey, TrainLineamentModel, ConvertGrid,
-              GridFlightLines, TransformGrid, CompareLineaments)
+              GridFlightLines, TransformGrid, CompareLineaments,
+              SegmentMinerals, MineralStatistics, SynthesizeSection, TrainMineralModel, EvaluateMineralModel,
+              StitchPanorama, FlatField, ColourFit, ColourCorrect, AlignPolarized, SuperpixelAnnotate,
+              UncertaintyRegions)
 
-__all__ = ["ALGORITHMS", "CompareLineaments", "ConvertGrid", "DetectLineaments", "GridFlightLines", "SynthesizeSurvey",
-           "TrainLineamentModel", "TransformGrid", "VectorizeLineaments"]
+__all__ = ["ALGORITHMS"] + [a.__name__ for a in ALGORITHMS]

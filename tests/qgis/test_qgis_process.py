@@ -72,6 +72,8 @@ def test_zip_layout(installed):
         assert (folder / name).is_file(), name
     assert "hasProcessingProvider=yes" in (folder / "metadata.txt").read_text()
     assert list((folder / "ext" / "geocore").rglob("*.safetensors")), "shipped model missing from the zip"
+    assert list((folder / "ext" / "geocore" / "minerals" / "models").glob("*.safetensors")), "mineral demo model"
+    assert (folder / "styles" / "mineral_classes.qml").is_file() and (folder / "styles" / "minerals.qml").is_file()
     assert not list(folder.rglob("__pycache__"))
 
 
@@ -89,7 +91,10 @@ def test_plugin_enabled_and_algorithms_listed(installed):
     listing = qgis_process(installed, "list")
     assert listing.returncode == 0
     for name in ("detectlineaments", "vectorizelineaments", "synthesizesurvey", "trainlineamentmodel",
-                 "convertgrid", "gridflightlines", "transformgrid", "comparelineaments"):
+                 "convertgrid", "gridflightlines", "transformgrid", "comparelineaments", "stitchpanorama",
+                 "flatfield", "colourfit", "colourcorrect", "alignpolarized", "superpixelannotate",
+                 "uncertaintyregions", "segmentminerals", "mineralstatistics", "synthesizesection",
+                 "trainmineralmodel", "evaluatemineralmodel"):
         assert f"geocore:{name}" in listing.stdout
     help_text = qgis_process(installed, "help", "geocore:detectlineaments")
     assert "OUTPUT_LINES" in help_text.stdout
@@ -134,6 +139,32 @@ def test_transform_grid_with_qgis_process(installed):
     assert np.argmax(thg[32]) in (31, 32)  # the horizontal gradient peaks over the step
 
 
+def test_stitch_panorama_with_qgis_process(installed):
+    tiles = Path(os.environ.get("GEOCORE_TEST_DATA", REPO / ".." / "shared" / "data")) / "tiles" / "stitch2d_bse_2x3"
+    if not tiles.is_dir():
+        pytest.skip(f"real microscope tiles not found in {tiles}")
+    out = installed.tmp / "pano"
+    result = run_json(installed, "geocore:stitchpanorama", FOLDER=tiles, UM_PER_PX=0.5, OUTPUT=out / "bse.tif",
+                      OUTPUT_REPORT=out / "pairs.csv")["results"]
+    assert result["N_TILES"] == 6 and result["PAIRS_USED"] == 7
+    layer = QgsRasterLayer(result["OUTPUT"], "p", "gdal")
+    assert layer.isValid() and layer.rasterUnitsPerPixelX() == 0.5
+    assert (out / "pairs.csv").is_file()
+
+
+def test_synthesize_section_then_segment_minerals_with_qgis_process(installed):
+    out = installed.tmp / "minerals"
+    run_json(installed, "geocore:synthesizesection", ROWS=128, COLS=128, SEED=3, UM_PER_PX=1.5,
+             OUTPUT_IMAGE=out / "section.tif", OUTPUT_MASK=out / "truth.tif")
+    seg = run_json(installed, "geocore:segmentminerals", INPUT=out / "section.tif", UM_PER_PX=1.5, DEVICE=1,
+                   OUTPUT_CLASSES=out / "classes.tif", OUTPUT_POLYGONS=out / "minerals.gpkg",
+                   OUTPUT_STATS=out / "stats")
+    polygons = QgsVectorLayer(seg["results"]["OUTPUT_POLYGONS"], "m", "ogr")
+    assert polygons.isValid() and polygons.featureCount() == seg["results"]["N_GRAINS"] > 0
+    assert {"code", "name", "area"} <= set(polygons.fields().names())
+    assert (out / "stats" / "stats.csv").is_file()
+
+
 def test_without_libraries_the_provider_loads_and_explains(installed, tmp_path):
     """QGIS's Python alone (no PYTHONPATH): algorithms are listed, running one names the pip command."""
     bare = dict(installed.env)
@@ -141,6 +172,7 @@ def test_without_libraries_the_provider_loads_and_explains(installed, tmp_path):
     bare_install = SimpleNamespace(env=bare, plugins=installed.plugins, tmp=installed.tmp)
     listing = qgis_process(bare_install, "list")
     assert "geocore:detectlineaments" in listing.stdout
+    assert "geocore:superpixelannotate" in listing.stdout  # dialogs are built without the libraries
     out = qgis_process(bare_install, "run", "geocore:synthesizesurvey", "--", f"OUTPUT_FIELD={tmp_path / 'f.tif'}",
                        f"OUTPUT_MASK={tmp_path / 'm.tif'}", f"OUTPUT_AXES={tmp_path / 'a.gpkg'}")
     assert out.returncode != 0
@@ -149,3 +181,20 @@ def test_without_libraries_the_provider_loads_and_explains(installed, tmp_path):
     python = f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}"
     assert f'"{python}" -m pip install --user' in text and '"torch>=2.1"' in text, text[-2000:]
     assert not list(tmp_path.iterdir())
+
+
+def test_flatfield_with_qgis_process(installed, tmp_path):
+    """A microscopy algorithm from the zip: the bundled geocore, a photo series in, same names out."""
+    import cv2
+    import numpy as np
+
+    y, x = np.mgrid[0:120, 0:160]
+    light = (1.0 - 1.2 * (((y - 50) / 120) ** 2 + ((x - 70) / 160) ** 2))[..., None]
+    cv2.imwrite(str(tmp_path / "mirror.png"), np.round(np.repeat(200 * light, 3, axis=2)).astype(np.uint8))
+    cv2.imwrite(str(tmp_path / "a.jpg"), np.round(np.repeat(100 * light, 3, axis=2)).astype(np.uint8))
+    out = tmp_path / "out"
+    result = run_json(installed, "geocore:flatfield", INPUT=tmp_path / "a.jpg", REFERENCE=tmp_path / "mirror.png",
+                      SIGMA=3, OUTPUT_FOLDER=out)
+    assert [Path(p).name for p in result["results"]["OUTPUT_LAYERS"]] == ["a.jpg"]
+    corrected = cv2.imread(str(out / "a.jpg")).astype(float)
+    assert np.ptp(corrected[5:-5, 5:-5].mean(axis=2)) < 8
