@@ -134,3 +134,21 @@ def test_britain_survey_at_5_km(tmp_path):
     values = pd.read_csv(BRITAIN, usecols=["total_field_anomaly_nt"]).total_field_anomaly_nt
     # block medians and linear interpolation stay within the data's range
     assert values.min() <= np.nanmin(data) < 0 < np.nanmax(data) <= values.max()
+
+
+def test_geosoft_xyz_with_comment_header_and_line_rows(tmp_path):
+    df = survey(line_spacing=1000.0, step=100.0)
+    table = tmp_path / "survey.xyz.gz"
+    import gzip
+
+    with gzip.open(table, "wt") as f:
+        f.write("/ exported from Oasis montaj\n/ X Y TMI\n")
+        for k, (n, rows) in enumerate(df.groupby("northing")):
+            f.write(f"Line {10 * (k + 1)}\n")
+            np.savetxt(f, rows[["easting", "northing", "tmi"]].to_numpy(), fmt="%.3f")
+    res = grid_flight_lines(table, tmp_path / "g.tif", LineGridParams(cell=500.0, value="TMI",
+                                                                      source_crs="EPSG:32632"))
+    assert res.n_points == len(df)
+    E, N = np.meshgrid(*res.grid.coordinates())
+    valid = np.isfinite(res.grid.data)
+    assert valid.mean() > 0.8 and np.median(np.abs(res.grid.data - surface(E, N))[valid]) < 2.0

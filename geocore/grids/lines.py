@@ -124,8 +124,49 @@ class LineGridResult:
                 f"{filled:.0%} filled, from {self.n_points} points in {self.n_blocks} cells")
 
 
+def _open_text(path: Path):
+    import bz2
+    import gzip
+    import lzma
+
+    opener = {".gz": gzip.open, ".xz": lzma.open, ".bz2": bz2.open}.get(path.suffix.lower(), open)
+    return opener(path, "rt", errors="replace")
+
+
+def _xyz_header(path: Path) -> Optional[list]:
+    """Column names of a Geosoft-style XYZ file whose header is a ``/`` comment, else None.
+
+    In Geosoft XYZ exports the column names are on the last ``/`` line before
+    the data (e.g. ``/ X Y TMI``); ``Line``/``Tie`` rows separate the lines.
+    """
+    last_comment = None
+    with _open_text(path) as f:
+        for _, raw in zip(range(1000), f):
+            line = raw.strip()
+            if not line:
+                continue
+            if line.startswith("/"):
+                last_comment = line.lstrip("/").split()
+                continue
+            tokens = line.split()
+            if tokens[0].lower() in ("line", "tie", "trend"):
+                continue
+            try:
+                [float(t) for t in tokens]
+            except ValueError:
+                return None  # the first data-like line is a header of its own
+            if last_comment and len(last_comment) == len(tokens):
+                return last_comment
+            return None
+    return None
+
+
 def read_points(path: str | os.PathLike):
-    """Read a CSV (comma) or XYZ (white space, ``/`` comments) table, compressed or not, with a header."""
+    """Read a CSV (comma) or XYZ (white space) table with a header, compressed (.gz, .xz, .bz2) or not.
+
+    XYZ files may carry ``/`` comment lines, their header in the last comment
+    before the data (Geosoft style) and ``Line``/``Tie`` separator rows.
+    """
     import pandas as pd
 
     path = Path(path)
@@ -139,7 +180,14 @@ def read_points(path: str | os.PathLike):
         if is_csv:
             df = pd.read_csv(path, low_memory=False)
         else:
-            df = pd.read_csv(path, sep=r"\s+", comment="/", low_memory=False)
+            names = _xyz_header(path)
+            if names is None:
+                df = pd.read_csv(path, sep=r"\s+", comment="/", low_memory=False)
+            else:
+                df = pd.read_csv(path, sep=r"\s+", comment="/", header=None, names=names, low_memory=False)
+            first = df.columns[0]
+            separators = df[first].astype(str).str.lower().isin(["line", "tie", "trend"])
+            df = df[~separators].reset_index(drop=True)
     except pd.errors.EmptyDataError as exc:
         msg = f"'{path}' is empty; give a table of points with a header line"
         raise GeocoreError(msg) from exc
