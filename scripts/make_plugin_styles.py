@@ -77,6 +77,34 @@ def probability_style(path: Path) -> None:
     assert ok, msg
 
 
+def _lumenstone_classes():
+    """(code, label, name, colour) of the LumenStone table, from geocore itself."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from geocore.microscopy.classes import CLASSES
+
+    return [(c.code, c.label, c.name, c.colour) for c in CLASSES]
+
+
+def microscopy_mask_style(path: Path) -> None:
+    """LumenStone mask: paletted, one colour per class code; 255 (unlabelled) transparent."""
+    from osgeo import gdal
+    from qgis.core import QgsPalettedRasterRenderer
+
+    tif = path.with_suffix(".tmp.tif")
+    ds = gdal.GetDriverByName("GTiff").Create(str(tif), 2, 2, 1, gdal.GDT_Byte)
+    ds.SetGeoTransform((0.0, 1.0, 0.0, 0.0, 0.0, -1.0))
+    ds = None
+    layer = QgsRasterLayer(str(tif), "mask")
+    classes = [QgsPalettedRasterRenderer.Class(code, QColor(colour), f"{code} {label} ({name})")
+               for code, label, name, colour in _lumenstone_classes()]
+    layer.setRenderer(QgsPalettedRasterRenderer(layer.dataProvider(), 1, classes))
+    msg, ok = layer.saveNamedStyle(str(path), categories=SYMBOLOGY)
+    del layer
+    for leftover in (tif, Path(str(tif) + ".aux.xml")):
+        leftover.unlink(missing_ok=True)
+    assert ok, msg
+
+
 def mineral_classes_style(path: Path) -> None:
     """Paletted raster style: each LumenStone class code in its display colour."""
     from osgeo import gdal
@@ -96,6 +124,36 @@ def mineral_classes_style(path: Path) -> None:
     del layer
     for leftover in (tif, Path(str(tif) + ".aux.xml")):
         leftover.unlink(missing_ok=True)
+    assert ok, msg
+
+
+def microscopy_polygons_style(path: Path) -> None:
+    """Annotation polygons filled with the LumenStone colour of their ``code``."""
+    from qgis.core import QgsCategorizedSymbolRenderer, QgsFillSymbol, QgsRendererCategory
+
+    layer = QgsVectorLayer("Polygon?field=code:integer&field=label:string", "polygons", "memory")
+    categories = []
+    for code, label, name, colour in _lumenstone_classes():
+        symbol = QgsFillSymbol.createSimple({"color": colour, "outline_color": "#202020", "outline_width": "0.1"})
+        symbol.setOpacity(0.6)
+        categories.append(QgsRendererCategory(code, symbol, f"{code} {label} ({name})"))
+    layer.setRenderer(QgsCategorizedSymbolRenderer("code", categories))
+    msg, ok = layer.saveNamedStyle(str(path), categories=SYMBOLOGY)
+    assert ok, msg
+
+
+def uncertainty_regions_style(path: Path) -> None:
+    """Uncertain regions: no fill, outline from red (rank 1, least sure) to yellow."""
+    from qgis.core import QgsFillSymbol
+
+    layer = QgsVectorLayer("Polygon?field=rank:integer", "regions", "memory")
+    symbol = QgsFillSymbol.createSimple({"style": "no", "outline_color": "#e31a1c", "outline_width": "0.6",
+                                         "outline_width_unit": "MM"})
+    symbol.symbolLayer(0).setDataDefinedProperty(
+        QgsSymbolLayer.Property.PropertyStrokeColor,
+        QgsProperty.fromExpression('ramp_color(\'Reds\', scale_linear("rank", 1, 30, 1, 0.4))'))
+    layer.setRenderer(QgsSingleSymbolRenderer(symbol))
+    msg, ok = layer.saveNamedStyle(str(path), categories=SYMBOLOGY)
     assert ok, msg
 
 
@@ -123,6 +181,9 @@ def main() -> int:
     line_style(STYLES / "lineaments.qml", "#1a1a1a", 0.6, data_defined_width=True)
     line_style(STYLES / "true_axes.qml", "#d7191c", 0.5, data_defined_width=False)
     probability_style(STYLES / "probability.qml")
+    microscopy_mask_style(STYLES / "microscopy_mask.qml")
+    microscopy_polygons_style(STYLES / "microscopy_polygons.qml")
+    uncertainty_regions_style(STYLES / "uncertainty_regions.qml")
     mineral_classes_style(STYLES / "mineral_classes.qml")
     minerals_style(STYLES / "minerals.qml")
     for qml in sorted(STYLES.glob("*.qml")):

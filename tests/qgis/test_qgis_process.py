@@ -91,8 +91,10 @@ def test_plugin_enabled_and_algorithms_listed(installed):
     listing = qgis_process(installed, "list")
     assert listing.returncode == 0
     for name in ("detectlineaments", "vectorizelineaments", "synthesizesurvey", "trainlineamentmodel",
-                 "segmentminerals", "mineralstatistics", "synthesizesection", "trainmineralmodel",
-                 "evaluatemineralmodel"):
+                 "convertgrid", "gridflightlines", "transformgrid", "comparelineaments", "stitchpanorama",
+                 "flatfield", "colourfit", "colourcorrect", "alignpolarized", "superpixelannotate",
+                 "uncertaintyregions", "segmentminerals", "mineralstatistics", "synthesizesection",
+                 "trainmineralmodel", "evaluatemineralmodel"):
         assert f"geocore:{name}" in listing.stdout
     help_text = qgis_process(installed, "help", "geocore:detectlineaments")
     assert "OUTPUT_LINES" in help_text.stdout
@@ -120,6 +122,36 @@ def test_synthesize_then_detect_with_qgis_process(installed):
     assert (out / "rose.png").stat().st_size > 1000
 
 
+def test_transform_grid_with_qgis_process(installed):
+    import numpy as np
+    from rasterio.crs import CRS
+    from rasterio.transform import from_origin
+
+    from geocore.grids.io import Grid, read_grid, write_geotiff
+
+    out = installed.tmp / "transform"
+    x = np.arange(64) * 50.0
+    field = np.tanh((x[None, :] - 1600.0) / 300.0) * np.ones((64, 1))  # a north-south step
+    write_geotiff(Grid(field, from_origin(500000, 6000000, 50, 50), CRS.from_epsg(32633)), out / "step.tif")
+    result = run_json(installed, "geocore:transformgrid", INPUT=out / "step.tif", OPERATION=5,
+                      OUTPUT=out / "thg.tif")["results"]
+    thg = read_grid(result["OUTPUT"]).data
+    assert np.argmax(thg[32]) in (31, 32)  # the horizontal gradient peaks over the step
+
+
+def test_stitch_panorama_with_qgis_process(installed):
+    tiles = Path(os.environ.get("GEOCORE_TEST_DATA", REPO / ".." / "shared" / "data")) / "tiles" / "stitch2d_bse_2x3"
+    if not tiles.is_dir():
+        pytest.skip(f"real microscope tiles not found in {tiles}")
+    out = installed.tmp / "pano"
+    result = run_json(installed, "geocore:stitchpanorama", FOLDER=tiles, UM_PER_PX=0.5, OUTPUT=out / "bse.tif",
+                      OUTPUT_REPORT=out / "pairs.csv")["results"]
+    assert result["N_TILES"] == 6 and result["PAIRS_USED"] == 7
+    layer = QgsRasterLayer(result["OUTPUT"], "p", "gdal")
+    assert layer.isValid() and layer.rasterUnitsPerPixelX() == 0.5
+    assert (out / "pairs.csv").is_file()
+
+
 def test_synthesize_section_then_segment_minerals_with_qgis_process(installed):
     out = installed.tmp / "minerals"
     run_json(installed, "geocore:synthesizesection", ROWS=128, COLS=128, SEED=3, UM_PER_PX=1.5,
@@ -140,6 +172,7 @@ def test_without_libraries_the_provider_loads_and_explains(installed, tmp_path):
     bare_install = SimpleNamespace(env=bare, plugins=installed.plugins, tmp=installed.tmp)
     listing = qgis_process(bare_install, "list")
     assert "geocore:detectlineaments" in listing.stdout
+    assert "geocore:superpixelannotate" in listing.stdout  # dialogs are built without the libraries
     out = qgis_process(bare_install, "run", "geocore:synthesizesurvey", "--", f"OUTPUT_FIELD={tmp_path / 'f.tif'}",
                        f"OUTPUT_MASK={tmp_path / 'm.tif'}", f"OUTPUT_AXES={tmp_path / 'a.gpkg'}")
     assert out.returncode != 0
@@ -148,3 +181,20 @@ def test_without_libraries_the_provider_loads_and_explains(installed, tmp_path):
     python = f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}"
     assert f'"{python}" -m pip install --user' in text and '"torch>=2.1"' in text, text[-2000:]
     assert not list(tmp_path.iterdir())
+
+
+def test_flatfield_with_qgis_process(installed, tmp_path):
+    """A microscopy algorithm from the zip: the bundled geocore, a photo series in, same names out."""
+    import cv2
+    import numpy as np
+
+    y, x = np.mgrid[0:120, 0:160]
+    light = (1.0 - 1.2 * (((y - 50) / 120) ** 2 + ((x - 70) / 160) ** 2))[..., None]
+    cv2.imwrite(str(tmp_path / "mirror.png"), np.round(np.repeat(200 * light, 3, axis=2)).astype(np.uint8))
+    cv2.imwrite(str(tmp_path / "a.jpg"), np.round(np.repeat(100 * light, 3, axis=2)).astype(np.uint8))
+    out = tmp_path / "out"
+    result = run_json(installed, "geocore:flatfield", INPUT=tmp_path / "a.jpg", REFERENCE=tmp_path / "mirror.png",
+                      SIGMA=3, OUTPUT_FOLDER=out)
+    assert [Path(p).name for p in result["results"]["OUTPUT_LAYERS"]] == ["a.jpg"]
+    corrected = cv2.imread(str(out / "a.jpg")).astype(float)
+    assert np.ptp(corrected[5:-5, 5:-5].mean(axis=2)) < 8

@@ -1,0 +1,192 @@
+"""Command-line commands of the microscopy tools.
+
+``geocore flatfield``, ``geocore colour fit|apply``, ``geocore xpl align``,
+``geocore annotate`` and ``geocore uncertainty``; the same commands are also
+reachable as ``geocore microscopy <command>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def _bar(args, desc):
+    from ..cli import progress_bar
+
+    return progress_bar(desc, args.quiet)
+
+
+# ----------------------------------------------------------------------------- commands
+def _cmd_flatfield(args: argparse.Namespace) -> int:
+    from .flatfield import flatfield_to_folder
+
+    with _bar(args, "flat-field correction") as bar:
+        res = flatfield_to_folder(args.images, args.reference, args.out_dir, sigma=args.sigma,
+                                  per_channel=not args.grey, normalize=args.normalize, progress=bar)
+    print(res.summary())
+    return 0
+
+
+def _cmd_colour_fit(args: argparse.Namespace) -> int:
+    from .colour import fit_colour_files
+
+    with _bar(args, "fitting colour correction") as bar:
+        corr = fit_colour_files(args.image, args.annotation, args.reference, args.reference_annotation, args.out,
+                                corrected_out=args.corrected, progress=bar)
+    before = sum(corr.delta_e_before.values()) / len(corr.classes)
+    after = sum(corr.delta_e_after.values()) / len(corr.classes)
+    print(f"matrix: {args.out} ({len(corr.classes)} classes; mean CIEDE2000 of class colours "
+          f"{before:.2f} -> {after:.2f})")
+    if args.corrected:
+        print(f"corrected: {args.corrected}")
+    return 0
+
+
+def _cmd_colour_apply(args: argparse.Namespace) -> int:
+    from .colour import apply_colour_files
+
+    with _bar(args, "colour correction") as bar:
+        written = apply_colour_files(args.images, args.matrix, args.out_dir, progress=bar)
+    print(f"{len(written)} image(s) corrected: " + ", ".join(str(p) for p in written))
+    return 0
+
+
+def _cmd_xpl_align(args: argparse.Namespace) -> int:
+    from .align import align_and_stack
+
+    with _bar(args, "aligning crossed-polar photos") as bar:
+        res = align_and_stack(args.ppl, args.xpl, args.out, method=args.method, model=args.model,
+                              step_deg=args.step, crop=args.crop, progress=bar)
+    print(res.summary())
+    return 0
+
+
+def _cmd_annotate(args: argparse.Namespace) -> int:
+    from .annotate import SuperpixelParams, annotate_image
+
+    params = SuperpixelParams(slic_sizes=tuple(args.slic_sizes), felzenszwalb_scales=tuple(args.fz_scales),
+                              work_edge=args.work_edge, colour_check=not args.no_colour_check)
+    out = Path(args.out_dir)
+    stem = Path(args.image).stem
+    with _bar(args, "propagating strokes") as bar:
+        res = annotate_image(args.image, args.strokes, out / f"{stem}.png", out / f"{stem}_polygons.gpkg",
+                             class_field=args.class_field, params=params, progress=bar)
+    print(res.summary())
+    return 0
+
+
+def _cmd_uncertainty(args: argparse.Namespace) -> int:
+    from .uncertainty import uncertainty_regions
+
+    with _bar(args, "finding uncertain regions") as bar:
+        res = uncertainty_regions(args.probability, args.out, share=args.share, metric=args.metric,
+                                  smooth_px=args.smooth, min_area_px=args.min_area, map_out=args.map,
+                                  progress=bar)
+    print(res.summary())
+    return 0
+
+
+# ----------------------------------------------------------------------------- parsers
+def _add_flatfield(sub) -> None:
+    from .params import DEFAULT_SIGMA
+
+    p = sub.add_parser("flatfield", help="flat-field correct photographs with a mirror photograph")
+    p.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help="photographs (JPEG, PNG, TIFF)")
+    p.add_argument("--reference", required=True, type=Path, metavar="MIRROR",
+                   help="photograph of a mirror taken with the same microscope settings")
+    p.add_argument("--out-dir", required=True, type=Path, help="output folder (outputs keep the input names)")
+    p.add_argument("--sigma", type=float, default=DEFAULT_SIGMA,
+                   help=f"smoothing of the mirror in pixels (default {DEFAULT_SIGMA:g})")
+    p.add_argument("--grey", action="store_true", help="one grey gain for all channels (default: one per channel)")
+    p.add_argument("--normalize", choices=("mean", "max"), default="mean",
+                   help="mean: keep mean brightness (default); max: raise the field to its brightest part")
+    p.set_defaults(func=_cmd_flatfield)
+
+
+def _add_colour(sub) -> None:
+    p = sub.add_parser("colour", aliases=["color"], help="colour correction with a 4 x 3 matrix (fit, apply)")
+    cs = p.add_subparsers(dest="colour_command", required=True)
+    f = cs.add_parser("fit", help="fit the matrix from partial annotations of the photo and of a reference")
+    f.add_argument("image", type=Path, help="the photo to correct")
+    f.add_argument("--annotation", required=True, type=Path,
+                   help="partial annotation of the photo (LumenStone mask: class codes, 255 unlabelled)")
+    f.add_argument("--reference", required=True, type=Path, help="a photo with the wanted colours")
+    f.add_argument("--reference-annotation", required=True, type=Path, help="partial annotation of the reference")
+    f.add_argument("--out", required=True, type=Path, help="matrix file (.json)")
+    f.add_argument("--corrected", type=Path, default=None,
+                   help="per-image mode: also write the corrected photo here")
+    f.set_defaults(func=_cmd_colour_fit)
+    a = cs.add_parser("apply", help="apply a saved matrix to photos (calibration mode)")
+    a.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
+    a.add_argument("--matrix", required=True, type=Path, help="matrix file from 'geocore colour fit'")
+    a.add_argument("--out-dir", required=True, type=Path, help="output folder (outputs keep the input names)")
+    a.set_defaults(func=_cmd_colour_apply)
+
+
+def _add_xpl(sub) -> None:
+    from .params import ALIGN_METHODS as METHODS, ALIGN_MODELS as MODELS
+
+    p = sub.add_parser("xpl", help="crossed-polar photos: align onto the plane-polar photo and stack")
+    xs = p.add_subparsers(dest="xpl_command", required=True)
+    a = xs.add_parser("align", help="align rotated crossed-polar photos on the plane-polar one; 3+3N band GeoTIFF")
+    a.add_argument("ppl", type=Path, help="plane-polarised photo (the reference grid)")
+    a.add_argument("xpl", nargs="+", type=Path, help="crossed-polar photos at several stage rotations")
+    a.add_argument("--out", required=True, type=Path, help="output stack (.tif); a .alignment.json report beside it")
+    a.add_argument("--method", choices=METHODS, default="ecc",
+                   help="ecc: rotation search + ECC (default, most accurate); sift: SIFT + RANSAC affine (the paper)")
+    a.add_argument("--model", choices=MODELS, default="euclidean", help="transform refined by ECC")
+    a.add_argument("--step", type=float, default=1.0, help="rotation search step in degrees (default 1)")
+    a.add_argument("--crop", action="store_true", help="crop to the bounding box of the area all photos share")
+    a.set_defaults(func=_cmd_xpl_align)
+
+
+def _add_annotate(sub) -> None:
+    from .params import SuperpixelParams
+
+    d = SuperpixelParams()
+    p = sub.add_parser("annotate", help="strokes per mineral -> superpixel mask (LumenStone PNG) and polygons")
+    p.add_argument("image", type=Path, help="the photo the strokes were drawn on")
+    p.add_argument("--strokes", required=True, type=Path,
+                   help="lines or polygons with a class field (code 0..14 or label such as 'py'), in the photo's "
+                        "coordinates (without georeferencing: x = column, y = -row, as QGIS shows it)")
+    p.add_argument("--class-field", default="class", help="field holding the class (default 'class')")
+    p.add_argument("--out-dir", required=True, type=Path,
+                   help="writes NAME.png (mask: class code, 255 unlabelled) and NAME_polygons.gpkg")
+    p.add_argument("--slic-sizes", type=float, nargs="+", default=list(d.slic_sizes),
+                   help="SLIC superpixel sizes in working pixels (default %(default)s)")
+    p.add_argument("--fz-scales", type=float, nargs="*", default=list(d.felzenszwalb_scales),
+                   help="Felzenszwalb scales (default %(default)s)")
+    p.add_argument("--work-edge", type=int, default=d.work_edge,
+                   help="segment on a copy reduced to this long edge in pixels (default %(default)s)")
+    p.add_argument("--no-colour-check", action="store_true",
+                   help="let coarse superpixels label pixels whatever their colour")
+    p.set_defaults(func=_cmd_annotate)
+
+
+def _add_uncertainty(sub) -> None:
+    from .params import DEFAULT_MIN_AREA_PX, DEFAULT_SHARE, DEFAULT_SMOOTH_PX, METRICS
+
+    p = sub.add_parser("uncertainty", help="polygons where a model is least sure, for annotation (ranked)")
+    p.add_argument("probability", type=Path, help="class probabilities: one band per class, values 0..1")
+    p.add_argument("--out", required=True, type=Path, help="polygons (.gpkg or .shp) with rank 1 = least sure")
+    p.add_argument("--share", type=float, default=DEFAULT_SHARE,
+                   help="share of the image to select (default %(default)s; the paper annotates 5-10 %%)")
+    p.add_argument("--metric", choices=METRICS, default="entropy", help="entropy, or 1 - margin of the top two")
+    p.add_argument("--smooth", type=float, default=DEFAULT_SMOOTH_PX, help="smoothing of the uncertainty map in pixels")
+    p.add_argument("--min-area", type=int, default=DEFAULT_MIN_AREA_PX, help="drop regions smaller than this many pixels")
+    p.add_argument("--map", type=Path, default=None, help="also write the uncertainty map (GeoTIFF)")
+    p.set_defaults(func=_cmd_uncertainty)
+
+
+_ADDERS = [_add_flatfield, _add_colour, _add_xpl, _add_annotate, _add_uncertainty]
+
+
+def register(subparsers) -> None:
+    """Add the microscopy commands to the top-level parser, and under ``geocore microscopy``."""
+    for add in _ADDERS:
+        add(subparsers)
+    micro = subparsers.add_parser("microscopy", help="microscope image tools (the same commands as above)")
+    sub = micro.add_subparsers(dest="command", required=True)
+    for add in _ADDERS:
+        add(sub)

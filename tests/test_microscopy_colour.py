@@ -1,0 +1,131 @@
+"""Colour correction: 4 x 3 affine matrix fitted by CIEDE2000 least squares."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from geocore.cli import main
+from geocore.errors import GeocoreError
+from geocore.microscopy.colour import (
+    ColourCorrection,
+    delta_e,
+    fit_colour_correction,
+    fit_matrix,
+    linearize,
+)
+from geocore.microscopy.synthetic import synthetic_section
+from microscopy_helpers import read_png, run_error, write_png
+
+#: A camera with a blue-poor, slightly cross-talking response and a black offset (linear RGB).
+DISTORTION = np.array([[0.80, 0.05, 0.00],
+                       [0.10, 0.70, 0.05],
+                       [0.00, 0.10, 0.55],
+                       [0.02, 0.015, 0.03]])
+
+
+def distort(rgb: np.ndarray) -> np.ndarray:
+    lin = linearize(rgb)
+    out = np.concatenate([lin, np.ones(lin.shape[:2] + (1,))], axis=-1) @ DISTORTION
+    return np.clip(np.clip(out, 0, 1) ** (1 / 2.2) * 255 + 0.5, 0, 255).astype(np.uint8)
+
+
+def partial(mask: np.ndarray, share: float, seed: int) -> np.ndarray:
+    ann = np.full(mask.shape, 255, np.uint8)
+    pick = np.random.default_rng(seed).random(mask.shape) < share
+    ann[pick] = mask[pick]
+    return ann
+
+
+@pytest.fixture(scope="module")
+def scene():
+    truth = synthetic_section((200, 200), classes=(0, 1, 2, 6, 8), seed=1)
+    reference = synthetic_section((200, 200), classes=(0, 1, 2, 6, 8), seed=2)
+    return truth, distort(truth.rgb), reference
+
+
+def test_exact_affine_is_recovered_from_enough_colours():
+    rng = np.random.default_rng(0)
+    target = rng.uniform(0.05, 0.8, (12, 3))
+    true_inverse = np.linalg.lstsq(np.c_[target @ DISTORTION[:3] + DISTORTION[3], np.ones(12)], target, rcond=None)[0]
+    source = target @ DISTORTION[:3] + DISTORTION[3]
+    matrix, start = fit_matrix(source, target, regularization=0.0)
+    assert np.abs(start[3]).max() == 0 and np.count_nonzero(start[:3] - np.diag(np.diag(start[:3]))) == 0
+    after = delta_e(np.c_[source, np.ones(12)] @ matrix, target)
+    assert after.max() < 0.05
+    assert np.abs(matrix - true_inverse).max() < 0.02
+
+
+def test_partial_annotation_corrects_held_out_pixels(scene):
+    truth, distorted, reference = scene
+    ann = partial(truth.mask, 0.05, seed=3)
+    corr = fit_colour_correction(distorted, ann, reference.rgb, partial(reference.mask, 0.05, seed=4))
+    assert corr.classes == [0, 1, 2, 6, 8]
+    corrected = corr.apply(distorted)
+    held = ann == 255
+    before = delta_e(linearize(distorted[held]), linearize(truth.rgb[held])).mean()
+    after = delta_e(linearize(corrected[held]), linearize(truth.rgb[held])).mean()
+    assert before > 5 and after < 2.5 and after < before / 3
+    assert max(corr.delta_e_after.values()) < max(corr.delta_e_before.values())
+
+
+def test_json_round_trip_and_apply(tmp_path, scene):
+    truth, distorted, reference = scene
+    corr = fit_colour_correction(distorted, partial(truth.mask, 0.05, 3), reference.rgb,
+                                 partial(reference.mask, 0.05, 4))
+    path = corr.save(tmp_path / "m.json")
+    assert json.loads(path.read_text())["format"] == "geocore-colour-matrix"
+    back = ColourCorrection.load(path)
+    np.testing.assert_allclose(back.matrix, corr.matrix, atol=1e-7)
+    assert np.abs(back.apply(distorted).astype(int) - corr.apply(distorted).astype(int)).max() <= 1
+
+
+def test_identity_matrix_keeps_the_photo(scene):
+    _, distorted, _ = scene
+    ident = ColourCorrection(matrix=np.vstack([np.eye(3), np.zeros(3)]))
+    assert np.abs(ident.apply(distorted).astype(int) - distorted).max() <= 1
+
+
+def test_too_few_common_classes_is_explained(scene):
+    truth, distorted, reference = scene
+    only_bg = np.where(truth.mask == 0, 0, 255).astype(np.uint8)
+    with pytest.raises(GeocoreError, match="at least two of the same classes"):
+        fit_colour_correction(distorted, only_bg, reference.rgb, reference.mask)
+
+
+def test_cli_fit_then_apply_calibration_mode(tmp_path, scene, capsys):
+    truth, distorted, reference = scene
+    img = write_png(tmp_path / "photo.png", distorted)
+    ann = write_png(tmp_path / "photo_ann.png", partial(truth.mask, 0.05, 3))
+    ref = write_png(tmp_path / "ref.png", reference.rgb)
+    ref_ann = write_png(tmp_path / "ref_ann.png", partial(reference.mask, 0.05, 4))
+    matrix = tmp_path / "m.json"
+    assert main(["-q", "colour", "fit", str(img), "--annotation", str(ann), "--reference", str(ref),
+                 "--reference-annotation", str(ref_ann), "--out", str(matrix),
+                 "--corrected", str(tmp_path / "photo_corrected.png")]) == 0
+    assert "5 classes" in capsys.readouterr().out
+    per_image = read_png(tmp_path / "photo_corrected.png")
+    series = tmp_path / "series"
+    assert main(["-q", "microscopy", "colour", "apply", str(img), "--matrix", str(matrix),
+                 "--out-dir", str(series)]) == 0
+    np.testing.assert_array_equal(read_png(series / "photo.png"), per_image)
+    err = delta_e(linearize(per_image), linearize(truth.rgb)).mean()
+    assert err < 2.5
+
+
+def test_cli_errors(tmp_path, scene, capsys):
+    truth, distorted, reference = scene
+    img = write_png(tmp_path / "photo.png", distorted)
+    ann = write_png(tmp_path / "ann.png", partial(truth.mask, 0.05, 3))
+    small = write_png(tmp_path / "small.png", np.zeros((10, 10), np.uint8))
+    err = run_error(main, capsys, ["-q", "colour", "fit", str(img), "--annotation", str(small), "--reference", str(img),
+                                   "--reference-annotation", str(ann), "--out", str(tmp_path / "m.json")])
+    assert "same photograph size" in err
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"matrix": [[1, 0], [0, 1]]}')
+    err = run_error(main, capsys, ["-q", "colour", "apply", str(img), "--matrix", str(bad), "--out-dir",
+                                   str(tmp_path / "o")])
+    assert "4 x 3" in err
+    assert not (tmp_path / "m.json").exists() and not (tmp_path / "o").exists()
