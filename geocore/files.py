@@ -88,3 +88,36 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
                     old.unlink(missing_ok=True)
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+def write_vector(gdf, path: str | os.PathLike, geometry_type: str = "Polygon") -> Path:
+    """Write a GeoDataFrame in the OGR format named by the extension (.gpkg, .shp, .geojson, ...).
+
+    Written atomically (see :func:`atomic_output`); the layer is named after
+    the file; an empty frame still gives a valid, empty layer with the fields
+    and the CRS.
+
+    Parameters
+    ----------
+    gdf : geopandas.GeoDataFrame
+    path : path
+        Destination; its extension chooses the driver.
+    geometry_type : str
+        OGR geometry type of the layer (``"Polygon"``, ``"LineString"``, ...).
+    """
+    import pyogrio
+
+    path = Path(path)
+    try:
+        driver = pyogrio.raw.detect_write_driver(str(path))
+    except ValueError as exc:
+        msg = f"cannot tell the vector format of '{path}' from its extension; use .gpkg, .shp or .geojson"
+        raise GeocoreError(msg) from exc
+    with atomic_output(path) as tmp:
+        try:
+            pyogrio.write_dataframe(gdf, tmp, driver=driver, geometry_type=geometry_type, layer=path.stem,
+                                    promote_to_multi=False)
+        except Exception as exc:  # OGR errors come in several types
+            msg = f"could not write '{path}' ({exc}); choose another format or folder"
+            raise GeocoreError(msg) from exc
+    return path

@@ -195,6 +195,21 @@ def test_statistics_known_answer():
         statistics_from_classes(np.full((4, 4), 40, np.uint8))
 
 
+def test_empty_polygon_layer_keeps_fields_and_crs(tmp_path):
+    import geopandas as gpd
+
+    from geocore.files import write_vector
+    from geocore.minerals.segment import micrometre_crs, micrometre_transform, polygons_from_classes
+
+    gdf = polygons_from_classes(np.zeros((8, 8), np.uint8), micrometre_transform(2.0), micrometre_crs())
+    write_vector(gdf, tmp_path / "none.gpkg")
+    back = gpd.read_file(tmp_path / "none.gpkg")
+    assert len(back) == 0 and {"code", "label", "name", "area"} <= set(back.columns)
+    assert "micrometre" in back.crs.to_wkt()
+    one = polygons_from_classes(np.pad(np.ones((2, 3), np.uint8), 1), micrometre_transform(2.0), micrometre_crs())
+    assert one["name"].tolist() == ["chalcopyrite"] and one["area"].tolist() == [24.0]
+
+
 def test_contacts_ignore_nodata():
     a = np.array([[1, 255, 2], [1, 1, 2]], np.uint8)
     m = contact_lengths(a, [1, 2])

@@ -22,7 +22,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from ..errors import GeocoreError
-from ..files import atomic_output, check_not_input, prepare_out_dir
+from ..files import atomic_output, check_not_input, prepare_out_dir, write_vector
 from ..progress import Progress
 from .classes import BY_CODE, CLASSES
 
@@ -271,30 +271,13 @@ def polygons_from_classes(classes: np.ndarray, transform, crs, *, include_backgr
         geoms.append(g)
     gcrs = pyproj.CRS.from_wkt(crs.to_wkt()) if crs is not None else None
     gdf = gpd.GeoDataFrame({"code": np.array([r[0] for r in rows], np.int32),
-                            "label": [r[1] for r in rows], "name": [r[2] for r in rows]},
+                            "label": np.array([r[1] for r in rows], dtype=object),
+                            "name": np.array([r[2] for r in rows], dtype=object)},
                            geometry=geoms, crs=gcrs)
     gdf["area"] = gdf.geometry.area
     gdf["perimeter"] = gdf.geometry.length
     gdf["ecd"] = 2.0 * np.sqrt(gdf["area"] / np.pi)
     return gdf[["code", "label", "name", "area", "perimeter", "ecd", "geometry"]]
-
-
-def write_vector(gdf, path: str | os.PathLike, geometry_type: str = "Polygon") -> Path:
-    """Write polygons in the OGR format named by the extension (.gpkg, .shp, ...), atomically."""
-    import pyogrio
-
-    path = Path(path)
-    try:
-        driver = pyogrio.raw.detect_write_driver(str(path))
-    except ValueError as exc:
-        raise GeocoreError(f"cannot tell the vector format of '{path}' from its extension; use .gpkg or .shp") from exc
-    with atomic_output(path) as tmp:
-        try:
-            pyogrio.write_dataframe(gdf, tmp, driver=driver, geometry_type=geometry_type, layer=path.stem,
-                                    promote_to_multi=False)
-        except Exception as exc:  # OGR errors come in several types
-            raise GeocoreError(f"could not write '{path}' ({exc}); choose another format or folder") from exc
-    return path
 
 
 @dataclass
