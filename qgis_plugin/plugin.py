@@ -28,6 +28,7 @@ MENU_ALGORITHMS = (
     ("Vectorize lineament probability…", "geocore:vectorizelineaments"),
     ("Synthesize dyke survey…", "geocore:synthesizesurvey"),
     ("Train lineament model…", "geocore:trainlineamentmodel"),
+    ("Segment ore minerals…", "geocore:segmentminerals"),
 )
 
 

@@ -57,6 +57,7 @@ def test_provider_and_algorithms_register(geocore_plugin):
 def test_menu_entries(geocore_plugin, iface):
     texts = [a.text() for a in iface.menus["&geocore"]]
     assert "Detect lineaments…" in texts and "Check Python libraries" in texts and "Help" in texts
+    assert "Segment ore minerals…" in texts
 
 
 def test_unload_removes_provider_and_menu(geocore_plugin, iface):
