@@ -15,11 +15,11 @@ import torch
 
 from geocore.cli import main
 from geocore.errors import Cancelled, GeocoreError
-from geocore.minerals.classes import BY_CODE, CODES, S1, S2, S3, colorize, parse_codes
-from geocore.minerals.lumenstone import list_samples, load_split, read_mask, read_sample
+from geocore.minerals.classes import BY_CODE, CODES, S2, S3, colorize, parse_codes
+from geocore.minerals.lumenstone import list_samples, load_split, read_sample
 from geocore.minerals.metrics import ConfusionMatrix
 from geocore.minerals.sampler import BalancedPatchSampler, PatchDataset, compare_balance
-from geocore.minerals.segment import MICROMETRE_WKT, segment_image
+from geocore.minerals.segment import segment_image
 from geocore.minerals.stats import contact_lengths, statistics_from_classes
 from geocore.minerals.synthetic import DEMO_CODES, synthesize_section, write_sections
 from geocore.models import ModelCard, build_model, save_model

@@ -14,7 +14,7 @@ inside the chosen cell.
 
 from __future__ import annotations
 
-from typing import Iterator, Optional, Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 from scipy import ndimage

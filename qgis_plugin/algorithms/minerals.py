@@ -341,7 +341,7 @@ class EvaluateMineralModel(GeocoreAlgorithm):
     NAME = "evaluatemineralmodel"
     DISPLAY_NAME = "Evaluate mineral model"
     GROUP = "minerals"
-    HELP = f"""<p>Measures a mineral model on a data set in the LumenStone layout exactly as the LumenStone
+    HELP = """<p>Measures a mineral model on a data set in the LumenStone layout exactly as the LumenStone
 paper does: IoU of each class summed over the whole split (sum of intersections over sum of unions), mean
 IoU over the classes present, pixel accuracy over labelled pixels (255 = ignore left out), and the
 confusion matrix. A model trained on LumenStone S1 + S2 can so be compared with the paper's 0.88 mean IoU
