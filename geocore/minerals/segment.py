@@ -224,11 +224,16 @@ def write_class_map(prob_path: Path, dst: Path, codes: Sequence[int], *, crs=Non
     profile = dict(driver="GTiff", width=W, height=H, count=1, dtype="uint8", crs=crs, transform=transform,
                    nodata=255, tiled=True, blockxsize=256, blockysize=256, compress="deflate",
                    BIGTIFF="IF_SAFER")
-    with atomic_output(dst) as tmp, rasterio.open(tmp, "w", **profile) as out:
-        out.write(classes, 1)
+    from rasterio.errors import NotGeoreferencedWarning
+
+    with warnings.catch_warnings(), atomic_output(dst) as tmp:
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)  # a plain photograph: pixel coordinates
+        out = rasterio.open(tmp, "w", **profile)
         out.write_colormap(1, {c.code: c.rgb + (255,) for c in CLASSES})
+        out.write(classes, 1)
         out.set_band_description(1, "mineral class code (LumenStone)")
         out.update_tags(1, **{f"CLASS_{c.code}": f"{c.label} {c.name}" for c in CLASSES})
+        out.close()
     prog.update(1.0)
     return classes
 
@@ -422,7 +427,9 @@ def segment_image(
         prog.check()
         if polygons_path is not None:
             gdf = polygons_from_classes(classes, transform, crs, include_background=include_background)
-            write_vector(gdf, stack.enter_context(atomic_output(polygons_path)))
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=".*crs.*not provided")  # pixel coordinates
+                write_vector(gdf, stack.enter_context(atomic_output(polygons_path)))
             result.polygons, result.n_polygons = Path(polygons_path), len(gdf)
         prog.update(0.9)
         if stats_dir is not None:

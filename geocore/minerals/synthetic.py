@@ -311,6 +311,6 @@ def write_section_rasters(
             ds.write(np.moveaxis(sec.image, -1, 0))
         with rasterio.open(mask_tmp, "w", driver="GTiff", width=w, height=h, count=1, dtype="uint8",
                            nodata=255, compress="deflate", **geo) as ds:
-            ds.write(sec.mask, 1)
             ds.write_colormap(1, {c.code: c.rgb + (255,) for c in CLASSES})
+            ds.write(sec.mask, 1)
     return sec
