@@ -144,3 +144,17 @@ def test_cli_errors(tmp_path, section, capsys):
     err = run_error(main, capsys, ["-q", "annotate", str(photo), "--strokes", str(pts), "--out-dir", out])
     assert "not points" in err
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_rerun_with_more_strokes_reuses_superpixels_and_refines(tmp_path, section, monkeypatch):
+    from geocore.microscopy import annotate
+
+    photo = write_png(tmp_path / "section.png", section.rgb)
+    few = write_strokes(tmp_path / "few.gpkg", qgis_coordinates(simulate_strokes(section.mask, 0.003, seed=4)))
+    more = write_strokes(tmp_path / "more.gpkg", qgis_coordinates(simulate_strokes(section.mask, 0.02, seed=4)))
+    first = annotate.annotate_image(photo, few, tmp_path / "m1.png")
+    calls = []
+    monkeypatch.setattr(annotate, "segmentations", lambda *a, **k: calls.append(1))
+    second = annotate.annotate_image(photo, more, tmp_path / "m2.png")
+    assert not calls                                      # superpixels came from the cache
+    assert second.labelled_fraction > first.labelled_fraction
