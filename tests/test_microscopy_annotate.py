@@ -12,7 +12,6 @@ from shapely.geometry import LineString, Point
 from geocore.cli import main
 from geocore.errors import GeocoreError
 from geocore.microscopy.annotate import (
-    SuperpixelParams,
     annotate_array,
     mean_iou,
     propagate,

@@ -24,7 +24,7 @@ import numpy as np
 from affine import Affine
 
 from ..errors import GeocoreError
-from ..files import atomic_output, check_not_input, prepare_out_dir
+from ..files import atomic_output, check_not_input
 from ..progress import Progress
 from .classes import BY_CODE, IGNORE, class_code
 from .images import Photo, read_rgb, write_mask_png
@@ -277,6 +277,20 @@ class AnnotationResult:
         return text
 
 
+def _check_strokes_on_photo(geometries: Sequence, photo: Photo) -> None:
+    """Refuse strokes that all lie off the photo, before the slow segmentation."""
+    from shapely.geometry import box
+
+    rows, cols = photo.shape
+    corners = [photo.transform * (c, r) for c, r in ((0, 0), (cols, 0), (0, rows), (cols, rows))]
+    xs, ys = zip(*corners)
+    footprint = box(min(xs), min(ys), max(xs), max(ys))
+    if not any(g is not None and g.intersects(footprint) for g in geometries):
+        msg = ("no stroke falls on the photo; draw the strokes over the photo (in its coordinates: without "
+               "georeferencing x = column, y = -row) and check the layer's CRS")
+        raise GeocoreError(msg)
+
+
 #: Superpixels of the last photos annotated in this process, so that re-running
 #: with more strokes (in QGIS, the same process) skips the segmentation.
 _LEVEL_CACHE: "OrderedDict[tuple, list]" = OrderedDict()
@@ -315,6 +329,7 @@ def annotate_image(image: str | os.PathLike, strokes: str | os.PathLike, mask_ou
     photo = read_rgb(image)
     geoms, codes = read_strokes(strokes, class_field, photo=photo)
     bar.update(0.05)
+    _check_strokes_on_photo(geoms, photo)
     key = _cache_key(Path(image), params)
     levels = _LEVEL_CACHE.get(key)
     if levels is None:

@@ -14,7 +14,6 @@ import cv2  # noqa: E402
 import rasterio  # noqa: E402
 from qgis.core import (  # noqa: E402
     QgsFeature,
-    QgsField,
     QgsGeometry,
     QgsPointXY,
     QgsProcessingException,
@@ -22,7 +21,6 @@ from qgis.core import (  # noqa: E402
     QgsRectangle,
     QgsVectorLayer,
 )
-from qgis.PyQt.QtCore import QVariant  # noqa: E402
 
 from geocore.microscopy.classes import BY_CODE  # noqa: E402
 from geocore.microscopy.synthetic import (  # noqa: E402
