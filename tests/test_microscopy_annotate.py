@@ -179,6 +179,7 @@ def test_georeferenced_photo_in_micrometres(tmp_path, section):
     res = annotate.annotate_image(photo, gpkg, tmp_path / "mask.tif", tmp_path / "polygons.gpkg")
     with rasterio.open(tmp_path / "mask.tif") as ds:
         mask = ds.read(1)
+        assert ds.transform == transform
     labelled = mask != 255
     assert res.labelled_fraction > 0.6 and (mask[labelled] == section.mask[labelled]).mean() > 0.95
     polygons = gpd.read_file(tmp_path / "polygons.gpkg")

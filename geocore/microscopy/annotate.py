@@ -347,7 +347,7 @@ def annotate_image(image: str | os.PathLike, strokes: str | os.PathLike, mask_ou
         gdf = mask_polygons(work_mask, work_transform, photo.crs)
         n_polygons = len(gdf)
     bar.update(0.9)
-    write_mask_png(mask_out, mask)
+    write_mask_png(mask_out, mask, like=photo)
     if gdf is not None:
         write_polygons(gdf, polygons_out)
     counts = np.bincount(mask.ravel(), minlength=256)
