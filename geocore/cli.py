@@ -161,6 +161,10 @@ def build_parser() -> argparse.ArgumentParser:
     VectorizeParams.add_arguments(v)
     v.set_defaults(func=_cmd_vectorize)
 
+    from .lineaments.cli import register_compare
+
+    register_compare(sub)
+
     demo = top.add_parser("demo", help="synthesise a survey, detect its lineaments and score them against the truth")
     demo.add_argument("--out-dir", type=Path, default=Path("demo_output"))
     demo.add_argument("--size", type=int, default=1024, help="grid edge in cells (default 1024)")
@@ -168,8 +172,16 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--device", default="auto")
     demo.set_defaults(func=_cmd_demo)
 
+    from .grids.cli import register as register_grids
+    from .magnetics.cli import register as register_magnetics
     from .microscopy.cli import register as register_microscopy
+    from .minerals.cli import register as register_minerals
+    from .panorama.cli import register as register_panorama
 
+    register_grids(top)
+    register_magnetics(top)
+    register_minerals(top)
+    register_panorama(top)
     register_microscopy(top)
     return p
 

@@ -26,6 +26,8 @@ def _pick(new_enum: str, new_member: str, old_enum, old_member: str):
 NUMBER_INTEGER = _pick("ProcessingNumberParameterType", "Integer", QgsProcessingParameterNumber.Type, "Integer")
 NUMBER_DOUBLE = _pick("ProcessingNumberParameterType", "Double", QgsProcessingParameterNumber.Type, "Double")
 FILE_BEHAVIOR_FILE = _pick("ProcessingFileParameterBehavior", "File", QgsProcessingParameterFile.Behavior, "File")
+FILE_BEHAVIOR_FOLDER = _pick("ProcessingFileParameterBehavior", "Folder", QgsProcessingParameterFile.Behavior, "Folder")
+SOURCE_RASTER = _pick("ProcessingSourceType", "Raster", QgsProcessing.SourceType, "TypeRaster")
 SOURCE_VECTOR_LINE = _pick("ProcessingSourceType", "VectorLine", QgsProcessing.SourceType, "TypeVectorLine")
 FLAG_ADVANCED = _pick("ProcessingParameterFlag", "Advanced", QgsProcessingParameterDefinition.Flag, "FlagAdvanced")
 

@@ -40,6 +40,10 @@ REQUIREMENTS: Dict[str, str] = {
     "skan": "skan>=0.11",
     "tqdm": "tqdm>=4.60",
     "matplotlib": "matplotlib>=3.7",
+    "pandas": "pandas>=1.5",
+    "pyproj": "pyproj>=3.4",
+    "xarray": "xarray>=2022.6",
+    "threadpoolctl": "threadpoolctl>=3.1",
 }
 
 PLUGIN_DIR = Path(__file__).resolve().parent

@@ -4,7 +4,9 @@ The .qml files are made by ``scripts/make_plugin_styles.py``:
 
 - ``lineaments.qml``: dark lines whose width follows ``mean_prob``;
 - ``true_axes.qml``: thin red lines for synthetic true axes;
-- ``probability.qml``: singleband pseudocolour, Magma ramp fixed to 0..1.
+- ``probability.qml``: singleband pseudocolour, Magma ramp fixed to 0..1;
+- ``mineral_classes.qml``: paletted class map in the LumenStone colours;
+- ``minerals.qml``: mineral polygons filled by ``code`` in the LumenStone colours.
 """
 
 from __future__ import annotations

@@ -105,6 +105,28 @@ def microscopy_mask_style(path: Path) -> None:
     assert ok, msg
 
 
+def mineral_classes_style(path: Path) -> None:
+    """Paletted raster style: each LumenStone class code in its display colour."""
+    from osgeo import gdal
+    from qgis.core import QgsPalettedRasterRenderer
+
+    from geocore.minerals.classes import CLASSES
+
+    tif = path.with_suffix(".tmp.tif")
+    ds = gdal.GetDriverByName("GTiff").Create(str(tif), 2, 2, 1, gdal.GDT_Byte)
+    ds.SetGeoTransform((0.0, 1.0, 0.0, 2.0, 0.0, -1.0))
+    ds = None
+    layer = QgsRasterLayer(str(tif), "classes")
+    classes = [QgsPalettedRasterRenderer.Class(c.code, QColor(c.colour), f"{c.code} {c.label} {c.name}")
+               for c in CLASSES]
+    layer.setRenderer(QgsPalettedRasterRenderer(layer.dataProvider(), 1, classes))
+    msg, ok = layer.saveNamedStyle(str(path), categories=SYMBOLOGY)
+    del layer
+    for leftover in (tif, Path(str(tif) + ".aux.xml")):
+        leftover.unlink(missing_ok=True)
+    assert ok, msg
+
+
 def microscopy_polygons_style(path: Path) -> None:
     """Annotation polygons filled with the LumenStone colour of their ``code``."""
     from qgis.core import QgsCategorizedSymbolRenderer, QgsFillSymbol, QgsRendererCategory
@@ -135,6 +157,23 @@ def uncertainty_regions_style(path: Path) -> None:
     assert ok, msg
 
 
+def minerals_style(path: Path) -> None:
+    """Polygons filled by ``code`` in the LumenStone colours, thin dark outlines."""
+    from qgis.core import QgsCategorizedSymbolRenderer, QgsFillSymbol, QgsRendererCategory
+
+    from geocore.minerals.classes import CLASSES
+
+    layer = QgsVectorLayer("Polygon?field=code:integer", "minerals", "memory")
+    cats = []
+    for c in CLASSES:
+        symbol = QgsFillSymbol.createSimple({"color": c.colour, "outline_color": "#202020",
+                                             "outline_width": "0.1", "outline_width_unit": "MM"})
+        cats.append(QgsRendererCategory(c.code, symbol, f"{c.code} {c.label} {c.name}"))
+    layer.setRenderer(QgsCategorizedSymbolRenderer("code", cats))
+    msg, ok = layer.saveNamedStyle(str(path), categories=SYMBOLOGY)
+    assert ok, msg
+
+
 def main() -> int:
     app = QgsApplication([], False)
     app.initQgis()
@@ -145,6 +184,8 @@ def main() -> int:
     microscopy_mask_style(STYLES / "microscopy_mask.qml")
     microscopy_polygons_style(STYLES / "microscopy_polygons.qml")
     uncertainty_regions_style(STYLES / "uncertainty_regions.qml")
+    mineral_classes_style(STYLES / "mineral_classes.qml")
+    minerals_style(STYLES / "minerals.qml")
     for qml in sorted(STYLES.glob("*.qml")):
         print(qml)
     app.exitQgis()

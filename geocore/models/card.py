@@ -39,6 +39,9 @@ class ModelCard:
         Decoder widths (smp ``decoder_channels``).
     class_names : list of str
         Names of the output classes.
+    class_codes : list of int
+        For class models: the class code (e.g. LumenStone code) of each output
+        channel, in order; empty for lineament models.
     training, metrics : dict
         Data parameters, command, seed, and measured metrics.
     notes : str
@@ -55,6 +58,7 @@ class ModelCard:
     normalization: dict = field(default_factory=lambda: {"mode": "local_zscore", "window": 192, "clip": 3.0})
     decoder_channels: list = field(default_factory=lambda: [256, 128, 64, 32, 16])
     class_names: list = field(default_factory=lambda: ["lineament"])
+    class_codes: list = field(default_factory=list)
     training: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
     notes: str = ""

@@ -1,13 +1,17 @@
 """The geocore Processing algorithms, one thin adapter per library function."""
 
+from .grids import CompareLineaments, ConvertGrid, GridFlightLines, TransformGrid
 from .lineaments import DetectLineaments, VectorizeLineaments
 from .magnetics import SynthesizeSurvey
 from .microscopy import AlignPolarized, ColourCorrect, ColourFit, FlatField, SuperpixelAnnotate, UncertaintyRegions
+from .minerals import EvaluateMineralModel, MineralStatistics, SegmentMinerals, SynthesizeSection, TrainMineralModel
+from .panorama import StitchPanorama
 from .training import TrainLineamentModel
 
-ALGORITHMS = (DetectLineaments, VectorizeLineaments, SynthesizeSurvey, TrainLineamentModel,
-              FlatField, ColourFit, ColourCorrect, AlignPolarized, SuperpixelAnnotate, UncertaintyRegions)
+ALGORITHMS = (DetectLineaments, VectorizeLineaments, SynthesizeSurvey, TrainLineamentModel, ConvertGrid,
+              GridFlightLines, TransformGrid, CompareLineaments,
+              SegmentMinerals, MineralStatistics, SynthesizeSection, TrainMineralModel, EvaluateMineralModel,
+              StitchPanorama, FlatField, ColourFit, ColourCorrect, AlignPolarized, SuperpixelAnnotate,
+              UncertaintyRegions)
 
-__all__ = ["ALGORITHMS", "AlignPolarized", "ColourCorrect", "ColourFit", "DetectLineaments", "FlatField",
-           "SuperpixelAnnotate", "SynthesizeSurvey", "TrainLineamentModel", "UncertaintyRegions",
-           "VectorizeLineaments"]
+__all__ = ["ALGORITHMS"] + [a.__name__ for a in ALGORITHMS]

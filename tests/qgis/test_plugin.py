@@ -16,12 +16,22 @@ ALGORITHMS = {
     "geocore:vectorizelineaments": "Lineaments",
     "geocore:synthesizesurvey": "Magnetics",
     "geocore:trainlineamentmodel": "Lineaments",
+    "geocore:convertgrid": "Magnetics",
+    "geocore:gridflightlines": "Magnetics",
+    "geocore:transformgrid": "Magnetics",
+    "geocore:comparelineaments": "Lineaments",
+    "geocore:stitchpanorama": "Microscopy",
     "geocore:flatfield": "Microscopy",
     "geocore:colourfit": "Microscopy",
     "geocore:colourcorrect": "Microscopy",
     "geocore:alignpolarized": "Microscopy",
     "geocore:superpixelannotate": "Microscopy",
     "geocore:uncertaintyregions": "Microscopy",
+    "geocore:segmentminerals": "Minerals",
+    "geocore:mineralstatistics": "Minerals",
+    "geocore:synthesizesection": "Minerals",
+    "geocore:trainmineralmodel": "Minerals",
+    "geocore:evaluatemineralmodel": "Minerals",
 }
 
 

@@ -72,6 +72,8 @@ def test_zip_layout(installed):
         assert (folder / name).is_file(), name
     assert "hasProcessingProvider=yes" in (folder / "metadata.txt").read_text()
     assert list((folder / "ext" / "geocore").rglob("*.safetensors")), "shipped model missing from the zip"
+    assert list((folder / "ext" / "geocore" / "minerals" / "models").glob("*.safetensors")), "mineral demo model"
+    assert (folder / "styles" / "mineral_classes.qml").is_file() and (folder / "styles" / "minerals.qml").is_file()
     assert not list(folder.rglob("__pycache__"))
 
 
@@ -89,8 +91,10 @@ def test_plugin_enabled_and_algorithms_listed(installed):
     listing = qgis_process(installed, "list")
     assert listing.returncode == 0
     for name in ("detectlineaments", "vectorizelineaments", "synthesizesurvey", "trainlineamentmodel",
+                 "convertgrid", "gridflightlines", "transformgrid", "comparelineaments", "stitchpanorama",
                  "flatfield", "colourfit", "colourcorrect", "alignpolarized", "superpixelannotate",
-                 "uncertaintyregions"):
+                 "uncertaintyregions", "segmentminerals", "mineralstatistics", "synthesizesection",
+                 "trainmineralmodel", "evaluatemineralmodel"):
         assert f"geocore:{name}" in listing.stdout
     help_text = qgis_process(installed, "help", "geocore:detectlineaments")
     assert "OUTPUT_LINES" in help_text.stdout
@@ -116,6 +120,49 @@ def test_synthesize_then_detect_with_qgis_process(installed):
     assert lines.featureCount() == results["N_LINES"] > 0
     assert {"length", "azimuth", "mean_prob", "max_prob"} <= set(lines.fields().names())
     assert (out / "rose.png").stat().st_size > 1000
+
+
+def test_transform_grid_with_qgis_process(installed):
+    import numpy as np
+    from rasterio.crs import CRS
+    from rasterio.transform import from_origin
+
+    from geocore.grids.io import Grid, read_grid, write_geotiff
+
+    out = installed.tmp / "transform"
+    x = np.arange(64) * 50.0
+    field = np.tanh((x[None, :] - 1600.0) / 300.0) * np.ones((64, 1))  # a north-south step
+    write_geotiff(Grid(field, from_origin(500000, 6000000, 50, 50), CRS.from_epsg(32633)), out / "step.tif")
+    result = run_json(installed, "geocore:transformgrid", INPUT=out / "step.tif", OPERATION=5,
+                      OUTPUT=out / "thg.tif")["results"]
+    thg = read_grid(result["OUTPUT"]).data
+    assert np.argmax(thg[32]) in (31, 32)  # the horizontal gradient peaks over the step
+
+
+def test_stitch_panorama_with_qgis_process(installed):
+    tiles = Path(os.environ.get("GEOCORE_TEST_DATA", REPO / ".." / "shared" / "data")) / "tiles" / "stitch2d_bse_2x3"
+    if not tiles.is_dir():
+        pytest.skip(f"real microscope tiles not found in {tiles}")
+    out = installed.tmp / "pano"
+    result = run_json(installed, "geocore:stitchpanorama", FOLDER=tiles, UM_PER_PX=0.5, OUTPUT=out / "bse.tif",
+                      OUTPUT_REPORT=out / "pairs.csv")["results"]
+    assert result["N_TILES"] == 6 and result["PAIRS_USED"] == 7
+    layer = QgsRasterLayer(result["OUTPUT"], "p", "gdal")
+    assert layer.isValid() and layer.rasterUnitsPerPixelX() == 0.5
+    assert (out / "pairs.csv").is_file()
+
+
+def test_synthesize_section_then_segment_minerals_with_qgis_process(installed):
+    out = installed.tmp / "minerals"
+    run_json(installed, "geocore:synthesizesection", ROWS=128, COLS=128, SEED=3, UM_PER_PX=1.5,
+             OUTPUT_IMAGE=out / "section.tif", OUTPUT_MASK=out / "truth.tif")
+    seg = run_json(installed, "geocore:segmentminerals", INPUT=out / "section.tif", UM_PER_PX=1.5, DEVICE=1,
+                   OUTPUT_CLASSES=out / "classes.tif", OUTPUT_POLYGONS=out / "minerals.gpkg",
+                   OUTPUT_STATS=out / "stats")
+    polygons = QgsVectorLayer(seg["results"]["OUTPUT_POLYGONS"], "m", "ogr")
+    assert polygons.isValid() and polygons.featureCount() == seg["results"]["N_GRAINS"] > 0
+    assert {"code", "name", "area"} <= set(polygons.fields().names())
+    assert (out / "stats" / "stats.csv").is_file()
 
 
 def test_without_libraries_the_provider_loads_and_explains(installed, tmp_path):

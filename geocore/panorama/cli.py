@@ -1,0 +1,56 @@
+"""``geocore panorama ...`` commands."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def _cmd_stitch(args: argparse.Namespace) -> int:
+    from ..cli import progress_bar
+    from .pipeline import StitchParams, stitch
+
+    params = StitchParams(um_per_px=args.um_per_px, positions=args.positions, layout=args.layout,
+                          flat_field=args.flat_field, distortion=args.distortion, method=args.method,
+                          min_score=args.min_score, outlier_px=args.outlier_px, gain=not args.no_gain,
+                          blend=args.blend, interpolation=args.interpolation, overviews=not args.no_overviews)
+    with progress_bar("stitching", args.quiet) as bar:
+        result = stitch(args.tiles, args.out, params, report=args.report or True,
+                        tiles_report=args.tiles_report or True, layout_png=args.layout_png or True, progress=bar)
+    print(result.summary())
+    return 0
+
+
+def register(subparsers) -> None:
+    """Add ``panorama`` and its commands to the top-level ``geocore`` parser."""
+    pan = subparsers.add_parser("panorama", help="stitch overlapping microscope tiles into one GeoTIFF")
+    sub = pan.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("stitch", help="register, place, blend and write a panorama with a quality report",
+                       description="Stitch overlapping microscope tiles (rROW_cCOL / R.C names, a stage-positions CSV, "
+                                   "or an unordered set) into a tiled, compressed GeoTIFF in micrometres.")
+    s.add_argument("tiles", nargs="+", type=Path, help="tile images and/or folders of tiles")
+    s.add_argument("--out", required=True, type=Path, help="panorama GeoTIFF (.tif)")
+    s.add_argument("--um-per-px", type=float, default=1.0, help="pixel size in micrometres (default 1)")
+    s.add_argument("--positions", type=Path, default=None,
+                   help="CSV of approximate stage positions: file,x_px,y_px or file,x_um,y_um (y down)")
+    s.add_argument("--layout", choices=("auto", "grid", "unordered"), default="auto",
+                   help="auto: positions CSV, else row/column names, else unordered (every pair tried)")
+    s.add_argument("--flat-field", type=Path, default=None,
+                   help="photograph of a mirror or empty field with the same optics (flat-field correction)")
+    s.add_argument("--distortion", type=float, nargs="+", metavar="K", default=None,
+                   help="Brown-Conrady coefficients k1 [k2 [p1 [p2 [k3]]]], focal length = half the tile diagonal")
+    s.add_argument("--method", choices=("phase", "features"), default="phase",
+                   help="pairwise registration: phase correlation (default) or ORB features + RANSAC")
+    s.add_argument("--min-score", type=float, default=0.2, help="smallest overlap correlation of a used pair (0.2)")
+    s.add_argument("--outlier-px", type=float, default=2.0,
+                   help="pairs disagreeing with the global solution by more are dropped (px, default 2)")
+    s.add_argument("--blend", choices=("feather", "nearest"), default="feather",
+                   help="feather (smooth weights) or nearest (one tile per pixel, values kept)")
+    s.add_argument("--interpolation", choices=("cubic", "linear", "nearest"), default="cubic",
+                   help="resampling for sub-pixel positions; nearest keeps pixel values (integer placement)")
+    s.add_argument("--no-gain", action="store_true", help="no exposure (gain) compensation")
+    s.add_argument("--no-overviews", action="store_true", help="do not add overviews to the GeoTIFF")
+    s.add_argument("--report", type=Path, default=None, help="pairs CSV (default <out>_pairs.csv)")
+    s.add_argument("--tiles-report", type=Path, default=None, help="tiles CSV (default <out>_tiles.csv)")
+    s.add_argument("--layout-png", type=Path, default=None, help="tile layout picture (default <out>_layout.png)")
+    s.set_defaults(func=_cmd_stitch)

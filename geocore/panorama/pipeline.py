@@ -1,0 +1,335 @@
+"""``stitch``: tiles in, one georeferenced panorama out, with a quality report."""
+
+from __future__ import annotations
+
+import csv
+import os
+import time
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import List, Optional, Sequence
+
+import numpy as np
+
+from ..errors import GeocoreError
+from ..files import atomic_output, check_not_input
+from ..progress import Progress
+from .blend import BLENDS, INTERPOLATIONS, composite_strips, gain_compensation, panorama_frame
+from .corrections import Corrections, Distortion
+from .placement import Placement, place_tiles
+from .register import GreyTiles, PairResult, RegisterParams, register_pairs
+from .tiles import TileSet, discover_tiles, grid_pairs, read_tile
+from .write import write_panorama
+
+
+@dataclass
+class StitchParams:
+    """Everything ``stitch`` can be told, shared by the CLI, QGIS and the tests.
+
+    Attributes
+    ----------
+    um_per_px : float
+        Pixel size of the tiles in micrometres (the panorama's pixel size).
+    positions : path-like or None
+        CSV of approximate stage positions (``file,x_px,y_px`` or ``file,x_um,y_um``).
+    layout : {"auto", "grid", "unordered"}
+        How neighbours are found (see :func:`~geocore.panorama.tiles.discover_tiles`).
+    flat_field : path-like or None
+        Photograph of a mirror / empty field for flat-field correction.
+    distortion : sequence of float or None
+        Brown-Conrady ``k1 [k2 [p1 [p2 [k3]]]]`` (focal length = half the tile diagonal).
+    method : {"phase", "features"}
+        Pairwise registration method.
+    min_score : float
+        Smallest overlap NCC for a pair to count.
+    outlier_px : float
+        Residual (px) above which a pair is dropped from the placement.
+    gain : bool
+        Exposure (gain) compensation.
+    blend : {"feather", "nearest"}
+    interpolation : {"cubic", "linear", "nearest"}
+    overviews : bool
+        Add overviews to the GeoTIFF.
+    """
+
+    um_per_px: float = 1.0
+    positions: Optional[str] = None
+    layout: str = "auto"
+    flat_field: Optional[str] = None
+    distortion: Optional[Sequence[float]] = None
+    method: str = "phase"
+    min_score: float = 0.2
+    outlier_px: float = 2.0
+    gain: bool = True
+    blend: str = "feather"
+    interpolation: str = "cubic"
+    overviews: bool = True
+
+    def check(self) -> None:
+        if not (self.um_per_px > 0 and np.isfinite(self.um_per_px)):
+            raise GeocoreError(f"pixel size must be a positive number of micrometres, not {self.um_per_px}")
+        if self.method not in ("phase", "features"):
+            raise GeocoreError(f"registration method must be phase or features, not {self.method!r}")
+        if self.blend not in BLENDS:
+            raise GeocoreError(f"blend must be one of {', '.join(BLENDS)}, not {self.blend!r}")
+        if self.interpolation not in INTERPOLATIONS:
+            raise GeocoreError(f"interpolation must be one of {', '.join(INTERPOLATIONS)}, not {self.interpolation!r}")
+        if not 0 <= self.min_score < 1:
+            raise GeocoreError(f"minimum score must be in [0, 1), not {self.min_score}")
+
+    @classmethod
+    def field_names(cls) -> List[str]:
+        return [f.name for f in fields(cls)]
+
+
+@dataclass
+class StitchResult:
+    """What ``stitch`` wrote and measured."""
+
+    panorama: Path
+    report: Optional[Path]
+    tiles_report: Optional[Path]
+    layout_png: Optional[Path]
+    rows: int
+    cols: int
+    n_tiles: int
+    layout: str
+    positions: np.ndarray  #: (y, x) of every tile's top-left pixel in the panorama, px
+    names: List[str]
+    pairs: List[PairResult]
+    placement: Placement
+    gains: np.ndarray
+    seconds: float
+    notes: List[str] = field(default_factory=list)
+
+    @property
+    def n_pairs_used(self) -> int:
+        return sum(p.used for p in self.pairs)
+
+    @property
+    def rms(self) -> float:
+        """RMS residual of the used pairs after global placement, px."""
+        return self.placement.rms
+
+    def summary(self) -> str:
+        lines = [f"panorama: {self.panorama} ({self.cols} x {self.rows} px, {self.n_tiles} tiles, {self.layout} layout)",
+                 f"pairs used: {self.n_pairs_used} of {len(self.pairs)} measured; "
+                 f"RMS residual {self.rms:.3f} px; {self.placement.removed} outlier(s) removed",
+                 f"gains: {self.gains.min():.3f}..{self.gains.max():.3f}"]
+        if self.report:
+            lines.append(f"report: {self.report}")
+        if self.tiles_report:
+            lines.append(f"tiles: {self.tiles_report}")
+        if self.layout_png:
+            lines.append(f"layout: {self.layout_png}")
+        lines += [f"note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+
+def candidate_pairs(tileset: TileSet):
+    """``(a, b, kind, prior)`` for every pair worth measuring."""
+    tiles = tileset.tiles
+    if tileset.layout == "grid":
+        return [(a, b, kind, None) for a, b, kind in grid_pairs(tiles)]
+    n = len(tiles)
+    h, w = tileset.shape
+    out = []
+    for a in range(n):
+        for b in range(a + 1, n):
+            if tileset.layout == "stage":
+                ya, xa = tiles[a].stage_yx
+                yb, xb = tiles[b].stage_yx
+                prior = (yb - ya, xb - xa)
+                if abs(prior[0]) < h * 0.97 and abs(prior[1]) < w * 0.97:
+                    out.append((a, b, "stage", prior))
+            else:
+                out.append((a, b, "any", None))
+    return out
+
+
+def default_report_paths(out: Path):
+    stem = out.with_suffix("")
+    return (Path(f"{stem}_pairs.csv"), Path(f"{stem}_tiles.csv"), Path(f"{stem}_layout.png"))
+
+
+def stitch(
+    tiles: Sequence[str | os.PathLike],
+    out: str | os.PathLike,
+    params: Optional[StitchParams] = None,
+    *,
+    report: Optional[str | os.PathLike] | bool = True,
+    tiles_report: Optional[str | os.PathLike] | bool = True,
+    layout_png: Optional[str | os.PathLike] | bool = True,
+    progress=None,
+    cancel=None,
+) -> StitchResult:
+    """Stitch overlapping microscope tiles into one GeoTIFF panorama.
+
+    Parameters
+    ----------
+    tiles : sequence of path-like
+        Tile images and/or folders of tiles.
+    out : path-like
+        The panorama GeoTIFF (written atomically).
+    params : StitchParams, optional
+    report, tiles_report, layout_png : path-like or bool
+        The pairs CSV (shift, score, residual of every measured pair), the
+        tiles CSV (position, gain, group) and the layout picture. True: next
+        to ``out`` (``<stem>_pairs.csv``, ``<stem>_tiles.csv``,
+        ``<stem>_layout.png``); False/None: not written.
+    progress, cancel : callable, optional
+        ``progress(fraction)`` and ``cancel() -> bool``.
+
+    Returns
+    -------
+    StitchResult
+
+    Notes
+    -----
+    Shifts are measured by phase correlation, positions by weighted least
+    squares with outlier removal, exposure by per-tile gains, and tiles are
+    blended by feathering; see the module docs of
+    :mod:`~geocore.panorama.register`, :mod:`~geocore.panorama.placement` and
+    :mod:`~geocore.panorama.blend`.
+    """
+    start = time.perf_counter()
+    params = params or StitchParams()
+    params.check()
+    prog = Progress.wrap(progress, cancel)
+    out = Path(out)
+    if out.suffix.lower() not in (".tif", ".tiff"):
+        raise GeocoreError(f"the panorama is written as GeoTIFF; give an output name ending in .tif, not '{out.name}'")
+    defaults = default_report_paths(out)
+    report_p = defaults[0] if report is True else (Path(report) if report else None)
+    tiles_p = defaults[1] if tiles_report is True else (Path(tiles_report) if tiles_report else None)
+    layout_p = defaults[2] if layout_png is True else (Path(layout_png) if layout_png else None)
+
+    tileset = discover_tiles(tiles, positions=params.positions, um_per_px=params.um_per_px, layout=params.layout)
+    names = [t.name for t in tileset.tiles]
+    inputs = [t.path for t in tileset.tiles] + [p for p in (params.flat_field, params.positions) if p]
+    check_not_input([p for p in (out, report_p, tiles_p, layout_p) if p], inputs)
+    notes = []
+    if tileset.ignored:
+        notes.append(f"not tiles (no row/column in the name), ignored: {', '.join(p.name for p in tileset.ignored)}")
+
+    distortion = Distortion.from_sequence(params.distortion) if params.distortion else None
+    corr = Corrections(tileset.shape, tileset.bands, tileset.dtype, flat_field=params.flat_field,
+                       distortion=distortion)
+
+    def load(i: int) -> np.ndarray:
+        prog.check()
+        img = read_tile(tileset.tiles[i].path, tileset.bands)
+        return corr.apply(img)
+
+    # --- registration
+    rparams = RegisterParams(method=params.method, min_score=params.min_score)
+    grey_bytes = tileset.height * tileset.width * 4
+    grey = GreyTiles(load, len(tileset), tileset.shape, rparams, cache_size=max(3, (256 << 20) // grey_bytes))
+    p_reg = prog.sub(0.0, 0.45)
+    for i in range(len(tileset)):  # every tile once: shrunk copies for the coarse search
+        grey.shrunk(i)
+        p_reg.update(0.2 * (i + 1) / len(tileset))
+    candidates = candidate_pairs(tileset)
+    pairs = register_pairs(grey, candidates, rparams, progress=p_reg.sub(0.2, 1.0).update)
+    grey.cache.clear()
+
+    # --- placement
+    grid_rc = [(t.row, t.col) for t in tileset.tiles] if tileset.layout == "grid" else None
+    stage = np.array([t.stage_yx for t in tileset.tiles]) if tileset.layout == "stage" else None
+    placement = place_tiles(len(tileset), pairs, layout=tileset.layout, grid_rc=grid_rc, stage_yx=stage,
+                            outlier_px=params.outlier_px, names=names)
+    notes += placement.notes
+    gains = (gain_compensation(len(tileset), pairs, tileset.max_value) if params.gain
+             else np.ones(len(tileset)))
+    positions, (rows, cols) = panorama_frame(placement.positions, tileset.shape)
+    prog.update(0.5)
+
+    # --- blend and write, atomically
+    p_write = prog.sub(0.5, 1.0)
+    strips = composite_strips(positions, tileset.shape, (rows, cols), tileset.bands, tileset.dtype, load,
+                              gains=gains, blend=params.blend, interpolation=params.interpolation)
+    tags = {"GEOCORE_TILES": str(len(tileset)), "GEOCORE_RMS_PX": f"{placement.rms:.4f}"}
+    with atomic_output(out) as tmp:
+        write_panorama(tmp, strips, rows=rows, cols=cols, bands=tileset.bands, dtype=tileset.dtype,
+                       um_per_px=params.um_per_px, overviews=params.overviews, tags=tags,
+                       progress=p_write.sub(0.0, 0.95).update)
+        if report_p:
+            with atomic_output(report_p) as t2:
+                write_pairs_csv(t2, pairs, names)
+        if tiles_p:
+            with atomic_output(tiles_p) as t3:
+                write_tiles_csv(t3, names, positions, gains, placement, tileset, params.um_per_px, rows)
+        if layout_p:
+            with atomic_output(layout_p) as t4:
+                plot_layout(t4, names, positions, tileset.shape, pairs, (rows, cols), placement)
+    p_write.update(1.0)
+    return StitchResult(panorama=out, report=report_p, tiles_report=tiles_p, layout_png=layout_p, rows=rows, cols=cols,
+                        n_tiles=len(tileset), layout=tileset.layout, positions=positions, names=names, pairs=pairs,
+                        placement=placement, gains=gains, seconds=time.perf_counter() - start, notes=notes)
+
+
+# ----------------------------------------------------------------------------- reports
+PAIR_COLUMNS = ("tile_a", "tile_b", "kind", "dy_px", "dx_px", "score", "overlap_px", "used", "residual_px", "reason")
+
+
+def write_pairs_csv(path: Path, pairs: Sequence[PairResult], names: Sequence[str]) -> None:
+    """One row per measured pair: shift of b in a's frame (px), NCC score, residual after placement."""
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(PAIR_COLUMNS)
+        for p in pairs:
+            w.writerow([names[p.a], names[p.b], p.kind, f"{p.dy:.3f}", f"{p.dx:.3f}", f"{p.score:.4f}", p.overlap_px,
+                        int(p.used), "" if not np.isfinite(p.residual) else f"{p.residual:.3f}", p.reason])
+
+
+def write_tiles_csv(path: Path, names, positions, gains, placement: Placement, tileset: TileSet, um: float,
+                    rows: int) -> None:
+    """One row per tile: top-left position in panorama pixels (y down) and in the GeoTIFF's micrometre
+    coordinates (y up), gain, group, how it was placed."""
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(("tile", "row", "col", "y_px", "x_px", "x_um", "y_um", "gain", "group", "placed_by"))
+        for i, name in enumerate(names):
+            t = tileset.tiles[i]
+            y, x = positions[i]
+            w.writerow([name, "" if t.row is None else t.row, "" if t.col is None else t.col, f"{y:.3f}", f"{x:.3f}",
+                        f"{x * um:.3f}", f"{(rows - y) * um:.3f}", f"{gains[i]:.4f}", int(placement.component[i]),
+                        placement.placed_by[i]])
+
+
+def plot_layout(path: Path, names, positions, shape, pairs: Sequence[PairResult], size, placement: Placement) -> None:
+    """Tile outlines on the panorama frame, pairs coloured by residual, rejected pairs dashed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    h, w = shape
+    rows, cols = size
+    fig, ax = plt.subplots(figsize=(8, 8 * rows / max(cols, 1) + 0.8), dpi=100)
+    for i, name in enumerate(names):
+        y, x = positions[i]
+        colour = "tab:blue" if placement.placed_by[i] == "registration" else "tab:red"
+        ax.add_patch(Rectangle((x, y), w, h, fill=False, edgecolor=colour, lw=1))
+        ax.text(x + w / 2, y + h / 2, name, ha="center", va="center", fontsize=7, color=colour)
+    cmap = plt.get_cmap("viridis")
+    for p in pairs:
+        if not np.isfinite(p.dy):
+            continue
+        ya, xa = positions[p.a] + (h / 2, w / 2)
+        yb, xb = positions[p.b] + (h / 2, w / 2)
+        if p.used:
+            ax.plot([xa, xb], [ya, yb], color=cmap(min(p.residual / 1.0, 1.0)), lw=2.5)
+        else:
+            ax.plot([xa, xb], [ya, yb], color="tab:red", lw=1, ls="--")
+    ax.set_xlim(0, cols)
+    ax.set_ylim(rows, 0)
+    ax.set_aspect("equal")
+    ax.set_xlabel("x (px)")
+    ax.set_ylabel("y (px)")
+    ax.set_title(f"{len(names)} tiles; pair residual 0 (purple) .. >=1 px (yellow); dashed: rejected\n"
+                 f"RMS residual {placement.rms:.3f} px")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

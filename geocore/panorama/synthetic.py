@@ -1,0 +1,142 @@
+"""Tiles with a known answer: overlapping crops of a large image at sub-pixel offsets.
+
+Used by the tests and the benchmark: a grid of tiles is cut from ``image`` with
+the given overlap, every tile moved by a random sub-pixel jitter (the stage is
+never exact), then darkened towards the corners (vignetting) and given sensor
+noise, and saved as ``rROW_cCOL`` images. The true top-left positions are
+returned, so a stitcher's error can be measured.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import List, Optional, Tuple
+
+import numpy as np
+
+
+@dataclass
+class CutTiles:
+    """Paths of the cut tiles and their true top-left ``(y, x)`` in the source image, px."""
+
+    paths: List[Path]
+    positions: np.ndarray
+    shape: Tuple[int, int]
+
+
+def vignetting(shape, strength: float) -> np.ndarray:
+    """Multiplicative falloff ``1 - strength * r^2`` with ``r = 1`` at the corners."""
+    h, w = shape
+    y = (np.arange(h) - (h - 1) / 2) / ((h - 1) / 2)
+    x = (np.arange(w) - (w - 1) / 2) / ((w - 1) / 2)
+    r2 = (y[:, None] ** 2 + x[None, :] ** 2) / 2.0
+    return (1.0 - strength * r2).astype(np.float32)
+
+
+def cut_tiles(
+    image: np.ndarray,
+    out_dir: str | os.PathLike,
+    *,
+    rows: int,
+    cols: int,
+    tile_shape: Tuple[int, int],
+    overlap: float = 0.25,
+    jitter: float = 6.0,
+    vignette: float = 0.3,
+    noise: float = 2.0,
+    seed: int = 0,
+    suffix: str = ".png",
+    dtype: str = "uint8",
+    jpeg_quality: int = 95,
+) -> CutTiles:
+    """Cut a ``rows`` x ``cols`` grid of overlapping tiles out of ``image``.
+
+    Parameters
+    ----------
+    image : ndarray ``(H, W)`` or ``(H, W, bands)``, uint8
+        The scene (bands in RGB order).
+    out_dir : path-like
+    rows, cols : int
+    tile_shape : (int, int)
+        Tile ``(height, width)``, px.
+    overlap : float
+        Nominal overlap as a fraction of the tile size.
+    jitter : float
+        Uniform random offset in ``[-jitter, jitter]`` px added to every tile's
+        position (sub-pixel, so tiles must be resampled).
+    vignette : float
+        Brightness loss in the corners (0.3: 30 % darker).
+    noise : float
+        Gaussian noise standard deviation, in 8-bit grey levels.
+    seed : int
+    suffix : str
+        Image format by extension (``.png``, ``.tif``, ``.jpg``).
+    dtype : {"uint8", "uint16"}
+        16-bit tiles are the 8-bit values x 257 (plus 16-bit noise).
+
+    Returns
+    -------
+    CutTiles
+    """
+    import cv2
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    th, tw = tile_shape
+    step_y, step_x = th * (1 - overlap), tw * (1 - overlap)
+    margin = jitter + 4
+    need_h = margin * 2 + step_y * (rows - 1) + th
+    need_w = margin * 2 + step_x * (cols - 1) + tw
+    if image.shape[0] < need_h or image.shape[1] < need_w:
+        raise ValueError(f"image {image.shape[:2]} is too small for {rows} x {cols} tiles of {tile_shape}")
+    vig = vignetting(tile_shape, vignette)
+    scale = 257.0 if dtype == "uint16" else 1.0
+    paths, positions = [], []
+    for r in range(rows):
+        for c in range(cols):
+            y = margin + r * step_y + rng.uniform(-jitter, jitter)
+            x = margin + c * step_x + rng.uniform(-jitter, jitter)
+            iy, ix = int(np.floor(y)) - 3, int(np.floor(x)) - 3
+            src = image[iy: iy + th + 8, ix: ix + tw + 8]
+            m = np.array([[1.0, 0.0, x - ix], [0.0, 1.0, y - iy]])
+            tile = cv2.warpAffine(src.astype(np.float32), m, (tw, th), flags=cv2.INTER_LANCZOS4 | cv2.WARP_INVERSE_MAP)
+            if tile.ndim == 3:
+                tile = tile * vig[..., None]
+            else:
+                tile = tile * vig
+            tile = tile * scale + rng.normal(0.0, noise * scale, tile.shape)
+            tile = np.clip(np.rint(tile), 0, np.iinfo(dtype).max).astype(dtype)
+            path = out / f"r{r}_c{c}{suffix}"
+            bgr = tile[..., ::-1] if tile.ndim == 3 else tile
+            params = [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality] if suffix.lower() in (".jpg", ".jpeg") else []
+            if not cv2.imwrite(str(path), np.ascontiguousarray(bgr), params):
+                raise OSError(f"could not write {path}")
+            paths.append(path)
+            positions.append((y, x))
+    return CutTiles(paths=paths, positions=np.array(positions), shape=tuple(tile_shape))
+
+
+def position_error(estimated: np.ndarray, truth: np.ndarray) -> Tuple[float, float]:
+    """RMS and maximum distance (px) between two sets of positions after removing their mean offset."""
+    est = np.asarray(estimated, dtype=float)
+    tru = np.asarray(truth, dtype=float)
+    d = (est - est.mean(axis=0)) - (tru - tru.mean(axis=0))
+    dist = np.hypot(d[:, 0], d[:, 1])
+    return float(np.sqrt(np.mean(dist ** 2))), float(dist.max())
+
+
+def load_rgb(path: str | os.PathLike, scale: Optional[float] = None) -> np.ndarray:
+    """An image file as an RGB (or grey) uint8 array, optionally resized by ``scale``."""
+    import cv2
+
+    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise OSError(f"cannot read {path}")
+    if img.ndim == 3:
+        img = img[..., ::-1]
+    if scale and scale != 1.0:
+        img = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(img)

@@ -1,0 +1,72 @@
+"""Writing the panorama as a tiled, compressed GeoTIFF, one strip at a time.
+
+The raster is georeferenced in a local engineering CRS whose unit is the
+micrometre: x to the right, y up, the panorama's bottom-left corner at (0, 0), so
+that the pixel size in the file is the micrometres per pixel the user gives and
+measured areas come out in square micrometres. Pixels that no tile covers are
+masked with a GDAL internal mask (not a nodata value, which would hide real
+black or white pixels).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterable, Tuple
+
+import numpy as np
+
+#: Local engineering CRS in micrometres (WKT1 LOCAL_CS: GDAL stores it in GeoTIFF keys).
+MICROSCOPE_CRS_WKT = ('LOCAL_CS["Microscope section (micrometres)",LOCAL_DATUM["Microscope stage",0],'
+                      'UNIT["micrometre",1e-06],AXIS["x",EAST],AXIS["y",NORTH]]')
+
+BLOCK = 256
+
+
+def panorama_profile(rows: int, cols: int, bands: int, dtype: str, um_per_px: float) -> dict:
+    """rasterio profile of the panorama GeoTIFF."""
+    from rasterio.crs import CRS
+    from rasterio.transform import Affine
+
+    profile = dict(driver="GTiff", width=cols, height=rows, count=bands, dtype=dtype,
+                   crs=CRS.from_wkt(MICROSCOPE_CRS_WKT), transform=Affine(um_per_px, 0.0, 0.0, 0.0, -um_per_px, rows * um_per_px),
+                   tiled=True, blockxsize=BLOCK, blockysize=BLOCK, compress="deflate", predictor=2, zlevel=6,
+                   bigtiff="IF_SAFER", interleave="pixel")
+    if bands == 3:
+        profile["photometric"] = "RGB"
+    return profile
+
+
+def write_panorama(path: str | os.PathLike, strips: Iterable[Tuple[int, np.ndarray, np.ndarray]], *, rows: int,
+                   cols: int, bands: int, dtype: str, um_per_px: float, overviews: bool = True,
+                   tags: dict | None = None, progress=None) -> Path:
+    """Write strips ``(row0, data (r, cols, bands), valid (r, cols))`` to ``path``.
+
+    Memory is bounded by one strip; GDAL compresses the 256 x 256 blocks as the
+    strips arrive. Overviews (averages, factors 2..) are added for quick display.
+    """
+    import rasterio
+    from rasterio.enums import Resampling
+    from rasterio.windows import Window
+
+    path = Path(path)
+    profile = panorama_profile(rows, cols, bands, dtype, um_per_px)
+    with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True):
+        with rasterio.open(path, "w", **profile) as ds:
+            ds.update_tags(**{"UM_PER_PX": f"{um_per_px:g}", "UNITS": "micrometre", **(tags or {})})
+            for row0, data, valid in strips:
+                window = Window(0, row0, cols, data.shape[0])
+                ds.write(np.moveaxis(data, -1, 0), window=window)
+                ds.write_mask(np.where(valid, 255, 0).astype(np.uint8), window=window)
+                if progress is not None:
+                    progress((row0 + data.shape[0]) / rows)
+            if overviews:
+                factors = []
+                f = 2
+                while max(rows, cols) / f >= BLOCK:
+                    factors.append(f)
+                    f *= 2
+                if factors:
+                    ds.build_overviews(factors, Resampling.average)
+                    ds.update_tags(ns="rio_overview", resampling="average")
+    return path

@@ -1,0 +1,265 @@
+"""Survey grids and potential-field transforms (group Magnetics), and the comparison of
+detected lineaments with an expert interpretation (group Lineaments)."""
+
+from __future__ import annotations
+
+from typing import Dict, Optional
+
+from qgis.core import (
+    QgsProcessingOutputNumber,
+    QgsProcessingParameterCrs,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterFileDestination,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterRasterLayer,
+    QgsProcessingParameterString,
+)
+
+from ..compat import FILE_BEHAVIOR_FILE, FLAG_ADVANCED, NUMBER_DOUBLE, NUMBER_INTEGER, SOURCE_VECTOR_LINE
+from .base import GeocoreAlgorithm
+from .outputs import geotiff_output
+
+GRID_FORMATS = ("Grids (*.grd *.GRD *.tif *.tiff *.ers *.nc *.asc *.img *.xyz);;Geosoft grids (*.grd);;"
+                "Surfer grids (*.grd *.GRD);;ER Mapper (*.ers);;netCDF (*.nc);;All files (*)")
+
+
+def optional_double(alg, parameters: Dict, name: str, context) -> Optional[float]:
+    """The value of an optional number parameter, None when it was left empty."""
+    if parameters.get(name) is None or parameters.get(name) == "":
+        return None
+    return alg.parameterAsDouble(parameters, name, context)
+
+
+def crs_or_none(alg, parameters: Dict, name: str, context) -> Optional[str]:
+    crs = alg.parameterAsCrs(parameters, name, context)
+    if not crs.isValid():
+        return None
+    return crs.authid() or crs.toWkt()  # an authority code keeps its name in every output format
+
+
+class ConvertGrid(GeocoreAlgorithm):
+    NAME = "convertgrid"
+    DISPLAY_NAME = "Convert survey grid to GeoTIFF"
+    GROUP = "magnetics"
+    HELP = """<p>Reads a survey grid in any of the formats geophysicists exchange and writes it as a
+GeoTIFF with its CRS and nodata, so every QGIS tool can use it.</p>
+<h3>Inputs</h3>
+<ul><li><b>Grid file</b>: GeoTIFF, Surfer 6/7 <code>.grd</code>, ER Mapper <code>.ers</code>, netCDF (CF),
+any other GDAL raster, or a Geosoft Oasis montaj <code>.grd</code> (read with harmonica; its CRS is taken from
+the <code>.grd.xml</code> companion). Nodata cells and Geosoft dummies become nodata.</li>
+<li><b>Band</b>: for multi-band files.</li>
+<li><b>CRS</b> (optional): assigned when the file has none (Surfer grids carry no CRS).</li></ul>
+<h3>Outputs</h3>
+<ul><li><b>GeoTIFF</b>: float grid (NaN nodata), same cells, CRS as read or assigned.</li></ul>"""
+
+    def initAlgorithm(self, config=None) -> None:  # noqa: N802
+        self.addParameter(QgsProcessingParameterFile("INPUT", "Grid file", behavior=FILE_BEHAVIOR_FILE,
+                                                     fileFilter=GRID_FORMATS))
+        self.addParameter(QgsProcessingParameterNumber("BAND", "Band (0: the only one)", type=NUMBER_INTEGER,
+                                                       defaultValue=0, minValue=0, optional=True))
+        self.addParameter(QgsProcessingParameterCrs("CRS", "CRS to assign when the file has none", optional=True))
+        self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "GeoTIFF"))
+
+    def call_geocore(self, parameters: Dict, context, feedback) -> Dict:
+        from geocore.grids.io import convert_grid
+
+        output = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
+        band = self.parameterAsInt(parameters, "BAND", context) or None
+        with geotiff_output(output) as tif:
+            grid = convert_grid(self.parameterAsFile(parameters, "INPUT", context), tif, band=band,
+                                crs=crs_or_none(self, parameters, "CRS", context))
+        feedback.pushInfo(f"{grid.shape[1]} x {grid.shape[0]} cells, CRS {grid.crs.to_string()}")
+        return {"OUTPUT": output}
+
+
+class TransformGrid(GeocoreAlgorithm):
+    NAME = "transformgrid"
+    DISPLAY_NAME = "Transform potential-field grid"
+    GROUP = "magnetics"
+    OPERATIONS = ("rtp", "up", "dx", "dy", "dz", "thg", "tga", "tilt", "highpass", "lowpass")
+    LABELS = ("Reduction to the pole", "Upward continuation", "Derivative east (dx)", "Derivative north (dy)",
+              "Derivative up (dz)", "Total horizontal gradient", "Total gradient amplitude (analytic signal)",
+              "Tilt angle (degrees)", "Gaussian high-pass", "Gaussian low-pass")
+    HELP = """<p>Transforms a magnetic (or gravity) grid with harmonica's FFT filters. Gaps (nodata) are
+filled and the grid padded by reflection before the transform; the gaps are nodata again in the result,
+which keeps the CRS and cells of the input.</p>
+<h3>Inputs</h3>
+<ul><li><b>Grid</b>: a raster in a projected CRS in metres, north up.</li>
+<li><b>Operation</b>: <i>reduction to the pole</i> (needs the field's <b>inclination</b>, positive down,
+and <b>declination</b>, clockwise from north, in degrees; at low magnetic latitudes give a
+<b>stabilisation inclination</b>, e.g. 30, for MacLeod's amplitude correction); <i>upward continuation</i>
+(<b>height</b> in metres, positive up); derivatives towards east, north and up (z up: negative over a
+positive anomaly); total horizontal gradient; total gradient amplitude (analytic signal); tilt angle in
+degrees (positive over a reduced-to-pole source, zero near its edges); Gaussian high-pass and low-pass
+(<b>cut-off wavelength</b> in metres).</li></ul>
+<h3>Outputs</h3>
+<ul><li><b>Transformed grid</b>: float raster; units nT, nT/m or degrees.</li></ul>"""
+
+    def initAlgorithm(self, config=None) -> None:  # noqa: N802
+        self.addParameter(QgsProcessingParameterRasterLayer("INPUT", "Grid"))
+        self.addParameter(QgsProcessingParameterEnum("OPERATION", "Operation", options=list(self.LABELS),
+                                                     defaultValue=0))
+        for name, label in (("INCLINATION", "Field inclination (degrees, positive down; RTP)"),
+                            ("DECLINATION", "Field declination (degrees east of north; RTP)"),
+                            ("STABILIZATION", "Stabilisation inclination for low latitudes (degrees; RTP)"),
+                            ("HEIGHT", "Continuation height (m, positive up)"),
+                            ("WAVELENGTH", "Cut-off wavelength (m; Gaussian filters)")):
+            self.addParameter(QgsProcessingParameterNumber(name, label, type=NUMBER_DOUBLE, optional=True))
+        self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "Transformed grid"))
+
+    def call_geocore(self, parameters: Dict, context, feedback) -> Dict:
+        from geocore.magnetics.transforms import TransformParams, transform_file
+
+        params = TransformParams(
+            op=self.OPERATIONS[self.parameterAsEnum(parameters, "OPERATION", context)],
+            inclination=optional_double(self, parameters, "INCLINATION", context),
+            declination=optional_double(self, parameters, "DECLINATION", context),
+            stabilization_inclination=optional_double(self, parameters, "STABILIZATION", context),
+            height=optional_double(self, parameters, "HEIGHT", context),
+            wavelength=optional_double(self, parameters, "WAVELENGTH", context))
+        params.check()
+        output = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
+        with geotiff_output(output) as tif:
+            grid = transform_file(self.raster_source(parameters, "INPUT", context), tif, params,
+                                  progress=self.progress(feedback), cancel=feedback.isCanceled)
+        feedback.pushInfo(f"{params.op}: units {grid.units or 'unknown'}")
+        return {"OUTPUT": output}
+
+
+class CompareLineaments(GeocoreAlgorithm):
+    NAME = "comparelineaments"
+    DISPLAY_NAME = "Compare lineaments with an expert interpretation"
+    GROUP = "lineaments"
+    HELP = """<p>Measures how well detected lineaments agree with lines mapped by an expert, by length:
+<b>recall</b> is the share of the expert's length within the distance tolerance of a detected line,
+<b>precision</b> the share of the detected length within the tolerance of an expert line, and <b>F1</b>
+their harmonic mean. Optionally a match must also run within a strike tolerance.</p>
+<p>To tell agreement from chance, the same scores are computed against the expert lines moved where they
+cannot be right: shifted sideways by a few kilometres, and rotated 90&deg; about their centres. The
+<b>lift</b> is the real F1 over the chance F1: well above 1 means the agreement beats chance.</p>
+<h3>Inputs</h3>
+<ul><li><b>Detected lineaments</b>, <b>expert lineaments</b>: line layers in any CRS (reprojected; lengths in
+metres in the grid's CRS, else the first projected one).</li>
+<li><b>Distance tolerance</b> in metres; <b>strike tolerance</b> in degrees (empty: any strike).</li>
+<li><b>Grid</b> (optional): drawn under the overlay; the chance lines are clipped to its extent.</li></ul>
+<h3>Outputs</h3>
+<ul><li><b>Scores table</b> (CSV): recall, precision, F1 and lengths for the real comparison and both chance
+baselines, with the lift.</li>
+<li><b>Per-line table</b> (CSV, optional): for each expert line, its length, matched length and fraction, the
+detected line holding most of the match, mean distance and strike difference.</li>
+<li><b>Overlay</b> (PNG, optional): the grid, expert lines in yellow, detected lines in black.</li>
+<li>Recall, precision, F1 and the two lifts as numbers.</li></ul>"""
+
+    def initAlgorithm(self, config=None) -> None:  # noqa: N802
+        self.addParameter(QgsProcessingParameterFeatureSource("DETECTED", "Detected lineaments",
+                                                              types=[SOURCE_VECTOR_LINE]))
+        self.addParameter(QgsProcessingParameterFeatureSource("EXPERT", "Expert lineaments",
+                                                              types=[SOURCE_VECTOR_LINE]))
+        self.addParameter(QgsProcessingParameterNumber("TOLERANCE", "Distance tolerance (m)", type=NUMBER_DOUBLE,
+                                                       defaultValue=500.0, minValue=0.001))
+        self.addParameter(QgsProcessingParameterNumber("STRIKE_TOLERANCE", "Strike tolerance (degrees; empty: any)",
+                                                       type=NUMBER_DOUBLE, optional=True, minValue=0.001,
+                                                       maxValue=90.0))
+        self.addParameter(QgsProcessingParameterRasterLayer("GRID", "Grid (for the overlay)", optional=True))
+        shift = QgsProcessingParameterNumber("SHIFT", "Sideways shift of the chance baseline (m; empty: 3 km)",
+                                             type=NUMBER_DOUBLE, optional=True, minValue=0.001)
+        shift.setFlags(shift.flags() | FLAG_ADVANCED)
+        self.addParameter(shift)
+        self.addParameter(QgsProcessingParameterFileDestination("OUTPUT_SCORES", "Scores table",
+                                                                fileFilter="CSV files (*.csv)"))
+        self.addParameter(QgsProcessingParameterFileDestination("OUTPUT_TABLE", "Per-line table",
+                                                                fileFilter="CSV files (*.csv)", optional=True,
+                                                                createByDefault=False))
+        self.addParameter(QgsProcessingParameterFileDestination("OUTPUT_FIGURE", "Overlay", optional=True,
+                                                                fileFilter="PNG files (*.png)",
+                                                                createByDefault=False))
+        for name, label in (("RECALL", "Recall"), ("PRECISION", "Precision"), ("F1", "F1"),
+                            ("LIFT_SHIFTED", "Lift over the shifted baseline"),
+                            ("LIFT_ROTATED", "Lift over the rotated baseline")):
+            self.addOutput(QgsProcessingOutputNumber(name, label))
+
+    def call_geocore(self, parameters: Dict, context, feedback) -> Dict:
+        from geocore.lineaments.compare import CompareParams, compare_files, overlay_png, write_tables
+
+        params = CompareParams(tolerance=self.parameterAsDouble(parameters, "TOLERANCE", context),
+                               strike_tolerance=optional_double(self, parameters, "STRIKE_TOLERANCE", context),
+                               shift=optional_double(self, parameters, "SHIFT", context))
+        paths = [self.parameterAsCompatibleSourceLayerPath(parameters, name, context, ["gpkg", "shp", "geojson"],
+                                                            "gpkg", feedback) for name in ("DETECTED", "EXPERT")]
+        grid = self.raster_source(parameters, "GRID", context) if parameters.get("GRID") else None
+        scores_csv = self.parameterAsFileOutput(parameters, "OUTPUT_SCORES", context)
+        table_csv = self.parameterAsFileOutput(parameters, "OUTPUT_TABLE", context) or None
+        figure = self.parameterAsFileOutput(parameters, "OUTPUT_FIGURE", context) or None
+        result, grid_obj = compare_files(paths[0], paths[1], params, grid_path=grid,
+                                         progress=self.progress(feedback), cancel=feedback.isCanceled)
+        write_tables(result, scores_csv, table_csv)
+        if figure:
+            overlay_png(result, figure, grid_obj)
+        for line in result.summary().splitlines():
+            feedback.pushInfo(line)
+        s = result.scores
+        return {"OUTPUT_SCORES": scores_csv, "OUTPUT_TABLE": table_csv, "OUTPUT_FIGURE": figure,
+                "RECALL": s.recall, "PRECISION": s.precision, "F1": s.f1,
+                "LIFT_SHIFTED": result.lift("shifted"), "LIFT_ROTATED": result.lift("rotated")}
+
+
+class GridFlightLines(GeocoreAlgorithm):
+    NAME = "gridflightlines"
+    DISPLAY_NAME = "Grid flight-line data"
+    GROUP = "magnetics"
+    METHODS = ("linear", "nearest", "cubic")
+    HELP = """<p>Grids survey points along flight lines (a CSV or XYZ table) into a raster at a chosen cell
+size and CRS. The points are projected, reduced to one median per cell, interpolated with verde, and
+blanked farther than the blanking distance from any point, so no values are invented between distant
+lines or outside the survey.</p>
+<h3>Inputs</h3>
+<ul><li><b>Table</b>: CSV (comma) or XYZ (white space, <code>/</code> comment lines) with a header line;
+may be compressed (<code>.gz</code>, <code>.xz</code>, <code>.bz2</code>).</li>
+<li><b>Value column</b>: the column to grid. <b>X</b>, <b>Y columns</b>: empty finds x/y, easting/northing or
+longitude/latitude by name.</li>
+<li><b>CRS of the coordinates</b>: empty means WGS 84 for longitude/latitude columns.</li>
+<li><b>Target CRS</b>: empty uses the coordinates' CRS when projected, else the UTM zone of the data.</li>
+<li><b>Cell size</b> and <b>blanking distance</b> in metres (empty: three cells).</li>
+<li><b>Interpolation</b>: linear (triangulation), nearest or cubic.</li></ul>
+<h3>Outputs</h3>
+<ul><li><b>Grid</b>: float raster, nodata where blanked.</li></ul>"""
+
+    def initAlgorithm(self, config=None) -> None:  # noqa: N802
+        self.addParameter(QgsProcessingParameterFile(
+            "INPUT", "Table of points", behavior=FILE_BEHAVIOR_FILE,
+            fileFilter="Tables (*.csv *.xyz *.txt *.dat *.gz *.xz *.bz2);;All files (*)"))
+        self.addParameter(QgsProcessingParameterString("VALUE", "Value column"))
+        self.addParameter(QgsProcessingParameterString("X", "X / longitude column (empty: by name)", optional=True))
+        self.addParameter(QgsProcessingParameterString("Y", "Y / latitude column (empty: by name)", optional=True))
+        self.addParameter(QgsProcessingParameterCrs("SOURCE_CRS", "CRS of the coordinates (empty: WGS 84 for "
+                                                    "longitude/latitude)", optional=True))
+        self.addParameter(QgsProcessingParameterCrs("CRS", "Target CRS (empty: UTM zone of the data)", optional=True))
+        self.addParameter(QgsProcessingParameterNumber("CELL_SIZE", "Cell size (m)", type=NUMBER_DOUBLE,
+                                                       defaultValue=1000.0, minValue=0.001))
+        self.addParameter(QgsProcessingParameterNumber("BLANK", "Blanking distance (m; empty: three cells)",
+                                                       type=NUMBER_DOUBLE, optional=True, minValue=0.001))
+        self.addParameter(QgsProcessingParameterEnum("METHOD", "Interpolation", options=list(self.METHODS),
+                                                     defaultValue=0))
+        self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "Grid"))
+
+    def call_geocore(self, parameters: Dict, context, feedback) -> Dict:
+        from geocore.grids.lines import LineGridParams, grid_flight_lines
+
+        params = LineGridParams(
+            cell=self.parameterAsDouble(parameters, "CELL_SIZE", context),
+            value=self.parameterAsString(parameters, "VALUE", context).strip(),
+            crs=crs_or_none(self, parameters, "CRS", context),
+            x=self.parameterAsString(parameters, "X", context).strip() or None,
+            y=self.parameterAsString(parameters, "Y", context).strip() or None,
+            source_crs=crs_or_none(self, parameters, "SOURCE_CRS", context),
+            blank=optional_double(self, parameters, "BLANK", context),
+            method=self.METHODS[self.parameterAsEnum(parameters, "METHOD", context)])
+        output = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
+        with geotiff_output(output) as tif:
+            result = grid_flight_lines(self.parameterAsFile(parameters, "INPUT", context), tif, params,
+                                       progress=self.progress(feedback), cancel=feedback.isCanceled)
+        feedback.pushInfo(result.summary())
+        return {"OUTPUT": output}

@@ -1,0 +1,197 @@
+"""Grid, transform and comparison algorithms run through ``processing.run`` inside QGIS."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("qgis.core", reason="QGIS Python bindings are not installed (apt-get install python3-qgis)")
+
+from qgis.core import QgsProcessingException, QgsRasterLayer  # noqa: E402
+
+DATA = Path(os.environ.get("GEOCORE_TEST_DATA", Path(__file__).resolve().parents[2] / ".." / "shared" / "data"))
+GRIDS = DATA / "grids"
+needs_data = pytest.mark.skipif(not GRIDS.is_dir(),
+                                reason=f"real test grids not found in {GRIDS} (set GEOCORE_TEST_DATA)")
+
+
+def raster(path) -> QgsRasterLayer:
+    layer = QgsRasterLayer(str(path), Path(path).stem, "gdal")
+    assert layer.isValid(), path
+    return layer
+
+
+@needs_data
+def test_convert_geosoft_grid(geocore_plugin, tmp_path):
+    import processing
+    from geocore.grids.io import read_grid
+
+    result = processing.run("geocore:convertgrid", {"INPUT": str(GRIDS / "wittichica_residual_tmi_50m.grd"),
+                                                    "OUTPUT": str(tmp_path / "witt.tif")})
+    layer = raster(result["OUTPUT"])
+    assert layer.crs().authid() == "EPSG:26910"
+    assert (layer.width(), layer.height()) == (224, 223)
+    assert layer.rasterUnitsPerPixelX() == pytest.approx(50.0)
+    assert layer.dataProvider().sourceHasNoDataValue(1)
+    grid = read_grid(result["OUTPUT"])
+    assert 0.005 < np.isnan(grid.data).mean() < 0.02  # the Geosoft dummies
+
+
+@needs_data
+def test_convert_surfer_grid_needs_a_crs(geocore_plugin, tmp_path):
+    import processing
+
+    out = tmp_path / "dem.tif"
+    with pytest.raises(QgsProcessingException, match="no coordinate reference system"):
+        processing.run("geocore:convertgrid", {"INPUT": str(GRIDS / "elevation_surfer.GRD"), "OUTPUT": str(out)})
+    assert not out.exists()
+    result = processing.run("geocore:convertgrid", {"INPUT": str(GRIDS / "elevation_surfer.GRD"),
+                                                    "CRS": "EPSG:28354", "OUTPUT": str(tmp_path / "dem.img")})
+    layer = raster(result["OUTPUT"])  # converted to the format the user asked for
+    assert Path(result["OUTPUT"]).suffix == ".img"
+    assert "MGA zone 54" in layer.crs().toWkt()  # Erdas Imagine keeps the definition, not the EPSG code
+
+
+@pytest.fixture(scope="module")
+def dipole_grid(tmp_path_factory):
+    """An induced dipole's total-field anomaly (inclination 50, declination 5) and its polar version."""
+    from rasterio.crs import CRS
+    from rasterio.transform import from_origin
+
+    from geocore.grids.io import Grid, write_geotiff
+    from geocore.magnetics.forward import dipole_total_field, field_direction
+
+    n, cell = 96, 50.0
+    grid = Grid(np.zeros((n, n)), from_origin(500000.0, 7000000.0, cell, cell), CRS.from_epsg(32633), units="nT")
+    east, north = np.meshgrid(*grid.coordinates())
+    source = np.array([east.mean(), north.mean(), -300.0])
+
+    def field(inc, dec):
+        return dipole_total_field(1e9 * field_direction(inc, dec), source, east, north, np.zeros(east.shape),
+                                  inclination=inc, declination=dec)
+
+    path = write_geotiff(grid.with_data(field(50, 5)), tmp_path_factory.mktemp("dipole") / "tmi.tif")
+    return path, field(90, 0)
+
+
+def test_transform_reduces_to_the_pole(geocore_plugin, dipole_grid, tmp_path):
+    import processing
+    from geocore.grids.io import read_grid
+
+    path, polar = dipole_grid
+    result = processing.run("geocore:transformgrid", {"INPUT": str(path), "OPERATION": 0, "INCLINATION": 50,
+                                                      "DECLINATION": 5, "OUTPUT": str(tmp_path / "rtp.tif")})
+    layer = raster(result["OUTPUT"])
+    assert layer.crs().authid() == "EPSG:32633" and layer.extent() == raster(path).extent()
+    rtp = read_grid(result["OUTPUT"]).data
+    inner = (slice(20, -20), slice(20, -20))
+    assert np.abs(rtp - polar)[inner].max() < 0.01 * np.abs(polar).max()
+
+
+def test_transform_tilt_and_missing_option(geocore_plugin, dipole_grid, tmp_path):
+    import processing
+    from geocore.grids.io import read_grid
+
+    path, _ = dipole_grid
+    result = processing.run("geocore:transformgrid", {"INPUT": str(path), "OPERATION": 7,
+                                                      "OUTPUT": str(tmp_path / "tilt.tif")})
+    tilt = read_grid(result["OUTPUT"]).data
+    assert -90 <= np.nanmin(tilt) < 0 < np.nanmax(tilt) <= 90
+    with pytest.raises(QgsProcessingException, match="needs --height"):
+        processing.run("geocore:transformgrid", {"INPUT": str(path), "OPERATION": 1,
+                                                 "OUTPUT": str(tmp_path / "up.tif")})
+    assert not (tmp_path / "up.tif").exists()
+
+
+@pytest.fixture(scope="module")
+def line_layers(tmp_path_factory):
+    import geopandas as gpd
+    from shapely.geometry import LineString
+
+    x0, y0 = 500000.0, 7000000.0 - 4800.0
+    folder = tmp_path_factory.mktemp("lines")
+    expert = gpd.GeoDataFrame(geometry=[LineString([(x0 + 1000, y0), (x0 + 1000, y0 + 4800)]),
+                                        LineString([(x0 + 3000, y0), (x0 + 3000, y0 + 4800)])], crs="EPSG:32633")
+    detected = gpd.GeoDataFrame(geometry=[LineString([(x0 + 1080, y0), (x0 + 1080, y0 + 4800)])], crs="EPSG:32633")
+    expert.to_crs("EPSG:4326").to_file(folder / "expert.geojson")
+    detected.to_file(folder / "detected.gpkg")
+    return folder / "detected.gpkg", folder / "expert.geojson"
+
+
+def test_compare_lineaments(geocore_plugin, line_layers, dipole_grid, tmp_path):
+    import pandas as pd
+    import processing
+
+    detected, expert = line_layers
+    result = processing.run("geocore:comparelineaments", {
+        "DETECTED": str(detected), "EXPERT": str(expert), "TOLERANCE": 200.0, "GRID": str(dipole_grid[0]),
+        "SHIFT": 1500.0, "OUTPUT_SCORES": str(tmp_path / "scores.csv"), "OUTPUT_TABLE": str(tmp_path / "lines.csv"),
+        "OUTPUT_FIGURE": str(tmp_path / "overlay.png")})
+    assert result["RECALL"] == pytest.approx(0.5, abs=0.01)
+    assert result["PRECISION"] == pytest.approx(1.0)
+    assert result["F1"] == pytest.approx(2 / 3, abs=0.01)
+    assert result["LIFT_SHIFTED"] > 3 and result["LIFT_ROTATED"] > 3
+    scores = pd.read_csv(result["OUTPUT_SCORES"])
+    assert len(scores) == 3 and scores.loc[0, "f1"] == pytest.approx(result["F1"])
+    table = pd.read_csv(result["OUTPUT_TABLE"])
+    assert list(table.matched_fraction.round(2)) == [1.0, 0.0]
+    assert Path(result["OUTPUT_FIGURE"]).stat().st_size > 10000
+
+
+def test_compare_empty_layer_is_refused(geocore_plugin, line_layers, tmp_path):
+    import geopandas as gpd
+    import processing
+
+    detected, expert = line_layers
+    empty = tmp_path / "empty.gpkg"
+    gpd.read_file(detected).iloc[:0].to_file(empty)
+    with pytest.raises(QgsProcessingException, match="holds no features"):
+        processing.run("geocore:comparelineaments", {"DETECTED": str(empty), "EXPERT": str(expert),
+                                                     "TOLERANCE": 200.0, "OUTPUT_SCORES": str(tmp_path / "s.csv")})
+    assert not (tmp_path / "s.csv").exists()
+
+
+def test_grid_flight_lines(geocore_plugin, tmp_path):
+    import pandas as pd
+    import processing
+    from pyproj import Transformer
+
+    from geocore.grids.io import read_grid
+
+    # east-west lines 500 m apart over 5 km, a plane of 0.01 nT/m eastward, given in longitude/latitude
+    e, n = np.meshgrid(400000.0 + np.arange(0, 5001, 50.0), 5600000.0 + np.arange(0, 5001, 500.0))
+    lon, lat = Transformer.from_crs("EPSG:32632", "EPSG:4326", always_xy=True).transform(e.ravel(), n.ravel())
+    table = tmp_path / "lines.csv.gz"
+    pd.DataFrame({"lon": lon, "lat": lat, "mag": 0.01 * (e.ravel() - 400000.0)}).to_csv(table, index=False)
+    result = processing.run("geocore:gridflightlines", {"INPUT": str(table), "VALUE": "mag", "CRS": "EPSG:32632",
+                                                        "CELL_SIZE": 250.0, "BLANK": 600.0,
+                                                        "OUTPUT": str(tmp_path / "mag.tif")})
+    layer = raster(result["OUTPUT"])
+    assert layer.crs().authid() == "EPSG:32632" and layer.rasterUnitsPerPixelX() == pytest.approx(250.0)
+    grid = read_grid(result["OUTPUT"])
+    east, _ = grid.coordinates()
+    expected = 0.01 * (np.broadcast_to(east, grid.shape) - 400000.0)
+    valid = np.isfinite(grid.data)
+    assert valid.mean() > 0.9
+    error = np.abs(grid.data - expected)
+    assert error[1:-1, 1:-1][valid[1:-1, 1:-1]].max() < 0.05  # linear inside the lines' hull
+    assert error[valid].max() <= 0.5 + 1e-6  # the border cells take the nearest cell median (50 m away)
+    with pytest.raises(QgsProcessingException, match="no column 'tmi'"):
+        processing.run("geocore:gridflightlines", {"INPUT": str(table), "VALUE": "tmi", "CELL_SIZE": 250.0,
+                                                   "OUTPUT": str(tmp_path / "bad.tif")})
+    assert not (tmp_path / "bad.tif").exists()
+
+
+def test_cancel_leaves_no_output(geocore_plugin, dipole_grid, tmp_path):
+    import processing
+    from qgis.core import QgsProcessingFeedback
+
+    feedback = QgsProcessingFeedback()
+    feedback.cancel()
+    with pytest.raises(QgsProcessingException, match="cancelled"):
+        processing.run("geocore:transformgrid", {"INPUT": str(dipole_grid[0]), "OPERATION": 6,
+                                                 "OUTPUT": str(tmp_path / "tga.tif")}, feedback=feedback)
+    assert not list(tmp_path.iterdir())

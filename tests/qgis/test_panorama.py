@@ -1,0 +1,110 @@
+"""geocore:stitchpanorama inside real QGIS: real microscope tiles, outputs, bad input."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("qgis.core", reason="QGIS Python bindings are not installed (apt-get install python3-qgis)")
+
+from qgis.core import QgsProcessingException, QgsProcessingFeedback, QgsRasterLayer, QgsUnitTypes  # noqa: E402
+
+DATA = Path(os.environ.get("GEOCORE_TEST_DATA", Path(__file__).resolve().parents[2] / ".." / "shared" / "data"))
+BSE = DATA / "tiles" / "stitch2d_bse_2x3"
+TMA = DATA / "tiles" / "tma_tiles_4x3"
+needs_tiles = pytest.mark.skipif(not BSE.is_dir(), reason=f"real microscope tiles not found in {BSE.parent}")
+
+
+class Feedback(QgsProcessingFeedback):
+    def __init__(self) -> None:
+        super().__init__()
+        self.infos, self.errors, self.progress_values = [], [], []
+        self.progressChanged.connect(self.progress_values.append)
+
+    def pushInfo(self, info):  # noqa: N802
+        self.infos.append(info)
+        super().pushInfo(info)
+
+    def reportError(self, error, fatalError=False):  # noqa: N802
+        self.errors.append(error)
+        super().reportError(error, fatalError)
+
+
+def test_parameters(geocore_plugin):
+    from qgis.core import QgsApplication
+
+    from qgis_plugin.compat import FLAG_ADVANCED
+
+    algorithm = QgsApplication.processingRegistry().algorithmById("geocore:stitchpanorama")
+    assert algorithm.group() == "Microscopy"
+    names = [p.name() for p in algorithm.parameterDefinitions()]
+    assert names[:6] == ["FOLDER", "TILES", "UM_PER_PX", "POSITIONS", "FLAT_FIELD", "DISTORTION"]
+    assert {"OUTPUT", "OUTPUT_REPORT", "OUTPUT_TILES", "OUTPUT_LAYOUT"} <= set(names)
+    for name in ("LAYOUT", "METHOD", "MIN_SCORE", "OUTLIER_PX", "GAIN", "BLEND", "INTERPOLATION"):
+        assert algorithm.parameterDefinition(name).flags() & FLAG_ADVANCED, name
+
+
+@needs_tiles
+def test_stitch_real_electron_microscope_tiles(geocore_plugin, tmp_path):
+    import processing
+
+    feedback = Feedback()
+    params = {"FOLDER": str(BSE), "UM_PER_PX": 0.25, "OUTPUT": str(tmp_path / "bse.tif"),
+              "OUTPUT_REPORT": str(tmp_path / "pairs.csv"), "OUTPUT_TILES": str(tmp_path / "tiles.csv"),
+              "OUTPUT_LAYOUT": str(tmp_path / "layout.png")}
+    result = processing.run("geocore:stitchpanorama", params, feedback=feedback)
+    assert result["N_TILES"] == 6 and result["PAIRS_USED"] == 7 and result["RMS_PX"] < 0.3
+    layer = QgsRasterLayer(result["OUTPUT"], "bse", "gdal")
+    assert layer.isValid()
+    assert layer.rasterUnitsPerPixelX() == pytest.approx(0.25)
+    assert layer.crs().isValid() and layer.crs().mapUnits() != QgsUnitTypes.DistanceUnit.DistanceDegrees
+    # the whole 3 x 2 section: about 900 x 1240 px = 225 x 310 micrometres
+    assert layer.width() == pytest.approx(903, abs=3) and layer.height() == pytest.approx(1236, abs=3)
+    assert layer.extent().width() == pytest.approx(layer.width() * 0.25)
+    # offsets within the original author's tolerance (10 px); measured < 1 px
+    ref = json.loads((BSE / "reference_coords.json").read_text())["coords_yx"]
+    with open(tmp_path / "tiles.csv", newline="") as fh:
+        tiles = {r["tile"]: (float(r["y_px"]), float(r["x_px"])) for r in csv.DictReader(fh)}
+    for name, (y, x) in tiles.items():
+        ry, rx = ref[name]
+        y0, x0 = tiles["r0_c0.jpg"]
+        ry0, rx0 = ref["r0_c0.jpg"]
+        assert abs((y - y0) - (ry - ry0)) < 1.5 and abs((x - x0) - (rx - rx0)) < 1.5, name
+    with open(tmp_path / "pairs.csv", newline="") as fh:
+        assert len(list(csv.DictReader(fh))) == 7
+    assert (tmp_path / "layout.png").stat().st_size > 5000
+    assert any("RMS residual" in line for line in feedback.infos)
+    assert feedback.progress_values and max(feedback.progress_values) == pytest.approx(100.0)
+
+
+@needs_tiles
+def test_stitch_tile_files_to_another_format(geocore_plugin, tmp_path):
+    """Tiles picked as layers, output in a non-GeoTIFF format (converted by GDAL); merged.png is not picked."""
+    import processing
+
+    files = sorted(str(p) for p in TMA.glob("r*-c*.png"))
+    result = processing.run("geocore:stitchpanorama", {"TILES": files, "UM_PER_PX": 2.0, "BLEND": 1,
+                                                       "OUTPUT": str(tmp_path / "tma.png")})
+    layer = QgsRasterLayer(result["OUTPUT"], "tma", "gdal")
+    assert layer.isValid() and result["N_TILES"] == 12
+    assert layer.rasterUnitsPerPixelX() == pytest.approx(2.0)
+    assert not list(tmp_path.glob("*.csv"))  # reports only when asked for
+
+
+def test_one_tile_is_a_clear_error(geocore_plugin, tmp_path):
+    import processing
+
+    if not BSE.is_dir():
+        pytest.skip(f"real microscope tiles not found in {BSE}")
+    with pytest.raises(QgsProcessingException, match="at least two tiles"):
+        processing.run("geocore:stitchpanorama", {"TILES": [str(BSE / "r0_c0.jpg")], "OUTPUT": str(tmp_path / "p.tif")})
+    assert not (tmp_path / "p.tif").exists()
+    with pytest.raises(QgsProcessingException, match="folder of tiles"):
+        processing.run("geocore:stitchpanorama", {"OUTPUT": str(tmp_path / "p.tif")})
+    with pytest.raises(QgsProcessingException, match="distortion"):
+        processing.run("geocore:stitchpanorama", {"FOLDER": str(BSE), "DISTORTION": "k1",
+                                                  "OUTPUT": str(tmp_path / "p.tif")})

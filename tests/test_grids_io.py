@@ -1,0 +1,175 @@
+"""Reading survey grids: GDAL formats, CF netCDF, Geosoft .grd, and the convert command."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from rasterio.transform import from_origin
+
+from geocore.cli import main
+from geocore.errors import GeocoreError
+from geocore.grids.io import Grid, convert_grid, ers_header_crs, read_grid, write_geotiff
+
+DATA = Path(os.environ.get("GEOCORE_TEST_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))
+GRIDS = DATA / "grids"
+needs_data = pytest.mark.skipif(not GRIDS.is_dir(),
+                                reason=f"real test grids not found in {GRIDS} (set GEOCORE_TEST_DATA)")
+
+TRANSFORM = from_origin(400000.0, 6100000.0, 50.0, 50.0)
+
+
+def _tif(path, data, crs="EPSG:26910", nodata=None):
+    with rasterio.open(path, "w", driver="GTiff", width=data.shape[1], height=data.shape[0], count=1,
+                       dtype=data.dtype.name, crs=crs, transform=TRANSFORM, nodata=nodata) as ds:
+        ds.write(data, 1)
+    return path
+
+
+def test_geotiff_round_trip_keeps_values_nodata_and_crs(tmp_path):
+    data = np.arange(12, dtype=np.float32).reshape(3, 4)
+    data[1, 2] = -9999
+    grid = read_grid(_tif(tmp_path / "a.tif", data, nodata=-9999))
+    assert np.isnan(grid.data[1, 2]) and np.isnan(grid.data).sum() == 1
+    assert grid.crs.to_epsg() == 26910 and grid.transform == TRANSFORM
+    out = write_geotiff(grid, tmp_path / "b.tif")
+    with rasterio.open(out) as ds:
+        assert np.isnan(ds.nodata) and ds.crs.to_epsg() == 26910 and ds.transform == TRANSFORM
+        back = ds.read(1)
+    np.testing.assert_array_equal(np.isnan(back), np.isnan(grid.data))
+    np.testing.assert_array_equal(back[~np.isnan(back)], data[data != -9999])
+
+
+def test_cf_netcdf_with_grid_mapping(tmp_path):
+    xr = pytest.importorskip("xarray")
+    from pyproj import CRS
+
+    x = 300000.0 + 100.0 * np.arange(5) + 50.0
+    y = 5000000.0 + 100.0 * np.arange(4) + 50.0  # increasing: CF files are often south-up
+    values = np.arange(20, dtype=np.float32).reshape(4, 5)
+    values[0, 0] = np.nan
+    ds = xr.Dataset({"tmi": (("y", "x"), values, {"units": "nT", "grid_mapping": "crs"}),
+                     "crs": ((), np.int32(0), CRS.from_epsg(32633).to_cf())},
+                    coords={"x": ("x", x, {"units": "m", "standard_name": "projection_x_coordinate"}),
+                            "y": ("y", y, {"units": "m", "standard_name": "projection_y_coordinate"})})
+    path = tmp_path / "tmi.nc"
+    ds.to_netcdf(path, engine="scipy")
+    grid = read_grid(path)
+    assert grid.crs.to_epsg() == 32633
+    assert grid.units == "nT"
+    assert grid.transform == from_origin(300000.0, 5000400.0, 100.0, 100.0)
+    np.testing.assert_array_equal(grid.data[::-1][0, 1:], values[0, 1:])  # north-up rows
+    assert np.isnan(grid.data[-1, 0]) and np.isnan(grid.data).sum() == 1
+
+
+@needs_data
+def test_surfer_and_er_mapper_hold_the_same_dem():
+    surfer = read_grid(GRIDS / "elevation_surfer.GRD", require_crs=False)
+    ers = read_grid(GRIDS / "elevation.ers")
+    assert surfer.shape == ers.shape == (126, 199)
+    assert surfer.transform == ers.transform
+    np.testing.assert_array_equal(np.isnan(surfer.data), np.isnan(ers.data))
+    assert 0.1 < np.isnan(ers.data).mean() < 0.3  # the blank border is nodata, not 1.7e38 or -999999
+    np.testing.assert_allclose(surfer.data, ers.data, rtol=0, atol=1e-4, equal_nan=True)
+    assert np.nanmin(ers.data) == pytest.approx(88.06, abs=0.01)
+    assert np.nanmax(ers.data) == pytest.approx(339.35, abs=0.01)
+    # GDA94 + SUTM54 in the .ers header is GDA94 / MGA zone 54
+    assert ers.crs.to_epsg() == 28354 == ers_header_crs(GRIDS / "elevation.ers").to_epsg()
+
+
+@needs_data
+def test_surfer_grid_without_crs_needs_one(tmp_path):
+    with pytest.raises(GeocoreError, match="no coordinate reference system.*--crs"):
+        read_grid(GRIDS / "elevation_surfer.GRD")
+    grid = read_grid(GRIDS / "elevation_surfer.GRD", crs="EPSG:28354")
+    assert grid.crs.to_epsg() == 28354 and grid.dtype == "float64"
+
+
+@needs_data
+def test_geosoft_grid_dummies_and_crs_from_xml():
+    grid = read_grid(GRIDS / "wittichica_residual_tmi_50m.grd")
+    assert grid.shape == (223, 224)
+    assert grid.crs.to_epsg() == 26910
+    assert grid.spacing == (50.0, 50.0)
+    # extent in the .xml: 405800..416950 E, 6087600..6098700 N (cell centres)
+    east, north = grid.coordinates()
+    assert (east[0], east[-1], north[-1], north[0]) == (405800.0, 416950.0, 6087600.0, 6098700.0)
+    dummies = np.isnan(grid.data).mean()
+    assert 0.005 < dummies < 0.02
+    assert np.nanmin(grid.data) == pytest.approx(-629.0, abs=0.1)
+    assert np.nanmax(grid.data) == pytest.approx(1595.0, abs=0.1)
+    bhn = read_grid(GRIDS / "bhn_tmi_250m.grd")
+    assert bhn.crs.to_epsg() == 20253 and bhn.shape == (467, 399)  # AGD66 / AMG 53 from the ESRI WKT
+
+
+@needs_data
+def test_geotiff_from_usgs(tmp_path):
+    grid = read_grid(GRIDS / "gabbs_usgs_cba_100m.tif")
+    assert grid.crs.to_epsg() == 26911 and grid.shape == (221, 214)
+    assert -208.0 < np.nanmin(grid.data) < np.nanmax(grid.data) < -155.0
+
+
+@needs_data
+def test_convert_command_writes_geotiff_with_crs_and_nodata(tmp_path, capsys):
+    out = tmp_path / "witt.tif"
+    assert main(["-q", "grid", "convert", str(GRIDS / "wittichica_residual_tmi_50m.grd"), str(out)]) == 0
+    assert "EPSG:26910" in capsys.readouterr().out
+    src = read_grid(GRIDS / "wittichica_residual_tmi_50m.grd")
+    with rasterio.open(out) as ds:
+        assert ds.crs.to_epsg() == 26910 and ds.transform == src.transform and np.isnan(ds.nodata)
+        np.testing.assert_array_equal(ds.read(1), src.data.astype(np.float32))
+    # a grid without CRS: one-line error, nothing written
+    bad = tmp_path / "dem.tif"
+    assert main(["-q", "grid", "convert", str(GRIDS / "elevation_surfer.GRD"), str(bad)]) == 2
+    assert "no coordinate reference system" in capsys.readouterr().err and not bad.exists()
+    assert main(["-q", "grid", "convert", str(GRIDS / "elevation_surfer.GRD"), str(bad), "--crs", "EPSG:28354"]) == 0
+    assert read_grid(bad).crs.to_epsg() == 28354
+
+
+def test_bad_inputs_are_clear_errors(tmp_path, capsys):
+    junk = tmp_path / "junk.grd"
+    junk.write_bytes(b"not a grid at all" * 10)
+    with pytest.raises(GeocoreError, match="neither a raster GDAL reads nor a Geosoft grid"):
+        read_grid(junk)
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    with pytest.raises(GeocoreError, match="not a grid format geocore reads"):
+        read_grid(text)
+    with pytest.raises(GeocoreError, match="does not exist"):
+        read_grid(tmp_path / "missing.tif")
+    nan_only = _tif(tmp_path / "nan.tif", np.full((4, 4), np.nan, np.float32))
+    with pytest.raises(GeocoreError, match="no valid cell"):
+        read_grid(nan_only)
+    out = tmp_path / "out.tif"
+    assert main(["-q", "grid", "convert", str(text), str(out)]) == 2
+    assert capsys.readouterr().err.startswith("geocore: error: ") and not out.exists()
+    with pytest.raises(GeocoreError, match="also an input"):
+        convert_grid(nan_only, nan_only)
+    with pytest.raises(GeocoreError, match="not a coordinate reference system"):
+        read_grid(_tif(tmp_path / "ok.tif", np.ones((3, 3), np.float32)), crs="EPSG:nope")
+    with pytest.raises(GeocoreError, match="must be a GeoTIFF"):
+        write_geotiff(Grid(np.ones((2, 2)), TRANSFORM), tmp_path / "x.png")
+
+
+@pytest.mark.parametrize("driver", ["GSBG", "GSAG"])
+def test_surfer_6_binary_and_ascii_grids(tmp_path, driver):
+    from rasterio.io import MemoryFile
+
+    data = np.arange(20, dtype=np.float32).reshape(4, 5) * 1.5
+    data[2, 3] = np.nan
+    path = tmp_path / f"grid_{driver}.grd"
+    with MemoryFile() as mem:
+        with mem.open(driver="GTiff", width=5, height=4, count=1, dtype="float32", transform=TRANSFORM,
+                      nodata=1.70141e38) as ds:
+            ds.write(np.where(np.isnan(data), 1.70141e38, data), 1)
+        with mem.open() as src:
+            profile = dict(src.profile, driver=driver)
+            with rasterio.open(path, "w", **{k: v for k, v in profile.items()
+                                             if k not in ("tiled", "interleave", "blockxsize", "blockysize")}) as dst:
+                dst.write(src.read())
+    grid = read_grid(path, crs="EPSG:26910")
+    assert grid.transform == TRANSFORM and grid.crs.to_epsg() == 26910
+    np.testing.assert_allclose(grid.data, data, rtol=1e-6, equal_nan=True)
