@@ -1,6 +1,6 @@
 """Measurements of the microscopy tools (flat field, alignment, annotation, uncertainty).
 
-    python bench/bench_microscopy.py [flatfield] [align] [annotate] [uncertainty] [--data ../shared/data]
+    python bench/bench_microscopy.py [flatfield] [align] [annotate] [uncertainty] [uncertainty-model]
 
 - flatfield: our mirror flat field against petroscope's published outputs
   (``calibration_out_0*.jpg``) and against a re-implementation of petroscope's
@@ -11,7 +11,8 @@
 - annotate: IoU of the propagated mask against the truth versus the share of
   scribbled pixels, on synthetic sections; time on a full-size photo.
 - uncertainty: share of a stand-in model's errors inside the chosen regions
-  against random regions of the same shapes and area.
+  against random regions of the same shapes and area;
+- uncertainty-model: the same with the shipped demo minerals network, with and without TTA.
 """
 
 from __future__ import annotations
@@ -177,6 +178,48 @@ def bench_uncertainty() -> None:
     print(f"model pixel error rate: {100 * np.mean([(p.argmax(0) != t.mask).mean() for t, p in zip(tests, preds)]):.1f} %")
 
 
+def bench_uncertainty_model() -> None:
+    """The shipped demo minerals model (issue 6) on its own kind of synthetic sections, with and without TTA."""
+    import tempfile
+
+    import rasterio
+    import torch
+    from rasterio.transform import from_origin
+
+    from geocore.inference.tiled import TileParams
+    from geocore.microscopy.uncertainty import model_probabilities, select_regions, uncertainty
+    from geocore.minerals.synthetic import synthesize_section
+
+    torch.set_num_threads(1)
+    model = Path(__file__).resolve().parents[1] / "geocore" / "minerals" / "models" / "minerals_demo_mobilenetv2_unet.safetensors"
+    tmp = Path(tempfile.mkdtemp())
+    rng = np.random.default_rng(0)
+    res: dict = {}
+    for seed in (501, 502, 503):
+        sec = synthesize_section((512, 512), seed=seed)
+        src = tmp / f"s{seed}.tif"
+        with rasterio.open(src, "w", driver="GTiff", count=3, height=512, width=512, dtype="uint8",
+                           transform=from_origin(0, 512, 1, 1)) as ds:
+            ds.write(np.moveaxis(sec.image, -1, 0))
+        for tta in (False, True):
+            t = time.perf_counter()
+            out = model_probabilities(src, model, tmp / f"p{seed}{tta}.tif", tta=tta,
+                                      tile_params=TileParams(device="cpu", batch_size=4))
+            dt = time.perf_counter() - t
+            with rasterio.open(out) as ds:
+                p = ds.read()
+            err = (p.argmax(0) != sec.mask) & (sec.mask != 255)
+            for metric in ("entropy", "margin"):
+                sel = select_regions(uncertainty(p, metric), 0.07)[0] > 0
+                rand = np.mean([err[np.roll(sel, tuple(rng.integers(0, 512, 2)), (0, 1))].sum() for _ in range(50)])
+                res.setdefault((tta, metric), []).append((err.mean(), err[sel].sum() / max(rand, 1), dt))
+    print("## uncertainty regions with the demo minerals model (3 synthetic 512 x 512 sections, share 7 %)")
+    for (tta, metric), v in res.items():
+        v = np.array(v)
+        print(f"{'TTA (4 views)' if tta else 'plain'} {metric}: pixel error {100 * v[:, 0].mean():.1f} %, errors inside / "
+              f"random {v[:, 1].mean():.2f} ({v[:, 1].min():.2f}..{v[:, 1].max():.2f}), {v[:, 2].mean():.1f} s per section")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("parts", nargs="*", default=["flatfield", "align", "annotate", "uncertainty"])
@@ -187,7 +230,8 @@ def main() -> int:
     for part in args.parts:
         t = time.perf_counter()
         {"flatfield": lambda: bench_flatfield(sections), "align": lambda: bench_align(sections),
-         "annotate": bench_annotate, "uncertainty": bench_uncertainty}[part]()
+         "annotate": bench_annotate, "uncertainty": bench_uncertainty,
+         "uncertainty-model": bench_uncertainty_model}[part]()
         print(f"({part}: {time.perf_counter() - t:.0f} s)\n", flush=True)
     return 0
 
