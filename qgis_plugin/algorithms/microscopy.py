@@ -299,7 +299,7 @@ again to refine.</p>
 <ul><li><b>Photo</b>: RGB photo.</li>
 <li><b>Strokes</b>: line or polygon layer (a scratch layer works) drawn over the photo.</li>
 <li><b>Class field</b>: LumenStone code (0 non-ore, 1 ccp, 2 gl, 3 mag, 4 br, 5 po, 6 py, 7 pn, 8 sh,
-9 apy, 10 hem, 11 tnt, 12 cv, 13 mrc, 14 au) or its label / mineral name.</li></ul>""" + COORDINATES_HELP + """
+9 apy, 10 gmt, 11 tnt, 12 cv, 13 mrc, 14 au) or its label / mineral name.</li></ul>""" + COORDINATES_HELP + """
 <h3>Outputs</h3>
 <ul><li><b>Mask</b>: LumenStone format (8-bit, class code per pixel, 255 unlabelled; PNG or GeoTIFF),
 loaded with the LumenStone colours.</li>
