@@ -274,6 +274,18 @@ def test_segment_refuses_grey_and_16_bit(tiny_model, tmp_path, capsys):
         segment_image(deep, tmp_path / "c.tif", model_path=tiny_model)
 
 
+def test_panorama_too_big_for_memory_is_refused_before_work(tiny_model, photo, tmp_path, monkeypatch):
+    from geocore.minerals import segment
+
+    with pytest.raises(GeocoreError, match="cut the panorama"):
+        segment.check_memory(12000, 8000, available=512 * 2**20)
+    segment.check_memory(12000, 8000, available=4 * 2**30)
+    monkeypatch.setattr(segment, "available_memory", lambda: 10_000)
+    with pytest.raises(GeocoreError, match="GiB of memory is available"):
+        segment_image(photo, tmp_path / "out" / "classes.tif", model_path=tiny_model)
+    assert not (tmp_path / "out").exists()
+
+
 def test_segment_cancel_leaves_nothing(tiny_model, photo, tmp_path):
     calls = []
 
@@ -339,3 +351,25 @@ def test_train_refuses_bad_data(tmp_path, capsys):
     assert main(["-q", "minerals", "train", "--data", str(root), "--out", str(tmp_path / "m.safetensors"),
                  "--patch", "33"]) == 2
     assert "multiple of 32" in capsys.readouterr().err
+
+
+def test_train_pspnet_with_crossed_polar_channels(tmp_path):
+    """The paper's PSPNet-ResNet18 by name, on RGB + one aligned extra image (6 channels)."""
+    import shutil
+
+    from geocore.minerals.train import MineralTrainConfig, evaluate_model, train_mineral_model
+
+    data = tmp_path / "d"
+    write_sections(data, 3, shape=(64, 64), seed=8, test_fraction=0.34)
+    shutil.copytree(data / "imgs", data / "imgs_xpl")
+    model = train_mineral_model(MineralTrainConfig(
+        data=[data], out=tmp_path / "psp.safetensors", arch="PSPNet", encoder="resnet18", extra=["xpl"],
+        patch=32, epochs=1, patches_per_epoch=2, batch_size=2, val_patches=1, device="cpu", classes="S1+S2"))
+    card = json.loads(model.with_suffix(".json").read_text())
+    assert card["architecture"] == "PSPNet" and card["in_channels"] == 6
+    assert card["class_codes"] == list(DEMO_CODES)  # from --classes, not only those in the masks
+    m = evaluate_model([data], model, device="cpu")
+    assert m["mean_iou"] == pytest.approx(card["metrics"]["test"]["mean_iou"])
+    (data / "imgs_xpl" / "test" / next((data / "imgs" / "test").iterdir()).name).unlink()
+    with pytest.raises(GeocoreError, match="extra image 'xpl'"):
+        evaluate_model([data], model, device="cpu")

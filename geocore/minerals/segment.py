@@ -105,17 +105,48 @@ def check_photo(path: str | os.PathLike, in_channels: int = 3, extra: Sequence =
     return info
 
 
-def _check_memory(width: int, height: int) -> None:
-    """Refuse a class map that cannot fit in memory (the statistics label it whole)."""
-    need = width * height * 6  # uint8 classes + int32 labels + a boolean mask
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation (Linux ``MemAvailable``), None when unknown."""
     try:
-        avail = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):  # not on Linux: no check
-        return
-    if need > 0.8 * avail:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+#: Bytes per pixel held after the network: class map, nodata mask, sieve copy, grain labels (int32).
+BYTES_PER_PIXEL = 7
+
+
+def check_memory(width: int, height: int, available: int | None = None) -> None:
+    """Refuse, before any work, an image whose class map and grain labels cannot fit in memory.
+
+    The network runs tile by tile in bounded memory whatever the image size;
+    the class map (1 byte a pixel) is then held whole for the speck merging,
+    the polygons and the grain labelling, about :data:`BYTES_PER_PIXEL` bytes
+    a pixel in all.
+    """
+    need = int(width) * int(height) * BYTES_PER_PIXEL
+    avail = available_memory() if available is None else available
+    if avail is not None and need > 0.8 * avail:
         raise GeocoreError(f"the image is {width} x {height} px: its class map and grain labels need about "
-                           f"{need / 2**30:.1f} GiB but only {avail / 2**30:.1f} GiB of memory is free; "
-                           f"cut the panorama into parts or free memory")
+                           f"{need / 2**30:.1f} GiB but only {avail / 2**30:.1f} GiB of memory is available; "
+                           f"cut the panorama into parts (e.g. gdal_translate -srcwin) or free memory")
+
+
+def pixel_size_um(crs, transform, um_per_px: Optional[float]) -> Optional[float]:
+    """Pixel edge in micrometres: ``um_per_px``, else that of a micrometre CRS, else None (unknown)."""
+    if um_per_px is not None:
+        return float(um_per_px)
+    if crs is not None and "micrometre" in crs.to_wkt():
+        return float(abs(transform.a))
+    return None
 
 
 def _stack_vrt(image: Path, extra: Sequence, folder: Path) -> Path:
@@ -366,7 +397,7 @@ def segment_image(
         n = (int(card.in_channels) - 3) // 3
         raise GeocoreError(f"the model takes {card.in_channels} channels (RGB + {n} aligned extra image"
                            f"{'s' if n != 1 else ''}); {len(extra)} extra image(s) were given")
-    _check_memory(info["width"], info["height"])
+    check_memory(info["width"], info["height"])
     if stats_dir is not None and Path(stats_dir).exists() and not Path(stats_dir).is_dir():
         prepare_out_dir(stats_dir)
     if um_per_px is not None:
@@ -414,7 +445,11 @@ def segment_image(
         if stats_dir is not None:
             from .stats import statistics_from_classes, write_statistics
 
-            st = statistics_from_classes(classes, pixel_size=abs(transform.a), size_classes=size_classes,
+            px = pixel_size_um(crs, transform, um_per_px)
+            if px is None:
+                warnings.warn("no pixel size given (--um-per-px): statistics are in pixels, not micrometres",
+                              UserWarning, stacklevel=2)
+            st = statistics_from_classes(classes, pixel_size=px or 1.0, size_classes=size_classes,
                                          cancel=cancel)
             result.stats = write_statistics(st, stats_dir, stack=stack)
             result.fractions = {BY_CODE[c].label: f for c, f in st.area_fraction.items()}
