@@ -21,6 +21,8 @@ MICROSCOPE_CRS_WKT = ('LOCAL_CS["Microscope section (micrometres)",LOCAL_DATUM["
                       'UNIT["micrometre",1e-06],AXIS["x",EAST],AXIS["y",NORTH]]')
 
 BLOCK = 256
+#: GDAL block cache while writing (MB): blocks are complete when a strip is written, so little is needed.
+GDAL_CACHE_MB = 32
 
 
 def panorama_profile(rows: int, cols: int, bands: int, dtype: str, um_per_px: float) -> dict:
@@ -30,7 +32,7 @@ def panorama_profile(rows: int, cols: int, bands: int, dtype: str, um_per_px: fl
 
     profile = dict(driver="GTiff", width=cols, height=rows, count=bands, dtype=dtype,
                    crs=CRS.from_wkt(MICROSCOPE_CRS_WKT), transform=Affine(um_per_px, 0.0, 0.0, 0.0, -um_per_px, rows * um_per_px),
-                   tiled=True, blockxsize=BLOCK, blockysize=BLOCK, compress="deflate", predictor=2, zlevel=6,
+                   tiled=True, blockxsize=BLOCK, blockysize=BLOCK, compress="deflate", predictor=2, zlevel=1,
                    bigtiff="IF_SAFER", interleave="pixel")
     if bands == 3:
         profile["photometric"] = "RGB"
@@ -51,7 +53,7 @@ def write_panorama(path: str | os.PathLike, strips: Iterable[Tuple[int, np.ndarr
 
     path = Path(path)
     profile = panorama_profile(rows, cols, bands, dtype, um_per_px)
-    with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True):
+    with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True, GDAL_CACHEMAX=GDAL_CACHE_MB):
         with rasterio.open(path, "w", **profile) as ds:
             ds.update_tags(**{"UM_PER_PX": f"{um_per_px:g}", "UNITS": "micrometre", **(tags or {})})
             for row0, data, valid in strips:
