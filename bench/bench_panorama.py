@@ -1,9 +1,9 @@
 """Benchmark: 25 full-size microscope photographs stitched at full resolution.
 
 A scene larger than the panorama is built from the real section photographs in
-``../shared/data/sections`` (the three 3396 x 2547 photographs and a mirrored
-copy in a 2 x 2 mosaic, enlarged to about 13 600 x 10 200 px, with a
-full-resolution grain texture so that every pixel carries detail); 5 x 5 tiles
+``../shared/data/sections`` at full resolution (the three raw 3396 x 2547
+photographs and their three flat-field-corrected versions, plain and flipped,
+16 variants in a 5 x 5 mosaic of 16 980 x 12 735 px); 5 x 5 tiles
 of 3396 x 2547 px (the paper's camera) are cut from it with 25 % overlap, a
 random sub-pixel stage error of +-8 px, 30 % vignetting and noise, and saved as
 JPEG (quality 95).
@@ -44,7 +44,7 @@ TILE = (2547, 3396)
 
 
 def make_tiles(work: Path, grid: int, overlap: float, seed: int = 7) -> dict:
-    """Cut ``grid`` x ``grid`` tiles from an enlarged mosaic of the section photographs."""
+    """Cut ``grid`` x ``grid`` tiles from a mosaic of the section photographs."""
     import cv2
 
     sys.path.insert(0, str(REPO))
@@ -53,26 +53,23 @@ def make_tiles(work: Path, grid: int, overlap: float, seed: int = 7) -> dict:
     truth_file = work / "truth.json"
     if truth_file.exists():
         return json.loads(truth_file.read_text())
-    photos = [load_rgb(DATA / "sections" / f"calibration_src_0{i}.jpg", scale=0.5) for i in (1, 2, 3)]
-    photos.append(photos[0][::-1, ::-1])
+    # full-resolution photographs (every pixel real detail): the three raw photographs and their three
+    # flat-field-corrected versions, plain and flipped (16 variants in random order; a repeated one is
+    # 16 cells later, i.e. at least 3 rows away)
+    photos = [load_rgb(DATA / "sections" / f"calibration_{kind}_0{i}.jpg") for kind in ("src", "out") for i in (1, 2, 3)]
+    variants = [p for p in photos] + [p[::-1] for p in photos] + [p[:, ::-1] for p in photos[:4]]
     h, w = photos[0].shape[:2]
-    mosaic = np.zeros((2 * h, 2 * w, 3), np.uint8)
-    for k, p in enumerate(photos):
-        mosaic[(k // 2) * h:(k // 2 + 1) * h, (k % 2) * w:(k % 2 + 1) * w] = p
     th, tw = TILE
-    need_h = int(th * (1 + (grid - 1) * (1 - overlap)) + 40)
-    need_w = int(tw * (1 + (grid - 1) * (1 - overlap)) + 40)
-    scale = max(need_h / mosaic.shape[0], need_w / mosaic.shape[1])
-    scene = cv2.resize(mosaic, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
-    del mosaic, photos
-    # full-resolution grain: band-limited noise, +-12 % brightness, different everywhere
+    need_h = int(th * (1 + (grid - 1) * (1 - overlap)) + 48)
+    need_w = int(tw * (1 + (grid - 1) * (1 - overlap)) + 48)
+    n_r, n_c = -(-need_h // h), -(-need_w // w)
+    scene = np.zeros((n_r * h, n_c * w, 3), np.uint8)
     rng = np.random.default_rng(seed)
-    for y0 in range(0, scene.shape[0], 1024):
-        y1 = min(scene.shape[0], y0 + 1024)
-        noise = rng.normal(0, 1, (y1 - y0 + 16, scene.shape[1])).astype(np.float32)
-        grain = cv2.GaussianBlur(noise, (0, 0), 1.2)[8:8 + y1 - y0]
-        grain *= 0.12 / grain.std()
-        scene[y0:y1] = np.clip(scene[y0:y1] * (1 + grain[..., None]), 0, 255).astype(np.uint8)
+    order = rng.permutation(len(variants))
+    for k in range(n_r * n_c):
+        r, c = divmod(k, n_c)
+        scene[r * h:(r + 1) * h, c * w:(c + 1) * w] = variants[order[k % len(variants)]]
+    del photos, variants
     cut = cut_tiles(scene, work / "tiles", rows=grid, cols=grid, tile_shape=TILE, overlap=overlap, jitter=8.0,
                     vignette=0.3, noise=2.0, seed=seed, suffix=".jpg")
     truth = {"names": [p.name for p in cut.paths], "positions": cut.positions.tolist(),
@@ -94,6 +91,7 @@ print(json.dumps(dict(wall=wall, cpu=ru.ru_utime + ru.ru_stime, rss_mib=ru.ru_ma
                       used=res.n_pairs_used, pairs=len(res.pairs))))
 """
 
+# OpenCV keeps every input image and warped copy in memory: about 15 GiB peak for these 25 tiles
 CHILD_OPENCV = r"""
 import json, resource, sys, time, glob
 import cv2
@@ -107,9 +105,9 @@ status, pano = st.stitch(imgs)
 wall = time.perf_counter() - t0
 ru = resource.getrusage(resource.RUSAGE_SELF)
 out = dict(wall=wall, cpu=ru.ru_utime + ru.ru_stime, rss_mib=ru.ru_maxrss / 1024, status=int(status),
-           component=[int(c) for c in (st.component() or [])])
+           component=[int(c) for c in (st.component() if st.component() is not None else [])])
 if status == 0:
-    cv2.imwrite({out!r}, pano)
+    cv2.imwrite({out!r}, pano, [cv2.IMWRITE_PNG_COMPRESSION, 1])
     out["shape"] = list(pano.shape)
 print(json.dumps(out))
 """
@@ -179,6 +177,7 @@ def main() -> int:
     ap.add_argument("--grid", type=int, default=5)
     ap.add_argument("--overlap", type=float, default=0.25)
     ap.add_argument("--skip-opencv", action="store_true")
+    ap.add_argument("--skip-geocore", action="store_true", help="only OpenCV's Stitcher (tiles already cut)")
     ap.add_argument("--opencv-timeout", type=float, default=900)
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
@@ -192,6 +191,8 @@ def main() -> int:
     tiles_dir = args.work / "tiles"
 
     ours_tif = args.work / "geocore.tif"
+    if args.skip_geocore:
+        return run_opencv(args, tiles_dir, names, true_pos)
     g = run_child(CHILD_GEOCORE.format(repo=str(REPO), tiles=str(tiles_dir), out=str(ours_tif)), 1800)
     print(f"load average after geocore: {os.getloadavg()}")
     if "error" in g:
@@ -209,6 +210,10 @@ def main() -> int:
           f"located in the panorama RMS {located[0]:.3f} px (max {located[1]:.3f})")
     if args.skip_opencv:
         return 0
+    return run_opencv(args, tiles_dir, names, true_pos)
+
+
+def run_opencv(args, tiles_dir, names, true_pos) -> int:
     cv_png = args.work / "opencv.png"
     c = run_child(CHILD_OPENCV.format(tiles=str(tiles_dir), out=str(cv_png)), args.opencv_timeout)
     print(f"load average after OpenCV: {os.getloadavg()}")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import geopandas as gpd
 import numpy as np
 import pytest
+
+pytestmark = pytest.mark.filterwarnings("ignore:'crs' was not provided")
 from affine import Affine
 from shapely.affinity import scale
 from shapely.geometry import LineString, Point
@@ -12,7 +14,6 @@ from shapely.geometry import LineString, Point
 from geocore.cli import main
 from geocore.errors import GeocoreError
 from geocore.microscopy.annotate import (
-    SuperpixelParams,
     annotate_array,
     mean_iou,
     propagate,
@@ -144,3 +145,43 @@ def test_cli_errors(tmp_path, section, capsys):
     err = run_error(main, capsys, ["-q", "annotate", str(photo), "--strokes", str(pts), "--out-dir", out])
     assert "not points" in err
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_rerun_with_more_strokes_reuses_superpixels_and_refines(tmp_path, section, monkeypatch):
+    from geocore.microscopy import annotate
+
+    photo = write_png(tmp_path / "section.png", section.rgb)
+    few = write_strokes(tmp_path / "few.gpkg", qgis_coordinates(simulate_strokes(section.mask, 0.003, seed=4)))
+    more = write_strokes(tmp_path / "more.gpkg", qgis_coordinates(simulate_strokes(section.mask, 0.02, seed=4)))
+    first = annotate.annotate_image(photo, few, tmp_path / "m1.png")
+    calls = []
+    monkeypatch.setattr(annotate, "segmentations", lambda *a, **k: calls.append(1))
+    second = annotate.annotate_image(photo, more, tmp_path / "m2.png")
+    assert not calls                                      # superpixels came from the cache
+    assert second.labelled_fraction > first.labelled_fraction
+
+
+def test_georeferenced_photo_in_micrometres(tmp_path, section):
+    """A photo in a local engineering frame (0.5 um pixels): strokes in that frame, areas in square micrometres."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    from geocore.microscopy import annotate
+
+    transform = from_origin(100.0, 500.0, 0.5, 0.5)
+    photo = tmp_path / "section.tif"
+    with rasterio.open(photo, "w", driver="GTiff", count=3, height=SHAPE[0], width=SHAPE[1], dtype="uint8",
+                       transform=transform) as ds:
+        ds.write(np.moveaxis(section.rgb, -1, 0))
+    strokes = [(c, LineString([(100.0 + 0.5 * x, 500.0 - 0.5 * y) for x, y in g.coords]))
+               for c, g in simulate_strokes(section.mask, 0.02, seed=2)]
+    gpkg = write_strokes(tmp_path / "strokes.gpkg", strokes)
+    res = annotate.annotate_image(photo, gpkg, tmp_path / "mask.tif", tmp_path / "polygons.gpkg")
+    with rasterio.open(tmp_path / "mask.tif") as ds:
+        mask = ds.read(1)
+        assert ds.transform == transform
+    labelled = mask != 255
+    assert res.labelled_fraction > 0.6 and (mask[labelled] == section.mask[labelled]).mean() > 0.95
+    polygons = gpd.read_file(tmp_path / "polygons.gpkg")
+    assert polygons["area"].sum() == pytest.approx(labelled.sum() * 0.25, rel=0.01)
+    assert polygons.total_bounds[0] >= 100.0 and polygons.total_bounds[3] <= 500.0

@@ -134,3 +134,18 @@ def test_cancel_leaves_no_output(tmp_path):
     with pytest.raises(Cancelled):
         flatfield_to_folder([a], mirror, out, sigma=3, cancel=lambda: True)
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_geotiff_keeps_its_georeferencing(tmp_path):
+    import rasterio
+    from rasterio.transform import from_origin
+
+    transform = from_origin(1000.0, 2000.0, 0.5, 0.5)
+    mirror = write_png(tmp_path / "mirror.png", np.round(200 * vignette()))
+    src = tmp_path / "photo.tif"
+    with rasterio.open(src, "w", driver="GTiff", count=3, height=ROWS, width=COLS, dtype="uint8",
+                       transform=transform, crs="EPSG:32633") as ds:
+        ds.write(np.moveaxis(np.round(100 * vignette()).astype(np.uint8), -1, 0))
+    flatfield_to_folder([src], mirror, tmp_path / "out", sigma=3)
+    with rasterio.open(tmp_path / "out" / "photo.tif") as ds:
+        assert ds.transform == transform and ds.crs.to_epsg() == 32633 and ds.count == 3

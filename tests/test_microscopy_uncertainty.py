@@ -118,3 +118,40 @@ def test_cli_errors(tmp_path, capsys):
                                    "--share", "1.5"])
     assert "between 0 and 1" in err
     assert not (tmp_path / "r.gpkg").exists()
+
+
+@pytest.fixture(scope="module")
+def tiny_minerals_model(tmp_path_factory):
+    import torch
+
+    from geocore.models import ModelCard, build_model, save_model
+
+    card = ModelCard(name="tiny", task="minerals", architecture="Unet", encoder="resnet18", in_channels=3,
+                     classes=4, tile_size=64, decoder_channels=[8, 8, 8, 8, 8],
+                     normalization={"mode": "affine", "scale": [1 / 255.0] * 3, "offset": [0.0] * 3},
+                     class_names=["bg", "ccp", "gl", "py"])
+    torch.manual_seed(0)
+    return save_model(build_model(card), card, tmp_path_factory.mktemp("model") / "tiny.safetensors")
+
+
+def test_cli_model_with_tta(tmp_path, tiny_minerals_model, test_section, capsys):
+    import torch
+
+    torch.set_num_threads(1)
+    photo = tmp_path / "photo.tif"
+    rgb = test_section.rgb[:96, :128]
+    with rasterio.open(photo, "w", driver="GTiff", count=3, height=96, width=128, dtype="uint8", transform=UM) as ds:
+        ds.write(np.moveaxis(rgb, -1, 0))
+    prob_plain, prob_tta = tmp_path / "p.tif", tmp_path / "p_tta.tif"
+    for extra, prob in (([], prob_plain), (["--tta"], prob_tta)):
+        assert main(["-q", "uncertainty", str(photo), "--model", str(tiny_minerals_model), "--device", "cpu",
+                     "--probability-out", str(prob), "--out", str(tmp_path / f"r{len(extra)}.gpkg"), *extra]) == 0
+    with rasterio.open(prob_plain) as a, rasterio.open(prob_tta) as b:
+        pa, pb = a.read(), b.read()
+        assert a.count == 4 and a.transform == UM and a.descriptions[3] == "py"
+    np.testing.assert_allclose(pa.sum(axis=0), 1.0, atol=1e-4)
+    np.testing.assert_allclose(pb.sum(axis=0), 1.0, atol=1e-4)
+    assert np.abs(pa - pb).max() > 1e-4            # a random network is not flip-invariant: TTA changed something
+    assert gpd.read_file(tmp_path / "r1.gpkg")["rank"].min() == 1
+    err = run_error(main, capsys, ["-q", "uncertainty", str(photo), "--tta", "--out", str(tmp_path / "x.gpkg")])
+    assert "--model" in err

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
@@ -23,7 +24,7 @@ import numpy as np
 from affine import Affine
 
 from ..errors import GeocoreError
-from ..files import atomic_output, check_not_input, prepare_out_dir
+from ..files import atomic_output, check_not_input
 from ..progress import Progress
 from .classes import BY_CODE, IGNORE, class_code
 from .images import Photo, read_rgb, write_mask_png
@@ -134,6 +135,19 @@ def rasterize_strokes(geometries: Sequence, codes: Sequence[int], shape: tuple[i
     return rasterize(pairs, out_shape=shape, transform=transform, fill=IGNORE, all_touched=True, dtype="uint8")
 
 
+def working_copy(rgb: np.ndarray, transform: Affine, work_edge: int) -> tuple[np.ndarray, Affine]:
+    """The photo reduced to ``work_edge`` pixels on its long edge (unchanged if smaller), and its transform."""
+    import cv2
+
+    rows, cols = rgb.shape[:2]
+    factor = max(1.0, max(rows, cols) / float(work_edge))
+    if factor == 1.0:
+        return rgb, transform
+    wrows, wcols = max(1, round(rows / factor)), max(1, round(cols / factor))
+    work = cv2.resize(rgb, (wcols, wrows), interpolation=cv2.INTER_AREA)
+    return work, transform * Affine.scale(cols / wcols, rows / wrows)
+
+
 def annotate_array(rgb: np.ndarray, geometries: Sequence, codes: Sequence[int], *, transform: Affine = Affine.identity(),
                    params: SuperpixelParams = SuperpixelParams(), levels: Optional[list] = None,
                    progress=None, cancel=None) -> tuple[np.ndarray, np.ndarray, Affine]:
@@ -159,10 +173,9 @@ def annotate_array(rgb: np.ndarray, geometries: Sequence, codes: Sequence[int], 
 
     bar = Progress.wrap(progress, cancel)
     rows, cols = rgb.shape[:2]
-    factor = max(1.0, max(rows, cols) / float(params.work_edge))
-    wrows, wcols = max(1, round(rows / factor)), max(1, round(cols / factor))
-    work = rgb if factor == 1.0 else cv2.resize(rgb, (wcols, wrows), interpolation=cv2.INTER_AREA)
-    work_transform = transform * Affine.scale(cols / wcols, rows / wrows)
+    work, work_transform = working_copy(rgb, transform, params.work_edge)
+    wrows, wcols = work.shape[:2]
+    reduced = (wrows, wcols) != (rows, cols)
     strokes = rasterize_strokes(geometries, codes, (wrows, wcols), work_transform)
     if (strokes == IGNORE).all():
         msg = "no stroke falls on the photo; draw the strokes over the photo (in its coordinates) and check the layer's CRS"
@@ -172,7 +185,7 @@ def annotate_array(rgb: np.ndarray, geometries: Sequence, codes: Sequence[int], 
     work_mask = propagate(strokes, levels, min_purity=params.min_purity,
                           rgb=work if params.colour_check else None)
     bar.update(0.9)
-    if factor == 1.0:
+    if not reduced:
         mask = work_mask
     else:
         mask = cv2.resize(work_mask, (cols, rows), interpolation=cv2.INTER_NEAREST)
@@ -264,6 +277,31 @@ class AnnotationResult:
         return text
 
 
+def _check_strokes_on_photo(geometries: Sequence, photo: Photo) -> None:
+    """Refuse strokes that all lie off the photo, before the slow segmentation."""
+    from shapely.geometry import box
+
+    rows, cols = photo.shape
+    corners = [photo.transform * (c, r) for c, r in ((0, 0), (cols, 0), (0, rows), (cols, rows))]
+    xs, ys = zip(*corners)
+    footprint = box(min(xs), min(ys), max(xs), max(ys))
+    if not any(g is not None and g.intersects(footprint) for g in geometries):
+        msg = ("no stroke falls on the photo; draw the strokes over the photo (in its coordinates: without "
+               "georeferencing x = column, y = -row) and check the layer's CRS")
+        raise GeocoreError(msg)
+
+
+#: Superpixels of the last photos annotated in this process, so that re-running
+#: with more strokes (in QGIS, the same process) skips the segmentation.
+_LEVEL_CACHE: "OrderedDict[tuple, list]" = OrderedDict()
+_LEVEL_CACHE_SIZE = 2
+
+
+def _cache_key(path: Path, params: SuperpixelParams) -> tuple:
+    st = path.stat()
+    return (str(path.resolve()), st.st_mtime_ns, st.st_size, repr(params))
+
+
 def annotate_image(image: str | os.PathLike, strokes: str | os.PathLike, mask_out: str | os.PathLike,
                    polygons_out: Optional[str | os.PathLike] = None, *, class_field: str = "class",
                    params: SuperpixelParams = SuperpixelParams(), progress=None, cancel=None) -> AnnotationResult:
@@ -291,15 +329,25 @@ def annotate_image(image: str | os.PathLike, strokes: str | os.PathLike, mask_ou
     photo = read_rgb(image)
     geoms, codes = read_strokes(strokes, class_field, photo=photo)
     bar.update(0.05)
+    _check_strokes_on_photo(geoms, photo)
+    key = _cache_key(Path(image), params)
+    levels = _LEVEL_CACHE.get(key)
+    if levels is None:
+        work, _ = working_copy(photo.rgb, photo.transform, params.work_edge)
+        levels = segmentations(work, params, progress=bar.sub(0.05, 0.8))
+    _LEVEL_CACHE[key] = levels
+    _LEVEL_CACHE.move_to_end(key)
     mask, work_mask, work_transform = annotate_array(photo.rgb, geoms, codes, transform=photo.transform,
-                                                     params=params, progress=bar.sub(0.05, 0.85))
+                                                     params=params, levels=levels, progress=bar.sub(0.8, 0.85))
+    while len(_LEVEL_CACHE) > _LEVEL_CACHE_SIZE:
+        _LEVEL_CACHE.popitem(last=False)
     n_polygons = 0
     gdf = None
     if polygons_out is not None:
         gdf = mask_polygons(work_mask, work_transform, photo.crs)
         n_polygons = len(gdf)
     bar.update(0.9)
-    write_mask_png(mask_out, mask)
+    write_mask_png(mask_out, mask, like=photo)
     if gdf is not None:
         write_polygons(gdf, polygons_out)
     counts = np.bincount(mask.ravel(), minlength=256)

@@ -77,12 +77,26 @@ def _cmd_annotate(args: argparse.Namespace) -> int:
 
 
 def _cmd_uncertainty(args: argparse.Namespace) -> int:
-    from .uncertainty import uncertainty_regions
+    import tempfile
 
-    with _bar(args, "finding uncertain regions") as bar:
-        res = uncertainty_regions(args.probability, args.out, share=args.share, metric=args.metric,
+    from .uncertainty import model_probabilities, uncertainty_regions
+
+    with _bar(args, "finding uncertain regions") as bar, tempfile.TemporaryDirectory(prefix=".geocore") as tmp:
+        probability = args.input
+        if args.model is not None:
+            from ..inference.tiled import TileParams
+
+            probability = args.probability_out or Path(tmp) / "probability.tif"
+            model_probabilities(args.input, args.model, probability, tta=args.tta,
+                                tile_params=TileParams(device=args.device),
+                                progress=(lambda f: bar(0.8 * f)) if bar else None)
+        elif args.tta or args.probability_out:
+            from ..errors import GeocoreError
+
+            raise GeocoreError("--tta and --probability-out need --model (the input is then the photo)")
+        res = uncertainty_regions(probability, args.out, share=args.share, metric=args.metric,
                                   smooth_px=args.smooth, min_area_px=args.min_area, map_out=args.map,
-                                  progress=bar)
+                                  progress=(lambda f: bar(0.8 + 0.2 * f)) if bar else None)
     print(res.summary())
     return 0
 
@@ -168,7 +182,14 @@ def _add_uncertainty(sub) -> None:
     from .params import DEFAULT_MIN_AREA_PX, DEFAULT_SHARE, DEFAULT_SMOOTH_PX, METRICS
 
     p = sub.add_parser("uncertainty", help="polygons where a model is least sure, for annotation (ranked)")
-    p.add_argument("probability", type=Path, help="class probabilities: one band per class, values 0..1")
+    p.add_argument("input", type=Path, metavar="PROBABILITY",
+                   help="class probabilities (one band per class, values 0..1); with --model: the photo")
+    p.add_argument("--model", type=Path, default=None,
+                   help="a geocore minerals model (.safetensors + card): predict the photo's probabilities first")
+    p.add_argument("--tta", action="store_true",
+                   help="with --model: average over flips and a quarter turn (test-time augmentation)")
+    p.add_argument("--probability-out", type=Path, default=None, help="with --model: keep the probabilities here")
+    p.add_argument("--device", default="auto", help="with --model: auto, cpu or cuda")
     p.add_argument("--out", required=True, type=Path, help="polygons (.gpkg or .shp) with rank 1 = least sure")
     p.add_argument("--share", type=float, default=DEFAULT_SHARE,
                    help="share of the image to select (default %(default)s; the paper annotates 5-10 %%)")

@@ -236,14 +236,17 @@ def write_bands(path: Path, bands: np.ndarray, *, like: Optional[Photo] = None, 
                     ds.set_band_description(i, d)
 
 
-def write_mask_png(path: str | os.PathLike, mask: np.ndarray) -> Path:
-    """Write a class mask (uint8 codes, 255 unlabelled) as 8-bit grey PNG, atomically."""
+def write_mask_png(path: str | os.PathLike, mask: np.ndarray, *, like: Optional[Photo] = None) -> Path:
+    """Write a class mask (uint8 codes, 255 unlabelled) as 8-bit grey PNG (or GeoTIFF), atomically.
+
+    A GeoTIFF mask carries ``like``'s georeferencing; a PNG is plain, as in LumenStone.
+    """
     import cv2
 
     path = Path(path)
     with atomic_output(path) as tmp:
         if path.suffix.lower() in _TIFF_SUFFIXES:
-            write_bands(tmp, mask[None].astype(np.uint8))
+            write_bands(tmp, mask[None].astype(np.uint8), like=like)
         elif not cv2.imwrite(str(tmp), np.ascontiguousarray(mask, dtype=np.uint8)):
             msg = f"could not write '{path}'; use a .png file name in a writable folder"
             raise GeocoreError(msg)

@@ -251,6 +251,80 @@ def read_probabilities(path: str | os.PathLike, *, progress=None, cancel=None):
         return ent, mar, valid, transform, ds.crs, bool(georef)
 
 
+def model_probabilities(image: str | os.PathLike, model_path: str | os.PathLike, out: str | os.PathLike, *,
+                        tta: bool = False, augmentations: Sequence[str] = ("identity", "hflip", "vflip", "rot90"),
+                        tile_params=None, progress=None, cancel=None) -> Path:
+    """Class probabilities of a geocore segmentation model over a photo, optionally with TTA.
+
+    Parameters
+    ----------
+    image : path
+        Photo or 3 + 3N band stack with as many bands as the model takes.
+    model_path : path
+        geocore ``.safetensors`` model with its card; it must output several
+        classes (softmax).
+    out : path
+        GeoTIFF of the probabilities (float32, one band per class), with the
+        photo's georeferencing.
+    tta : bool
+        Average the predictions over ``augmentations`` (each applied to the
+        photo, run through the shared tiled engine, and mapped back).
+    tile_params : geocore.inference.tiled.TileParams, optional
+        Tile size, overlap, batch size and device.
+    """
+    import tempfile
+    import warnings
+
+    import rasterio
+    from rasterio.errors import NotGeoreferencedWarning
+
+    from ..inference.tiled import TileParams, predict_raster
+    from ..models import load_model, resolve_device
+
+    bar = Progress.wrap(progress, cancel)
+    params = tile_params or TileParams()
+    check_not_input([out], [image, model_path])
+    names = list(augmentations) if tta else ["identity"]
+    unknown = [a for a in names if a not in AUGMENTATIONS]
+    if unknown:
+        msg = f"unknown augmentation(s) {', '.join(unknown)}; use {', '.join(AUGMENTATIONS)}"
+        raise GeocoreError(msg)
+    model, card = load_model(model_path, device=resolve_device(params.device))
+    if card.classes < 2:
+        msg = (f"model '{model_path}' has one output channel; uncertainty needs class probabilities: "
+               f"give a minerals (multi-class) model")
+        raise GeocoreError(msg)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with rasterio.open(image) as ds:
+            if ds.count != card.in_channels:
+                msg = f"'{image}' has {ds.count} bands but the model takes {card.in_channels}"
+                raise GeocoreError(msg)
+            data = np.moveaxis(ds.read(), 0, -1)
+            transform, crs = ds.transform, ds.crs
+            georef = (not transform.is_identity) or crs is not None
+    total = None
+    with tempfile.TemporaryDirectory(prefix=".geocore_tta", dir=Path(out).resolve().parent) as tmp:
+        for i, name in enumerate(names):
+            forward, inverse = AUGMENTATIONS[name]
+            aug = np.moveaxis(np.ascontiguousarray(forward(data)), -1, 0)
+            src, dst = Path(tmp) / f"{name}.tif", Path(tmp) / f"{name}_prob.tif"
+            # a plain pixel frame with rows growing downwards, so that nothing warns of missing georeferencing
+            write_bands(src, aug, transform=Affine(1.0, 0.0, 0.0, 0.0, -1.0, float(aug.shape[1])))
+            predict_raster(src, dst, model, card, params=params,
+                           progress=bar.sub(i / len(names), (i + 1) / len(names)))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", NotGeoreferencedWarning)
+                with rasterio.open(dst) as ds:
+                    p = inverse(ds.read().astype(np.float32))
+            total = p if total is None else total + p
+    mean = (total / len(names)).astype(np.float32)
+    with atomic_output(out) as tmp_out:
+        write_bands(tmp_out, mean, transform=transform if georef else None, crs=crs if georef else None,
+                    descriptions=list(card.class_names)[:mean.shape[0]] if card.class_names else None)
+    return Path(out)
+
+
 @dataclass
 class UncertaintyResult:
     """What :func:`uncertainty_regions` wrote."""

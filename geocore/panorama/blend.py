@@ -24,7 +24,6 @@ that keeps pixel values).
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
 from typing import Callable, Iterator, Optional, Sequence, Tuple
 
 import numpy as np
@@ -84,48 +83,51 @@ def edge_ramp(coord: np.ndarray, size: int) -> np.ndarray:
     return np.clip(np.minimum(coord + 0.5, size - 0.5 - coord), 0.0, None).astype(np.float32)
 
 
-def panorama_frame(positions: np.ndarray, shape: Tuple[int, int]) -> Tuple[np.ndarray, Tuple[int, int]]:
-    """Shift positions so the panorama starts at pixel (0, 0); return them and ``(rows, cols)``."""
+def as_transforms(positions: np.ndarray) -> np.ndarray:
+    """``(n, 2, 3)`` affine maps tile pixel ``(v, u, 1)`` -> panorama ``(y, x)``; positions ``(n, 2)`` are translations."""
     pos = np.asarray(positions, dtype=float)
-    # a tile covers [p - 0.5, p + size - 0.5]; pixel centres are at integers
-    origin = np.floor(pos.min(axis=0) + 0.5)
-    pos = pos - origin
+    if pos.ndim == 3:
+        return pos.copy()
+    out = np.zeros((len(pos), 2, 3))
+    out[:, 0, 0] = out[:, 1, 1] = 1.0
+    out[:, :, 2] = pos
+    return out
+
+
+def tile_corners(transform: np.ndarray, shape: Tuple[int, int]) -> np.ndarray:
+    """Panorama ``(y, x)`` of the 4 outer corners of a tile (pixel edges at -0.5 and size - 0.5)."""
     h, w = shape
-    rows = int(math.floor(pos[:, 0].max() + h - 0.5)) + 1
-    cols = int(math.floor(pos[:, 1].max() + w - 0.5)) + 1
-    return pos, (rows, cols)
+    c = np.array([[-0.5, -0.5, 1], [-0.5, w - 0.5, 1], [h - 0.5, -0.5, 1], [h - 0.5, w - 0.5, 1]])
+    return c @ transform.T
 
 
-class TileCache:
-    """Corrected tiles in their own data type, loaded when first needed and
-    dropped once the strips have passed below them."""
+def panorama_frame(positions: np.ndarray, shape: Tuple[int, int]) -> Tuple[np.ndarray, Tuple[int, int]]:
+    """Shift positions (``(n, 2)``) or transforms (``(n, 2, 3)``) so the panorama starts at pixel (0, 0).
 
-    def __init__(self, loader: Callable[[int], np.ndarray]) -> None:
-        self.loader = loader
-        self.tiles: "OrderedDict[int, np.ndarray]" = OrderedDict()
-        self.peak = 0
-
-    def get(self, i: int) -> np.ndarray:
-        if i not in self.tiles:
-            self.tiles[i] = self.loader(i)
-            self.peak = max(self.peak, len(self.tiles))
-        return self.tiles[i]
-
-    def keep_only(self, wanted) -> None:
-        for i in [k for k in self.tiles if k not in wanted]:
-            del self.tiles[i]
+    Returns them in the same form and the panorama's ``(rows, cols)``: every
+    pixel centre that some tile covers is inside, with pixel centres at integers.
+    """
+    pos = np.asarray(positions, dtype=float)
+    tr = as_transforms(pos)
+    corners = np.concatenate([tile_corners(t, shape) for t in tr])
+    origin = np.floor(corners.min(axis=0) + 1.0)
+    tr[:, :, 2] -= origin
+    rows, cols = (np.floor(corners.max(axis=0) - origin) + 1).astype(int)
+    out = tr if pos.ndim == 3 else tr[:, :, 2]
+    return out, (int(rows), int(cols))
 
 
 def composite_strips(positions: np.ndarray, shape: Tuple[int, int], out_shape: Tuple[int, int], bands: int,
-                     dtype: str, loader: Callable[[int], np.ndarray], *, gains: Optional[np.ndarray] = None,
-                     blend: str = "feather", interpolation: str = "cubic", strip_rows: int = 256,
+                     dtype: str, read_rows: Callable[[int, int, int], np.ndarray], *, gains: Optional[np.ndarray] = None,
+                     blend: str = "feather", interpolation: str = "cubic", strip_rows: int = 128,
                      ) -> Iterator[Tuple[int, np.ndarray, np.ndarray]]:
     """Yield ``(row0, data, valid)`` strips of the blended panorama, top to bottom.
 
     Parameters
     ----------
-    positions : ndarray ``(n, 2)``
-        Tile top-left ``(y, x)`` in panorama pixels (pixel centres at integers).
+    positions : ndarray ``(n, 2)`` or ``(n, 2, 3)``
+        Tile top-left ``(y, x)`` in panorama pixels (pixel centres at integers),
+        or affine maps of tile pixel ``(v, u, 1)`` to panorama ``(y, x)``.
     shape : (int, int)
         Tile ``(height, width)``.
     out_shape : (int, int)
@@ -133,8 +135,10 @@ def composite_strips(positions: np.ndarray, shape: Tuple[int, int], out_shape: T
     bands : int
     dtype : str
         Output data type (the tiles').
-    loader : callable
-        ``loader(i)`` -> corrected tile ``(h, w, bands)``.
+    read_rows : callable
+        ``read_rows(i, r0, r1)`` -> rows ``r0:r1`` of corrected tile ``i``,
+        ``(r1 - r0, w, bands)``; only the rows a strip needs are asked for, so
+        memory is bounded by the strip, not by the tiles.
     gains : ndarray ``(n,)``, optional
     blend : {"feather", "nearest"}
     interpolation : {"cubic", "linear", "nearest"}
@@ -151,35 +155,52 @@ def composite_strips(positions: np.ndarray, shape: Tuple[int, int], out_shape: T
     import cv2
 
     flags = {"cubic": cv2.INTER_CUBIC, "linear": cv2.INTER_LINEAR, "nearest": cv2.INTER_NEAREST}[interpolation]
-    pos = np.asarray(positions, dtype=float)
+    tr = as_transforms(positions)
     if interpolation == "nearest":
-        pos = np.round(pos)
-    n = len(pos)
+        tr[:, :, 2] = np.round(tr[:, :, 2])
+    n = len(tr)
     h, w = shape
     rows, cols = out_shape
     gains = np.ones(n) if gains is None else np.asarray(gains, dtype=float)
     top = float(np.iinfo(dtype).max)
-    cache = TileCache(loader)
+    # inverse maps panorama (y, x, 1) -> tile (v, u); translation-only tiles take a separable fast path
+    inverse = []
+    for t in tr:
+        lin_inv = np.linalg.inv(t[:, :2])
+        inverse.append(np.hstack([lin_inv, -(lin_inv @ t[:, 2])[:, None]]))
+    pure = [bool(np.allclose(t[:, :2], np.eye(2), atol=1e-12)) for t in tr]
+    boxes = [tile_corners(t, shape) for t in tr]
     for y0 in range(0, rows, strip_rows):
         y1 = min(rows, y0 + strip_rows)
         acc = np.zeros((y1 - y0, cols, bands), dtype=np.float32)
         best = np.zeros((y1 - y0, cols), dtype=np.float32)
-        wanted = set()
         for i in range(n):
-            ty, tx = pos[i]
-            oy0, oy1 = max(y0, math.ceil(ty - 0.5)), min(y1, math.floor(ty + h - 0.5) + 1)
-            ox0, ox1 = max(0, math.ceil(tx - 0.5)), min(cols, math.floor(tx + w - 0.5) + 1)
+            lo, hi = boxes[i].min(axis=0), boxes[i].max(axis=0)
+            oy0, oy1 = max(y0, math.ceil(lo[0])), min(y1, math.floor(hi[0]) + 1)
+            ox0, ox1 = max(0, math.ceil(lo[1])), min(cols, math.floor(hi[1]) + 1)
             if oy1 <= oy0 or ox1 <= ox0:
                 continue
-            wanted.add(i)
-            vy = np.arange(oy0, oy1) - ty
-            ux = np.arange(ox0, ox1) - tx
-            weight = np.outer(edge_ramp(vy, h), edge_ramp(ux, w))
-            tile = cache.get(i)
-            sy0, sy1 = max(0, int(math.floor(vy[0])) - 2), min(h, int(math.ceil(vy[-1])) + 3)
-            sx0, sx1 = max(0, int(math.floor(ux[0])) - 2), min(w, int(math.ceil(ux[-1])) + 3)
-            src = tile[sy0:sy1, sx0:sx1]
-            m = np.array([[1.0, 0.0, ox0 - tx - sx0], [0.0, 1.0, oy0 - ty - sy0]])
+            b = inverse[i]
+            ys, xs = np.arange(oy0, oy1, dtype=np.float64), np.arange(ox0, ox1, dtype=np.float64)
+            if pure[i]:
+                vy, ux = ys + b[0, 2], xs + b[1, 2]
+                weight = np.outer(edge_ramp(vy, h), edge_ramp(ux, w))
+                vr, ur = (vy[0], vy[-1]), (ux[0], ux[-1])
+            else:
+                v = b[0, 0] * ys[:, None] + b[0, 1] * xs[None, :] + b[0, 2]
+                u = b[1, 0] * ys[:, None] + b[1, 1] * xs[None, :] + b[1, 2]
+                weight = edge_ramp(v, h) * edge_ramp(u, w)
+                vr, ur = (v.min(), v.max()), (u.min(), u.max())
+            if not weight.any():
+                continue
+            sy0, sy1 = max(0, int(math.floor(vr[0])) - 2), min(h, int(math.ceil(vr[1])) + 3)
+            sx0, sx1 = max(0, int(math.floor(ur[0])) - 2), min(w, int(math.ceil(ur[1])) + 3)
+            if sy1 <= sy0 or sx1 <= sx0:
+                continue
+            src = read_rows(i, sy0, sy1)[:, sx0:sx1]
+            # destination (x', y') of the region -> source (u - sx0, v - sy0), OpenCV's (x, y) order
+            m = np.array([[b[1, 1], b[1, 0], b[1, 1] * ox0 + b[1, 0] * oy0 + b[1, 2] - sx0],
+                          [b[0, 1], b[0, 0], b[0, 1] * ox0 + b[0, 0] * oy0 + b[0, 2] - sy0]])
             region = cv2.warpAffine(src, m, (ox1 - ox0, oy1 - oy0), flags=flags | cv2.WARP_INVERSE_MAP,
                                     borderMode=cv2.BORDER_REPLICATE)
             if region.ndim == 2:
@@ -195,7 +216,6 @@ def composite_strips(positions: np.ndarray, shape: Tuple[int, int], out_shape: T
             else:
                 acc[dst] += region * weight[..., None]
                 best[dst] += weight
-        cache.keep_only(wanted)
         valid = best > 0
         if blend != "nearest":
             np.divide(acc, best[..., None], out=acc, where=valid[..., None])

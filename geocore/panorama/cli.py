@@ -11,9 +11,9 @@ def _cmd_stitch(args: argparse.Namespace) -> int:
     from .pipeline import StitchParams, stitch
 
     params = StitchParams(um_per_px=args.um_per_px, positions=args.positions, layout=args.layout,
-                          flat_field=args.flat_field, distortion=args.distortion, method=args.method,
+                          flat_field=args.flat_field, distortion=args.distortion, method=args.method, model=args.model,
                           min_score=args.min_score, outlier_px=args.outlier_px, gain=not args.no_gain,
-                          blend=args.blend, interpolation=args.interpolation, overviews=not args.no_overviews)
+                          blend=args.blend, interpolation=args.interpolation, overviews=args.overviews)
     with progress_bar("stitching", args.quiet) as bar:
         result = stitch(args.tiles, args.out, params, report=args.report or True,
                         tiles_report=args.tiles_report or True, layout_png=args.layout_png or True, progress=bar)
@@ -41,6 +41,8 @@ def register(subparsers) -> None:
                    help="Brown-Conrady coefficients k1 [k2 [p1 [p2 [k3]]]], focal length = half the tile diagonal")
     s.add_argument("--method", choices=("phase", "features"), default="phase",
                    help="pairwise registration: phase correlation (default) or ORB features + RANSAC")
+    s.add_argument("--model", choices=("translation", "affine"), default="translation",
+                   help="tile motion: translation (default) or one affine map per tile (rotated camera, drift)")
     s.add_argument("--min-score", type=float, default=0.2, help="smallest overlap correlation of a used pair (0.2)")
     s.add_argument("--outlier-px", type=float, default=2.0,
                    help="pairs disagreeing with the global solution by more are dropped (px, default 2)")
@@ -49,7 +51,8 @@ def register(subparsers) -> None:
     s.add_argument("--interpolation", choices=("cubic", "linear", "nearest"), default="cubic",
                    help="resampling for sub-pixel positions; nearest keeps pixel values (integer placement)")
     s.add_argument("--no-gain", action="store_true", help="no exposure (gain) compensation")
-    s.add_argument("--no-overviews", action="store_true", help="do not add overviews to the GeoTIFF")
+    s.add_argument("--overviews", action="store_true",
+                   help="add overviews to the GeoTIFF (quicker display; about doubles the writing time)")
     s.add_argument("--report", type=Path, default=None, help="pairs CSV (default <out>_pairs.csv)")
     s.add_argument("--tiles-report", type=Path, default=None, help="tiles CSV (default <out>_tiles.csv)")
     s.add_argument("--layout-png", type=Path, default=None, help="tile layout picture (default <out>_layout.png)")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import os
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -12,13 +14,13 @@ from typing import List, Optional, Sequence
 import numpy as np
 
 from ..errors import GeocoreError
-from ..files import atomic_output, check_not_input
+from ..files import atomic_output, check_not_input, prepare_out_dir
 from ..progress import Progress
 from .blend import BLENDS, INTERPOLATIONS, composite_strips, gain_compensation, panorama_frame
 from .corrections import Corrections, Distortion
-from .placement import Placement, place_tiles
+from .placement import Placement, place_tiles, refine_affine
 from .register import GreyTiles, PairResult, RegisterParams, register_pairs
-from .tiles import TileSet, discover_tiles, grid_pairs, read_tile
+from .tiles import TileSet, TileStore, discover_tiles, grid_pairs
 from .write import write_panorama
 
 
@@ -40,6 +42,9 @@ class StitchParams:
         Brown-Conrady ``k1 [k2 [p1 [p2 [k3]]]]`` (focal length = half the tile diagonal).
     method : {"phase", "features"}
         Pairwise registration method.
+    model : {"translation", "affine"}
+        Tile motion: translation (microscope stages translate) or one affine map
+        per tile (rotated camera, scale drift), from local shifts along each overlap.
     min_score : float
         Smallest overlap NCC for a pair to count.
     outlier_px : float
@@ -49,7 +54,9 @@ class StitchParams:
     blend : {"feather", "nearest"}
     interpolation : {"cubic", "linear", "nearest"}
     overviews : bool
-        Add overviews to the GeoTIFF.
+        Add overviews (averages) to the GeoTIFF for quick display; costs about as
+        much time as writing the panorama, so off by default (QGIS offers to build
+        them when needed).
     """
 
     um_per_px: float = 1.0
@@ -58,18 +65,21 @@ class StitchParams:
     flat_field: Optional[str] = None
     distortion: Optional[Sequence[float]] = None
     method: str = "phase"
+    model: str = "translation"
     min_score: float = 0.2
     outlier_px: float = 2.0
     gain: bool = True
     blend: str = "feather"
     interpolation: str = "cubic"
-    overviews: bool = True
+    overviews: bool = False
 
     def check(self) -> None:
         if not (self.um_per_px > 0 and np.isfinite(self.um_per_px)):
             raise GeocoreError(f"pixel size must be a positive number of micrometres, not {self.um_per_px}")
         if self.method not in ("phase", "features"):
             raise GeocoreError(f"registration method must be phase or features, not {self.method!r}")
+        if self.model not in ("translation", "affine"):
+            raise GeocoreError(f"model must be translation or affine, not {self.model!r}")
         if self.blend not in BLENDS:
             raise GeocoreError(f"blend must be one of {', '.join(BLENDS)}, not {self.blend!r}")
         if self.interpolation not in INTERPOLATIONS:
@@ -216,15 +226,22 @@ def stitch(
     corr = Corrections(tileset.shape, tileset.bands, tileset.dtype, flat_field=params.flat_field,
                        distortion=distortion)
 
-    def load(i: int) -> np.ndarray:
-        prog.check()
-        img = read_tile(tileset.tiles[i].path, tileset.bands)
-        return corr.apply(img)
+    # corrected tiles are decoded once and spilled to raw files next to the output
+    spill = Path(tempfile.mkdtemp(prefix=f".{out.stem}.tiles.", dir=prepare_out_dir(out.parent if str(out.parent) else ".")))
+    store = TileStore(tileset, corr.apply, spill, check=prog.check)
+    try:
+        return _stitch_with_store(tileset, store, out, params, prog, report_p, tiles_p, layout_p, names, notes, start)
+    finally:
+        store.close()
+        shutil.rmtree(spill, ignore_errors=True)
 
+
+def _stitch_with_store(tileset, store, out, params, prog, report_p, tiles_p, layout_p, names, notes, start):
     # --- registration
-    rparams = RegisterParams(method=params.method, min_score=params.min_score)
-    grey_bytes = tileset.height * tileset.width * 4
-    grey = GreyTiles(load, len(tileset), tileset.shape, rparams, cache_size=max(3, (256 << 20) // grey_bytes))
+    rparams = RegisterParams(method=params.method, min_score=params.min_score,
+                             points_per_pair=3 if params.model == "affine" else 0)
+    grey_bytes = tileset.height * tileset.width * np.dtype(tileset.dtype).itemsize
+    grey = GreyTiles(store.load, len(tileset), tileset.shape, rparams, cache_size=max(3, (48 << 20) // grey_bytes))
     p_reg = prog.sub(0.0, 0.45)
     for i in range(len(tileset)):  # every tile once: shrunk copies for the coarse search
         grey.shrunk(i)
@@ -238,15 +255,19 @@ def stitch(
     stage = np.array([t.stage_yx for t in tileset.tiles]) if tileset.layout == "stage" else None
     placement = place_tiles(len(tileset), pairs, layout=tileset.layout, grid_rc=grid_rc, stage_yx=stage,
                             outlier_px=params.outlier_px, names=names)
+    if params.model == "affine":
+        placement = refine_affine(placement, pairs, tileset.shape)
     notes += placement.notes
     gains = (gain_compensation(len(tileset), pairs, tileset.max_value) if params.gain
              else np.ones(len(tileset)))
-    positions, (rows, cols) = panorama_frame(placement.positions, tileset.shape)
+    frame, (rows, cols) = panorama_frame(placement.transforms if placement.transforms is not None
+                                         else placement.positions, tileset.shape)
+    positions = frame[:, :, 2] if frame.ndim == 3 else frame
     prog.update(0.5)
 
     # --- blend and write, atomically
     p_write = prog.sub(0.5, 1.0)
-    strips = composite_strips(positions, tileset.shape, (rows, cols), tileset.bands, tileset.dtype, load,
+    strips = composite_strips(frame, tileset.shape, (rows, cols), tileset.bands, tileset.dtype, store.read_rows,
                               gains=gains, blend=params.blend, interpolation=params.interpolation)
     tags = {"GEOCORE_TILES": str(len(tileset)), "GEOCORE_RMS_PX": f"{placement.rms:.4f}"}
     with atomic_output(out) as tmp:

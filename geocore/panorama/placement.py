@@ -51,6 +51,8 @@ class Placement:
     rms: float
     removed: int
     notes: List[str] = field(default_factory=list)
+    #: ``(n, 2, 3)`` affine maps tile pixel ``(v, u, 1)`` -> panorama ``(y, x)`` (affine model), else None
+    transforms: Optional[np.ndarray] = None
 
     @property
     def n_components(self) -> int:
@@ -58,16 +60,20 @@ class Placement:
 
 
 def _components(n: int, pairs: Sequence[PairResult]) -> np.ndarray:
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
+    parent = list(range(n))  # union-find
 
-    if pairs:
-        rows = [p.a for p in pairs]
-        cols = [p.b for p in pairs]
-        graph = coo_matrix((np.ones(len(pairs)), (rows, cols)), shape=(n, n))
-    else:
-        graph = coo_matrix((n, n))
-    _, labels = connected_components(graph, directed=False)
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for p in pairs:
+        ra, rb = root(p.a), root(p.b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    roots = [root(i) for i in range(n)]
+    _, labels = np.unique(roots, return_inverse=True)
     # relabel: 0 = largest group, ties by the lowest tile index
     sizes = np.bincount(labels)
     order = sorted(range(len(sizes)), key=lambda k: (-sizes[k], int(np.flatnonzero(labels == k)[0])))
@@ -229,3 +235,100 @@ def _nominal_positions(n, used, layout, grid_rc, stage_yx) -> np.ndarray:
         return rc[:, :1] * step_d + rc[:, 1:2] * step_r
     msg = "disconnected tiles cannot be placed without a grid or stage layout"
     raise GeocoreError(msg)
+
+
+def refine_affine(placement: Placement, pairs: Sequence[PairResult], shape, *, regularisation: float = 0.01,
+                  shear_weight: float = 1.0) -> Placement:
+    """Per-tile affine maps from the local correspondences of the used pairs.
+
+    Unknowns per tile: the 2 x 2 linear part ``L`` and the image of the tile's
+    centre ``t`` (pixels), so that ``p_pano = L (p - c) + t``. Each
+    correspondence ``(p_a, p_b)`` gives ``L_a (p_a - c) + t_a = L_b (p_b - c) + t_b``
+    (weight: the pair's score). The first tile of each group keeps ``L = I``
+    and its translation-model position (gauge); every ``L`` is pulled weakly
+    towards the identity (``regularisation`` x half the tile size, px per unit
+    of ``L - I``), which only decides what the overlaps leave open (e.g. the
+    scale along a single row of tiles), and its non-similarity part (shear,
+    unequal scales: ``L00 - L11`` and ``L01 + L10``) is pulled to 0 with
+    ``shear_weight``: strip-shaped overlaps constrain only one column of ``L``
+    each, so without it a rotation between rows of tiles could turn into a
+    shear. Disconnected groups keep their translation.
+
+    Returns a new Placement with ``transforms`` set, ``positions`` = image of
+    the top-left pixel, and pair residuals (RMS over each pair's points, px).
+    """
+    n = len(placement.positions)
+    h, w = shape
+    centre = np.array([(h - 1) / 2.0, (w - 1) / 2.0])
+    t0 = placement.positions + centre  # translation model: image of each tile's centre
+    used = [p for p in pairs if p.used and p.extra.get("points")]
+    transforms = np.zeros((n, 2, 3))
+    transforms[:, 0, 0] = transforms[:, 1, 1] = 1.0
+    transforms[:, :, 2] = placement.positions
+    for c in np.unique(placement.component):
+        nodes = [int(i) for i in np.flatnonzero(placement.component == c)]
+        if len(nodes) < 2:
+            continue
+        index = {t: k for k, t in enumerate(nodes)}
+        rows, rhs = [], []
+
+        def var(tile, name):  # column of L00, L01, L10, L11, ty, tx of a tile
+            return 6 * index[tile] + ("L00", "L01", "L10", "L11", "ty", "tx").index(name)
+
+        m = 6 * len(nodes)
+        for p in used:
+            if p.a not in index:
+                continue
+            wgt = max(p.score, 1e-3)
+            for ya, xa, yb, xb in p.extra["points"]:
+                qa, qb = np.array([ya, xa]) - centre, np.array([yb, xb]) - centre
+                for comp in (0, 1):
+                    row = np.zeros(m)
+                    row[var(p.a, f"L{comp}0")] = wgt * qa[0]
+                    row[var(p.a, f"L{comp}1")] = wgt * qa[1]
+                    row[var(p.a, "ty" if comp == 0 else "tx")] = wgt
+                    row[var(p.b, f"L{comp}0")] -= wgt * qb[0]
+                    row[var(p.b, f"L{comp}1")] -= wgt * qb[1]
+                    row[var(p.b, "ty" if comp == 0 else "tx")] -= wgt
+                    rows.append(row)
+                    rhs.append(0.0)
+        radius = max(h, w) / 2.0
+        for tile in nodes:
+            # weak pull of L towards I; firmer pull of its non-similarity part (shear, unequal scale) to 0
+            for name, target in (("L00", 1.0), ("L01", 0.0), ("L10", 0.0), ("L11", 1.0)):
+                row = np.zeros(m)
+                row[var(tile, name)] = regularisation * radius
+                rows.append(row)
+                rhs.append(regularisation * radius * target)
+            for (n1, n2), sign in ((("L00", "L11"), -1.0), (("L01", "L10"), 1.0)):
+                row = np.zeros(m)
+                row[var(tile, n1)] = shear_weight * radius
+                row[var(tile, n2)] = sign * shear_weight * radius
+                rows.append(row)
+                rhs.append(0.0)
+        gauge = nodes[0]
+        big = 1e6
+        for name, target in (("L00", 1.0), ("L01", 0.0), ("L10", 0.0), ("L11", 1.0),
+                             ("ty", t0[gauge, 0]), ("tx", t0[gauge, 1])):
+            row = np.zeros(m)
+            row[var(gauge, name)] = big
+            rows.append(row)
+            rhs.append(big * target)
+        sol, *_ = np.linalg.lstsq(np.array(rows), np.array(rhs), rcond=None)
+        for tile in nodes:
+            k = 6 * index[tile]
+            lin = sol[k:k + 4].reshape(2, 2)
+            t = sol[k + 4:k + 6]
+            transforms[tile, :, :2] = lin
+            transforms[tile, :, 2] = t - lin @ centre
+    residuals = []
+    for p in used:
+        pts = np.array(p.extra["points"])
+        ha = np.c_[pts[:, :2], np.ones(len(pts))] @ transforms[p.a].T
+        hb = np.c_[pts[:, 2:], np.ones(len(pts))] @ transforms[p.b].T
+        p.residual = float(np.sqrt(np.mean(np.sum((ha - hb) ** 2, axis=1))))
+        residuals.append(p.residual)
+    rms = float(np.sqrt(np.mean(np.square(residuals)))) if residuals else placement.rms
+    return Placement(positions=transforms[:, :, 2].copy(), component=placement.component,
+                     placed_by=placement.placed_by, rms=rms, removed=placement.removed, notes=list(placement.notes),
+                     transforms=transforms)

@@ -12,9 +12,10 @@ Two stages:
    the layout (a right neighbour must lie to the right) are discarded;
 2. **fine**: phase correlation at full resolution of the two overlap crops
    (high-passed to remove vignetting, Tukey-windowed), with sub-pixel peak
-   location by upsampled DFT (Guizar-Sicairos et al., 2008;
-   ``skimage.registration.phase_cross_correlation``), repeated until the
-   integer crop offset agrees with the estimate.
+   location by upsampled DFT (Guizar-Sicairos et al., 2008; the same
+   algorithm as ``skimage.registration.phase_cross_correlation``, written with
+   ``numpy.fft`` here to keep SciPy out of memory), repeated until the integer
+   crop offset agrees with the estimate.
 
 The quality score of a pair is the NCC of the high-passed overlap at the final
 shift (1: identical). Pairs with a score below ``min_score`` or an overlap below
@@ -70,6 +71,7 @@ class RegisterParams:
     upsample: int = 50
     highpass_sigma: float = 8.0
     stage_tolerance: float = 0.15
+    points_per_pair: int = 0  #: local shifts measured along each overlap (for the affine model; 0: none)
 
 
 @dataclass
@@ -183,12 +185,61 @@ def coarse_shift(a_small: np.ndarray, b_small: np.ndarray, factor: Tuple[float, 
 
 
 # ----------------------------------------------------------------------------- fine
-def _window(shape, alpha: float = 0.3) -> np.ndarray:
-    """Tukey window (flat middle, cosine tapers over ``alpha`` of each edge): removes the crop-edge
-    discontinuity without throwing away the narrow overlaps of 10 %-overlap tiles, as a Hann window does."""
-    from scipy.signal.windows import tukey
+def tukey(n: int, alpha: float = 0.3) -> np.ndarray:
+    """Tukey window of ``n`` samples: flat middle, cosine tapers over ``alpha`` of the length."""
+    if n < 2 or alpha <= 0:
+        return np.ones(n)
+    x = np.arange(n) / (n - 1)
+    w = np.ones(n)
+    edge = alpha / 2
+    lo, hi = x < edge, x > 1 - edge
+    w[lo] = 0.5 * (1 + np.cos(np.pi * (x[lo] / edge - 1)))
+    w[hi] = 0.5 * (1 + np.cos(np.pi * ((x[hi] - 1) / edge + 1)))
+    return w
 
+
+def _window(shape, alpha: float = 0.3) -> np.ndarray:
+    """2-D Tukey window: removes the crop-edge discontinuity without throwing away the narrow
+    overlaps of 10 %-overlap tiles, as a Hann window does."""
     return np.outer(tukey(shape[0], alpha), tukey(shape[1], alpha)).astype(np.float32)
+
+
+def _upsampled_dft(spectrum: np.ndarray, size: int, upsample: int, offsets) -> np.ndarray:
+    """Inverse DFT of ``spectrum`` on a ``size`` x ``size`` grid of spacing ``1 / upsample`` px starting
+    at ``-offsets``, by matrix products (no zero-padded FFT)."""
+    out = spectrum
+    # contract the last axis each time: the new axis comes first, so after both passes the order is (y, x)
+    for axis in (1, 0):
+        n = spectrum.shape[axis]
+        kernel = np.exp(-2j * np.pi * (np.arange(size) - offsets[axis])[:, None] * np.fft.fftfreq(n, upsample)[None, :])
+        out = np.tensordot(kernel, out, axes=(1, -1))
+    return out
+
+
+def phase_correlation(reference: np.ndarray, moving: np.ndarray, upsample: int = 50) -> np.ndarray:
+    """Sub-pixel shift ``(dy, dx)`` such that ``moving`` shifted by it matches ``reference``.
+
+    Cross-correlation peak by FFT, refined to ``1 / upsample`` px with a
+    matrix-multiply DFT over a 1.5 x 1.5 px neighbourhood (Guizar-Sicairos,
+    Thurman & Fienup, 2008, *Opt. Lett.* 33, 156).
+    """
+    # single precision (NumPy >= 2 keeps float32 in its FFT): half the memory, ample for a peak position
+    spec = np.fft.fft2(np.asarray(reference, dtype=np.float32))
+    spec *= np.conj(np.fft.fft2(np.asarray(moving, dtype=np.float32)))
+    corr = np.abs(np.fft.ifft2(spec))
+    peak = np.array(np.unravel_index(np.argmax(corr), corr.shape), dtype=float)
+    shape = np.array(corr.shape)
+    del corr
+    peak[peak > shape // 2] -= shape[peak > shape // 2]
+    if upsample <= 1:
+        return peak
+    shifts = np.round(peak * upsample) / upsample
+    size = int(np.ceil(upsample * 1.5))
+    centre = np.fix(size / 2.0)
+    offsets = centre - shifts * upsample
+    up = np.conj(_upsampled_dft(np.conj(spec), size, upsample, offsets))
+    best = np.array(np.unravel_index(np.argmax(np.abs(up)), up.shape), dtype=float)
+    return shifts + (best - centre) / upsample
 
 
 def _central(sl: Tuple[slice, slice], limit: int) -> Tuple[slice, slice]:
@@ -206,8 +257,6 @@ def _central(sl: Tuple[slice, slice], limit: int) -> Tuple[slice, slice]:
 def fine_shift_phase(a: np.ndarray, b: np.ndarray, dy: float, dx: float, params: RegisterParams,
                      max_iter: int = 4) -> Tuple[float, float]:
     """Refine ``(dy, dx)`` to sub-pixel precision on full-resolution grey tiles."""
-    from skimage.registration import phase_cross_correlation
-
     shape = a.shape
     for _ in range(max_iter):
         iy, ix = int(round(dy)), int(round(dx))
@@ -221,8 +270,7 @@ def fine_shift_phase(a: np.ndarray, b: np.ndarray, dy: float, dx: float, params:
         pa = highpass(a[ca], params.highpass_sigma)
         pb = highpass(b[cb], params.highpass_sigma)
         win2 = _window(pa.shape)
-        shift, _, _ = phase_cross_correlation(pa * win2, pb * win2, upsample_factor=params.upsample,
-                                              normalization=None)
+        shift = phase_correlation(pa * win2, pb * win2, params.upsample)
         # reference a, moving b: b shifted by `shift` matches a  ->  b's origin moves by +shift in a's frame
         ndy, ndx = iy + float(shift[0]), ix + float(shift[1])
         if int(round(ndy)) == iy and int(round(ndx)) == ix:
@@ -270,6 +318,43 @@ def fine_shift_features(a: np.ndarray, b: np.ndarray, dy: float, dx: float, para
     return float(sy), float(sx)
 
 
+def local_correspondences(a: np.ndarray, b: np.ndarray, dy: float, dx: float, params: RegisterParams,
+                          pieces: int = 3, min_piece: int = 64) -> List[Tuple[float, float, float, float]]:
+    """Matching points along an overlap: ``(ya, xa, yb, xb)``, tile pixel coordinates.
+
+    The overlap at the measured shift is cut into ``pieces`` parts along its
+    longer side; each part is phase-correlated on its own, so that a rotation
+    or scale difference between the tiles shows as shifts that vary along the
+    overlap. Used by the affine placement.
+    """
+    iy, ix = int(round(dy)), int(round(dx))
+    win = overlap_windows(a.shape, iy, ix)
+    if win is None:
+        return []
+    wa, _ = win
+    long_axis = 0 if (wa[0].stop - wa[0].start) >= (wa[1].stop - wa[1].start) else 1
+    length = wa[long_axis].stop - wa[long_axis].start
+    k = max(1, min(pieces, length // min_piece))
+    edges = np.linspace(wa[long_axis].start, wa[long_axis].stop, k + 1).astype(int)
+    points = []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        part = list(wa)
+        part[long_axis] = slice(lo, hi)
+        pa_sl = _central(tuple(part), MAX_MATCH_EDGE // 2)
+        pb_sl = (slice(pa_sl[0].start - iy, pa_sl[0].stop - iy), slice(pa_sl[1].start - ix, pa_sl[1].stop - ix))
+        pa = highpass(a[pa_sl], params.highpass_sigma)
+        pb = highpass(b[pb_sl], params.highpass_sigma)
+        win2 = _window(pa.shape)
+        shift = phase_correlation(pa * win2, pb * win2, params.upsample)
+        sy, sx = iy + float(shift[0]), ix + float(shift[1])
+        if abs(sy - dy) > 3 or abs(sx - dx) > 3:
+            continue  # a piece without texture: skip it rather than trust it
+        cy = (pa_sl[0].start + pa_sl[0].stop - 1) / 2.0
+        cx = (pa_sl[1].start + pa_sl[1].stop - 1) / 2.0
+        points.append((cy, cx, cy - sy, cx - sx))
+    return points
+
+
 def overlap_score(a: np.ndarray, b: np.ndarray, dy: float, dx: float, sigma: float) -> Tuple[float, int, float, float]:
     """NCC of the high-passed overlap at a sub-pixel shift, overlap area, mean grey of a and b there."""
     import cv2
@@ -294,7 +379,7 @@ def overlap_score(a: np.ndarray, b: np.ndarray, dy: float, dx: float, sigma: flo
 
 # ----------------------------------------------------------------------------- driver
 class GreyTiles:
-    """Grey full-resolution tiles, loaded on demand with a small LRU cache, and
+    """Grey full-resolution tiles (their own data type), loaded on demand with a small LRU cache, and
     their shrunken high-passed versions (all kept: a few hundred kB each)."""
 
     def __init__(self, loader: Callable[[int], np.ndarray], n: int, shape, params: RegisterParams,
@@ -308,7 +393,7 @@ class GreyTiles:
         self.factor = max(1.0, max(self.shape) / COARSE_EDGE)
         self.small: List[Optional[np.ndarray]] = [None] * n
 
-    def full(self, i: int) -> np.ndarray:
+    def full(self, i: int, keep: bool = True) -> np.ndarray:
         if i in self.cache:
             self.cache.move_to_end(i)
             return self.cache[i]
@@ -317,6 +402,8 @@ class GreyTiles:
         g = to_grey(self.loader(i))
         if self.small[i] is None:
             self.small[i] = self._shrink(g)
+        if not keep:
+            return g
         self.cache[i] = g
         while len(self.cache) > self.cache_size:
             self.cache.popitem(last=False)
@@ -328,11 +415,11 @@ class GreyTiles:
         h, w = self.shape
         size = (max(8, int(round(w / self.factor))), max(8, int(round(h / self.factor))))
         s = cv2.resize(g, size, interpolation=cv2.INTER_AREA) if self.factor > 1 else g
-        return highpass(s, max(2.0, self.params.highpass_sigma * 4 / self.factor))
+        return highpass(s.astype(np.float32), max(2.0, self.params.highpass_sigma * 4 / self.factor))
 
     def shrunk(self, i: int) -> np.ndarray:
         if self.small[i] is None:
-            self.full(i)
+            self.full(i, keep=False)
         return self.small[i]
 
 
@@ -376,6 +463,8 @@ def register_pairs(grey: GreyTiles, candidates: Sequence[Tuple[int, int, str, Op
                 res.reason = f"score {res.score:.2f} < {params.min_score:.2f}"
             else:
                 res.used = True
+                if params.points_per_pair > 0:
+                    res.extra["points"] = local_correspondences(fa, fb, ndy, ndx, params, params.points_per_pair)
         results.append(res)
         if progress is not None:
             progress((k + 1) / n)

@@ -19,11 +19,13 @@ import numpy as np
 
 @dataclass
 class CutTiles:
-    """Paths of the cut tiles and their true top-left ``(y, x)`` in the source image, px."""
+    """Paths of the cut tiles, their true top-left ``(y, x)`` in the source image (px, before any
+    rotation about the tile centre) and true maps tile pixel ``(v, u, 1)`` -> image ``(y, x)``."""
 
     paths: List[Path]
     positions: np.ndarray
     shape: Tuple[int, int]
+    transforms: Optional[np.ndarray] = None
 
 
 def vignetting(shape, strength: float) -> np.ndarray:
@@ -50,6 +52,7 @@ def cut_tiles(
     suffix: str = ".png",
     dtype: str = "uint8",
     jpeg_quality: int = 95,
+    rotation_deg: float = 0.0,
 ) -> CutTiles:
     """Cut a ``rows`` x ``cols`` grid of overlapping tiles out of ``image``.
 
@@ -75,6 +78,9 @@ def cut_tiles(
         Image format by extension (``.png``, ``.tif``, ``.jpg``).
     dtype : {"uint8", "uint16"}
         16-bit tiles are the 8-bit values x 257 (plus 16-bit noise).
+    rotation_deg : float
+        Each tile is also rotated about its centre by a uniform random angle in
+        ``[-rotation_deg, rotation_deg]`` (a camera not aligned with the stage).
 
     Returns
     -------
@@ -94,14 +100,28 @@ def cut_tiles(
         raise ValueError(f"image {image.shape[:2]} is too small for {rows} x {cols} tiles of {tile_shape}")
     vig = vignetting(tile_shape, vignette)
     scale = 257.0 if dtype == "uint16" else 1.0
-    paths, positions = [], []
+    paths, positions, transforms = [], [], []
+    centre = np.array([(th - 1) / 2.0, (tw - 1) / 2.0])
+    pad = int(np.ceil(np.hypot(th, tw) * np.sin(np.radians(rotation_deg)) / 2)) + 4 if rotation_deg else 3
+    if margin < jitter + pad + 1:
+        margin = jitter + pad + 1
+        need_h = margin * 2 + step_y * (rows - 1) + th
+        need_w = margin * 2 + step_x * (cols - 1) + tw
+        if image.shape[0] < need_h or image.shape[1] < need_w:
+            raise ValueError(f"image {image.shape[:2]} is too small for {rows} x {cols} rotated tiles of {tile_shape}")
     for r in range(rows):
         for c in range(cols):
             y = margin + r * step_y + rng.uniform(-jitter, jitter)
             x = margin + c * step_x + rng.uniform(-jitter, jitter)
-            iy, ix = int(np.floor(y)) - 3, int(np.floor(x)) - 3
-            src = image[iy: iy + th + 8, ix: ix + tw + 8]
-            m = np.array([[1.0, 0.0, x - ix], [0.0, 1.0, y - iy]])
+            theta = np.radians(rng.uniform(-rotation_deg, rotation_deg)) if rotation_deg else 0.0
+            # tile pixel (v, u) shows scene point  pos + R (q - c) + c,  R = rotation by theta (y, x order)
+            rot = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
+            t = np.array([y, x]) + centre - rot @ centre
+            transforms.append(np.hstack([rot, t[:, None]]))
+            iy, ix = int(np.floor(y)) - pad, int(np.floor(x)) - pad
+            src = image[iy: iy + th + 2 * pad + 2, ix: ix + tw + 2 * pad + 2]
+            # OpenCV (x, y) order: src_x = rot[1,1] u + rot[1,0] v + t_x - ix, src_y = rot[0,1] u + rot[0,0] v + t_y - iy
+            m = np.array([[rot[1, 1], rot[1, 0], t[1] - ix], [rot[0, 1], rot[0, 0], t[0] - iy]])
             tile = cv2.warpAffine(src.astype(np.float32), m, (tw, th), flags=cv2.INTER_LANCZOS4 | cv2.WARP_INVERSE_MAP)
             if tile.ndim == 3:
                 tile = tile * vig[..., None]
@@ -116,7 +136,8 @@ def cut_tiles(
                 raise OSError(f"could not write {path}")
             paths.append(path)
             positions.append((y, x))
-    return CutTiles(paths=paths, positions=np.array(positions), shape=tuple(tile_shape))
+    return CutTiles(paths=paths, positions=np.array(positions), shape=tuple(tile_shape),
+                    transforms=np.array(transforms))
 
 
 def position_error(estimated: np.ndarray, truth: np.ndarray) -> Tuple[float, float]:
@@ -125,6 +146,20 @@ def position_error(estimated: np.ndarray, truth: np.ndarray) -> Tuple[float, flo
     tru = np.asarray(truth, dtype=float)
     d = (est - est.mean(axis=0)) - (tru - tru.mean(axis=0))
     dist = np.hypot(d[:, 0], d[:, 1])
+    return float(np.sqrt(np.mean(dist ** 2))), float(dist.max())
+
+
+def rigid_error(estimated: np.ndarray, truth: np.ndarray) -> Tuple[float, float]:
+    """Like :func:`position_error` after also removing the best global rotation (Kabsch):
+    a mosaic is only defined up to a rigid motion, and the affine model fixes the first tile's angle."""
+    est = np.asarray(estimated, dtype=float)
+    tru = np.asarray(truth, dtype=float)
+    a, b = est - est.mean(axis=0), tru - tru.mean(axis=0)
+    u, _, vt = np.linalg.svd(a.T @ b)
+    d = np.sign(np.linalg.det(u @ vt))
+    rot = u @ np.diag([1.0, d]) @ vt
+    diff = a @ rot - b
+    dist = np.hypot(diff[:, 0], diff[:, 1])
     return float(np.sqrt(np.mean(dist ** 2))), float(dist.max())
 
 

@@ -304,35 +304,67 @@ def discover_tiles(
                    ignored=ignored)
 
 
-def read_tile(path: str | os.PathLike, bands: Optional[int] = None) -> np.ndarray:
-    """Read a whole tile as ``(rows, cols, bands)`` in its own data type.
+def _jpeg_truncated(path: Path) -> bool:
+    """A JPEG whose data does not end with the end-of-image marker was cut short."""
+    with open(path, "rb") as fh:
+        fh.seek(0, os.SEEK_END)
+        size = fh.tell()
+        fh.seek(max(0, size - 64))
+        tail = fh.read().rstrip(b"\x00\r\n ")
+    return not tail.endswith(b"\xff\xd9")
 
-    An alpha band (RGBA) is dropped. Raises a GeocoreError naming the file when
-    the image cannot be decoded (truncated or corrupt file).
+
+def read_tile(path: str | os.PathLike, bands: Optional[int] = None) -> np.ndarray:
+    """Read a whole tile as ``(rows, cols, bands)`` in its own data type, bands in RGB order.
+
+    OpenCV decodes the common formats (fastest); anything else goes through
+    GDAL. An alpha band (RGBA) is dropped. Raises a GeocoreError naming the
+    file when the image cannot be decoded (truncated or corrupt file).
     """
-    import rasterio
-    from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
+    import cv2
 
     p = Path(path)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        try:
-            with rasterio.open(p) as ds:
-                n = bands if bands is not None else (3 if ds.count == 4 else ds.count)
-                data = ds.read(list(range(1, n + 1)))
-        except (RasterioIOError, OSError, ValueError) as exc:
-            msg = f"tile '{p.name}' cannot be decoded (corrupt or truncated image); remove or replace it"
-            raise GeocoreError(msg) from exc
-    return np.ascontiguousarray(np.moveaxis(data, 0, -1))
+    msg = f"tile '{p.name}' cannot be decoded (corrupt or truncated image); remove or replace it"
+    img = None
+    if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp"):
+        if p.suffix.lower() in (".jpg", ".jpeg") and _jpeg_truncated(p):
+            raise GeocoreError(msg)
+        img = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
+        if img is not None and img.ndim == 3 and img.shape[2] not in (3, 4):
+            img = None  # unusual band counts: let GDAL read them
+    if img is not None:
+        if img.ndim == 2:
+            img = img[..., None]
+        elif img.shape[2] == 4:
+            img = cv2.cvtColor(img, cv2.COLOR_BGRA2RGB)
+        else:
+            cv2.cvtColor(img, cv2.COLOR_BGR2RGB, dst=img)  # in place: no second copy of a large tile
+    else:
+        import rasterio
+        from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            try:
+                with rasterio.open(p) as ds:
+                    n = 3 if ds.count == 4 else ds.count
+                    img = np.ascontiguousarray(np.moveaxis(ds.read(list(range(1, n + 1))), 0, -1))
+            except (RasterioIOError, OSError, ValueError) as exc:
+                raise GeocoreError(msg) from exc
+    if img.ndim == 3 and img.shape[2] == 3 and img.shape[:2] and bands == 1:
+        img = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)[..., None]
+    return img
 
 
 def to_grey(img: np.ndarray) -> np.ndarray:
-    """Float32 luminance of a ``(rows, cols, bands)`` image (mean of the bands)."""
+    """Luminance of a ``(rows, cols, bands)`` RGB or grey image, in its own data type (ITU-R 601 weights)."""
+    import cv2
+
     if img.ndim == 2:
-        return img.astype(np.float32)
+        return img
     if img.shape[2] == 1:
-        return img[..., 0].astype(np.float32)
-    return img.astype(np.float32).mean(axis=2)
+        return img[..., 0]
+    return cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
 
 
 def grid_pairs(tiles: Iterable[Tile]) -> List[Tuple[int, int, str]]:
@@ -345,3 +377,65 @@ def grid_pairs(tiles: Iterable[Tile]) -> List[Tuple[int, int, str]]:
         if (r + 1, c) in index:
             pairs.append((i, index[(r + 1, c)], "down"))
     return pairs
+
+
+class TileStore:
+    """Corrected tiles, decoded once and kept as raw files on disk.
+
+    The first :meth:`load` of a tile decodes and corrects it and writes the
+    result to ``folder`` as raw pixels; later loads and :meth:`read_rows` (the
+    rows one output strip needs) read from there. Decoding and corrections
+    therefore happen once per tile, and the compositing step holds a few
+    hundred rows per tile in memory instead of whole tiles.
+
+    Parameters
+    ----------
+    tileset : TileSet
+    correct : callable
+        ``correct(img) -> img`` (flat-field, distortion), same shape and type.
+    folder : path-like
+        Where the raw files go (removed by :meth:`close`).
+    check : callable, optional
+        Called before every decode (cancellation).
+    """
+
+    def __init__(self, tileset: TileSet, correct, folder: str | os.PathLike, check=None) -> None:
+        self.tileset = tileset
+        self.correct = correct
+        self.folder = Path(folder)
+        self.check = check
+        self.dtype = np.dtype(tileset.dtype)
+        self.row_items = tileset.width * tileset.bands
+        self.spilled: dict = {}
+
+    def _path(self, i: int) -> Path:
+        return self.folder / f"tile_{i:05d}.raw"
+
+    def load(self, i: int) -> np.ndarray:
+        """The whole corrected tile ``(h, w, bands)``."""
+        if i in self.spilled:
+            return self.read_rows(i, 0, self.tileset.height)
+        if self.check is not None:
+            self.check()
+        img = self.correct(read_tile(self.tileset.tiles[i].path, self.tileset.bands))
+        img = np.ascontiguousarray(img, dtype=self.dtype)
+        try:
+            img.tofile(self._path(i))
+        except OSError as exc:
+            msg = f"cannot write temporary tile data in '{self.folder}' ({exc.strerror}); free some disk space"
+            raise GeocoreError(msg) from exc
+        self.spilled[i] = True
+        return img
+
+    def read_rows(self, i: int, r0: int, r1: int) -> np.ndarray:
+        """Rows ``r0:r1`` of corrected tile ``i``."""
+        if i not in self.spilled:
+            self.load(i)
+        n = (r1 - r0) * self.row_items
+        data = np.fromfile(self._path(i), dtype=self.dtype, count=n, offset=r0 * self.row_items * self.dtype.itemsize)
+        return data.reshape(r1 - r0, self.tileset.width, self.tileset.bands)
+
+    def close(self) -> None:
+        for i in list(self.spilled):
+            self._path(i).unlink(missing_ok=True)
+        self.spilled.clear()

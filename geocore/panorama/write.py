@@ -11,8 +11,10 @@ black or white pixels).
 from __future__ import annotations
 
 import os
+import queue
+import threading
 from pathlib import Path
-from typing import Iterable, Tuple
+from typing import Iterable, Iterator, Tuple
 
 import numpy as np
 
@@ -21,6 +23,8 @@ MICROSCOPE_CRS_WKT = ('LOCAL_CS["Microscope section (micrometres)",LOCAL_DATUM["
                       'UNIT["micrometre",1e-06],AXIS["x",EAST],AXIS["y",NORTH]]')
 
 BLOCK = 256
+#: GDAL block cache while writing (MB): blocks are complete when a strip is written, so little is needed.
+GDAL_CACHE_MB = 32
 
 
 def panorama_profile(rows: int, cols: int, bands: int, dtype: str, um_per_px: float) -> dict:
@@ -30,11 +34,58 @@ def panorama_profile(rows: int, cols: int, bands: int, dtype: str, um_per_px: fl
 
     profile = dict(driver="GTiff", width=cols, height=rows, count=bands, dtype=dtype,
                    crs=CRS.from_wkt(MICROSCOPE_CRS_WKT), transform=Affine(um_per_px, 0.0, 0.0, 0.0, -um_per_px, rows * um_per_px),
-                   tiled=True, blockxsize=BLOCK, blockysize=BLOCK, compress="deflate", predictor=2, zlevel=6,
+                   tiled=True, blockxsize=BLOCK, blockysize=BLOCK, compress="deflate", predictor=2, zlevel=1,
                    bigtiff="IF_SAFER", interleave="pixel")
     if bands == 3:
         profile["photometric"] = "RGB"
     return profile
+
+
+def prefetch(items: Iterable, depth: int = 1) -> Iterator:
+    """Iterate ``items`` in a background thread, ``depth`` items ahead.
+
+    Blending (NumPy, OpenCV) and writing (GDAL's compression) both release the
+    GIL, so on two cores the next strip is blended while the last one is
+    compressed. Exceptions from ``items`` are raised in the consumer; when the
+    consumer stops early (an error, a cancel) the producer stops at its next item.
+    """
+    done = object()
+    q: "queue.Queue" = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        q.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(done)
+        except BaseException as exc:  # handed to the consumer
+            q.put(exc)
+
+    worker = threading.Thread(target=produce, name="geocore-blend", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = q.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():
+            try:
+                q.get_nowait()
+            except queue.Empty:
+                pass
+            worker.join(timeout=0.05)
 
 
 def write_panorama(path: str | os.PathLike, strips: Iterable[Tuple[int, np.ndarray, np.ndarray]], *, rows: int,
@@ -42,7 +93,8 @@ def write_panorama(path: str | os.PathLike, strips: Iterable[Tuple[int, np.ndarr
                    tags: dict | None = None, progress=None) -> Path:
     """Write strips ``(row0, data (r, cols, bands), valid (r, cols))`` to ``path``.
 
-    Memory is bounded by one strip; GDAL compresses the 256 x 256 blocks as the
+    Memory is bounded by two strips (the next is blended in a background thread
+    while this one is compressed); GDAL compresses the 256 x 256 blocks as the
     strips arrive. Overviews (averages, factors 2..) are added for quick display.
     """
     import rasterio
@@ -51,10 +103,10 @@ def write_panorama(path: str | os.PathLike, strips: Iterable[Tuple[int, np.ndarr
 
     path = Path(path)
     profile = panorama_profile(rows, cols, bands, dtype, um_per_px)
-    with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True):
+    with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True, GDAL_CACHEMAX=GDAL_CACHE_MB):
         with rasterio.open(path, "w", **profile) as ds:
             ds.update_tags(**{"UM_PER_PX": f"{um_per_px:g}", "UNITS": "micrometre", **(tags or {})})
-            for row0, data, valid in strips:
+            for row0, data, valid in prefetch(strips):
                 window = Window(0, row0, cols, data.shape[0])
                 ds.write(np.moveaxis(data, -1, 0), window=window)
                 ds.write_mask(np.where(valid, 255, 0).astype(np.uint8), window=window)

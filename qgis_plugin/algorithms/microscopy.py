@@ -30,7 +30,7 @@ from qgis.core import (
 )
 
 from ..compat import FILE_BEHAVIOR_FILE, FLAG_ADVANCED, NUMBER_DOUBLE, NUMBER_INTEGER, _pick
-from .base import GeocoreAlgorithm
+from .base import DEVICES, GeocoreAlgorithm
 from .outputs import geotiff_output, move_raster
 
 SOURCE_RASTER = _pick("ProcessingSourceType", "Raster", QgsProcessing.SourceType, "TypeRaster")
@@ -299,7 +299,7 @@ again to refine.</p>
 <ul><li><b>Photo</b>: RGB photo.</li>
 <li><b>Strokes</b>: line or polygon layer (a scratch layer works) drawn over the photo.</li>
 <li><b>Class field</b>: LumenStone code (0 non-ore, 1 ccp, 2 gl, 3 mag, 4 br, 5 po, 6 py, 7 pn, 8 sh,
-9 apy, 10 hem, 11 tnt, 12 cv, 13 mrc, 14 au) or its label / mineral name.</li></ul>""" + COORDINATES_HELP + """
+9 apy, 10 gmt, 11 tnt, 12 cv, 13 mrc, 14 au) or its label / mineral name.</li></ul>""" + COORDINATES_HELP + """
 <h3>Outputs</h3>
 <ul><li><b>Mask</b>: LumenStone format (8-bit, class code per pixel, 255 unlabelled; PNG or GeoTIFF),
 loaded with the LumenStone colours.</li>
@@ -375,7 +375,11 @@ class UncertaintyRegions(MicroscopyAlgorithm):
 share of the image, ranked by uncertainty: the places to annotate next (active learning; the paper
 annotates 5-10 %).</p>
 <h3>Inputs</h3>
-<ul><li><b>Class probabilities</b>: raster with one band per class, values 0..1 (a model's softmax output).</li>
+<ul><li><b>Class probabilities</b>: raster with one band per class, values 0..1 (a model's softmax output);
+or, with a <b>model</b>, the photo (or 3 + 3N band stack) the model segments.</li>
+<li><b>Model</b> (optional): a geocore minerals model (<code>.safetensors</code> with its card); its
+probabilities are computed first through the tiled engine, averaged over flips and a quarter turn when
+<b>test-time augmentation</b> is on.</li>
 <li><b>Share</b>: fraction of the image to select (default 0.07).</li>
 <li><b>Metric</b>: <i>entropy</i> (normalised, 0..1) or <i>margin</i> (1 minus the difference of the two most
 probable classes).</li></ul>
@@ -388,7 +392,13 @@ e.g. square micrometres in an engineering CRS).</li>
 regions smaller than the minimum area are dropped.</p>"""
 
     def initAlgorithm(self, config=None) -> None:  # noqa: N802
-        self.addParameter(QgsProcessingParameterRasterLayer("INPUT", "Class probabilities"))
+        self.addParameter(QgsProcessingParameterRasterLayer("INPUT", "Class probabilities (or the photo, with a model)"))
+        self.addParameter(QgsProcessingParameterFile("MODEL", "Model (.safetensors; optional)",
+                                                     behavior=FILE_BEHAVIOR_FILE, extension="safetensors",
+                                                     optional=True))
+        self.addParameter(QgsProcessingParameterBoolean("TTA", "Test-time augmentation (with a model)",
+                                                        defaultValue=False))
+        self.addParameter(QgsProcessingParameterEnum("DEVICE", "Device", options=DEVICES, defaultValue=0))
         self.addParameter(QgsProcessingParameterNumber("SHARE", "Share of the image to select", type=NUMBER_DOUBLE,
                                                        defaultValue=_params().DEFAULT_SHARE, minValue=0.001, maxValue=0.9))
         self.addParameter(QgsProcessingParameterEnum("METRIC", "Metric", options=list(_params().METRICS), defaultValue=0))
@@ -410,14 +420,28 @@ regions smaller than the minimum area are dropped.</p>"""
 
         regions = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
         map_out = self.parameterAsOutputLayer(parameters, "OUTPUT_MAP", context) or None
-        with (geotiff_output(map_out) if map_out else nullcontext(None)) as map_tif:
+        model = self.parameterAsFile(parameters, "MODEL", context) or None
+        source = self.raster_source(parameters, "INPUT", context)
+        bar = self.progress(feedback)
+        with (geotiff_output(map_out) if map_out else nullcontext(None)) as map_tif, \
+                tempfile.TemporaryDirectory(prefix="uncertainty", dir=QgsProcessingUtils.tempFolder()) as tmp:
+            if model:
+                from geocore.inference.tiled import TileParams
+                from geocore.microscopy.uncertainty import model_probabilities
+
+                source = str(model_probabilities(
+                    source, model, Path(tmp) / "probability.tif",
+                    tta=self.parameterAsBool(parameters, "TTA", context),
+                    tile_params=TileParams(device=DEVICES[self.parameterAsEnum(parameters, "DEVICE", context)]),
+                    progress=lambda f: bar(0.8 * f), cancel=feedback.isCanceled))
+                bar = (lambda f, _outer=bar: _outer(0.8 + 0.2 * f))
             result = uncertainty_regions(
-                self.raster_source(parameters, "INPUT", context), regions,
+                source, regions,
                 share=self.parameterAsDouble(parameters, "SHARE", context),
                 metric=_params().METRICS[self.parameterAsEnum(parameters, "METRIC", context)],
                 smooth_px=self.parameterAsDouble(parameters, "SMOOTH", context),
                 min_area_px=self.parameterAsInt(parameters, "MIN_AREA", context),
-                map_out=map_tif, progress=self.progress(feedback), cancel=feedback.isCanceled)
+                map_out=map_tif, progress=bar, cancel=feedback.isCanceled)
         feedback.pushInfo(result.summary())
         self.style_output(regions, "uncertainty_regions")
         if map_out:

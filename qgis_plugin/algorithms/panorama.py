@@ -23,6 +23,7 @@ from .outputs import geotiff_output
 
 LAYOUTS = ["auto", "grid", "unordered"]
 METHODS = ["phase", "features"]
+MODELS = ["translation", "affine"]
 BLENDS = ["feather", "nearest"]
 INTERPOLATIONS = ["cubic", "linear", "nearest"]
 
@@ -56,8 +57,9 @@ focal length half the tile diagonal).</li></ul>
 <li><b>RMS residual</b> (px), <b>pairs used</b>, <b>tiles</b>.</li></ul>
 <h3>Method</h3>
 <p>Sub-pixel phase correlation of the overlaps (or ORB features + RANSAC), global weighted least
-squares with robust outlier removal (one bad pair cannot bend the mosaic; tiles that overlap nothing are
-reported and placed by the grid), per-tile gain compensation and feathering that leaves no seams and
+squares with robust outlier removal so that one bad pair cannot bend the mosaic (translation per tile,
+or an affine map per tile from local shifts along each overlap when the camera is rotated; tiles that
+overlap nothing are reported and placed by the grid), per-tile gain compensation and feathering that leaves no seams and
 invents no detail.</p>"""
 
     def initAlgorithm(self, config=None) -> None:  # noqa: N802
@@ -76,11 +78,13 @@ invents no detail.</p>"""
         advanced = [
             QgsProcessingParameterEnum("LAYOUT", "Layout", options=LAYOUTS, defaultValue=0),
             QgsProcessingParameterEnum("METHOD", "Registration", options=METHODS, defaultValue=0),
+            QgsProcessingParameterEnum("MODEL", "Tile motion", options=MODELS, defaultValue=0),
             QgsProcessingParameterNumber("MIN_SCORE", "Smallest overlap correlation of a used pair",
                                          type=NUMBER_DOUBLE, defaultValue=0.2, minValue=0.0, maxValue=0.99),
             QgsProcessingParameterNumber("OUTLIER_PX", "Outlier threshold (px)", type=NUMBER_DOUBLE, defaultValue=2.0,
                                          minValue=0.1),
             QgsProcessingParameterBoolean("GAIN", "Exposure (gain) compensation", defaultValue=True),
+            QgsProcessingParameterBoolean("OVERVIEWS", "Build overviews (quicker display)", defaultValue=True),
             QgsProcessingParameterEnum("BLEND", "Blending", options=BLENDS, defaultValue=0),
             QgsProcessingParameterEnum("INTERPOLATION", "Sub-pixel resampling", options=INTERPOLATIONS,
                                        defaultValue=0),
@@ -125,11 +129,13 @@ invents no detail.</p>"""
             flat_field=self.parameterAsFile(parameters, "FLAT_FIELD", context) or None,
             distortion=coeffs,
             method=METHODS[self.parameterAsEnum(parameters, "METHOD", context)],
+            model=MODELS[self.parameterAsEnum(parameters, "MODEL", context)],
             min_score=self.parameterAsDouble(parameters, "MIN_SCORE", context),
             outlier_px=self.parameterAsDouble(parameters, "OUTLIER_PX", context),
             gain=self.parameterAsBoolean(parameters, "GAIN", context),
             blend=BLENDS[self.parameterAsEnum(parameters, "BLEND", context)],
             interpolation=INTERPOLATIONS[self.parameterAsEnum(parameters, "INTERPOLATION", context)],
+            overviews=self.parameterAsBoolean(parameters, "OVERVIEWS", context),
         )
         output = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
         report = self.parameterAsFileOutput(parameters, "OUTPUT_REPORT", context) or None

@@ -1,5 +1,5 @@
 <!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>
-<qgis styleCategories="Symbology" version="3.22.16-Białowieża">
+<qgis version="3.22.16-Białowieża" styleCategories="Symbology">
   <pipe-data-defined-properties>
     <Option type="Map">
       <Option type="QString" name="name" value=""/>
@@ -9,9 +9,9 @@
   </pipe-data-defined-properties>
   <pipe>
     <provider>
-      <resampling zoomedOutResamplingMethod="nearestNeighbour" enabled="false" maxOversampling="2" zoomedInResamplingMethod="nearestNeighbour"/>
+      <resampling zoomedInResamplingMethod="nearestNeighbour" zoomedOutResamplingMethod="nearestNeighbour" maxOversampling="2" enabled="false"/>
     </provider>
-    <rasterrenderer opacity="1" alphaBand="-1" type="paletted" band="1" nodataColor="">
+    <rasterrenderer band="1" opacity="1" alphaBand="-1" type="paletted" nodataColor="">
       <minMaxOrigin>
         <limits>None</limits>
         <extent>WholeRaster</extent>
@@ -31,15 +31,15 @@
         <paletteEntry color="#ffff00" alpha="255" label="7 pn (pentlandite)" value="7"/>
         <paletteEntry color="#ee82ee" alpha="255" label="8 sh (sphalerite)" value="8"/>
         <paletteEntry color="#556b2f" alpha="255" label="9 apy (arsenopyrite)" value="9"/>
-        <paletteEntry color="#a0522d" alpha="255" label="10 hem (hematite)" value="10"/>
+        <paletteEntry color="#a0522d" alpha="255" label="10 gmt (hematite)" value="10"/>
         <paletteEntry color="#483d8b" alpha="255" label="11 tnt (tennantite)" value="11"/>
         <paletteEntry color="#008000" alpha="255" label="12 cv (covellite)" value="12"/>
         <paletteEntry color="#00008b" alpha="255" label="13 mrc (marcasite)" value="13"/>
         <paletteEntry color="#8b008b" alpha="255" label="14 au (native gold)" value="14"/>
       </colorPalette>
     </rasterrenderer>
-    <brightnesscontrast contrast="0" gamma="1" brightness="0"/>
-    <huesaturation grayscaleMode="0" colorizeRed="255" colorizeBlue="128" invertColors="0" colorizeStrength="100" colorizeGreen="128" saturation="0" colorizeOn="0"/>
+    <brightnesscontrast brightness="0" contrast="0" gamma="1"/>
+    <huesaturation colorizeOn="0" colorizeRed="255" colorizeGreen="128" colorizeBlue="128" colorizeStrength="100" saturation="0" invertColors="0" grayscaleMode="0"/>
     <rasterresampler maxOversampling="2"/>
     <resamplingStage>resamplingFilter</resamplingStage>
   </pipe>

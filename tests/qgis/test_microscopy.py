@@ -14,7 +14,6 @@ import cv2  # noqa: E402
 import rasterio  # noqa: E402
 from qgis.core import (  # noqa: E402
     QgsFeature,
-    QgsField,
     QgsGeometry,
     QgsPointXY,
     QgsProcessingException,
@@ -22,7 +21,6 @@ from qgis.core import (  # noqa: E402
     QgsRectangle,
     QgsVectorLayer,
 )
-from qgis.PyQt.QtCore import QVariant  # noqa: E402
 
 from geocore.microscopy.classes import BY_CODE  # noqa: E402
 from geocore.microscopy.synthetic import (  # noqa: E402
@@ -206,3 +204,28 @@ def test_uncertainty_regions(geocore_plugin, section, tmp_path):
     area = sum(f.geometry().area() for f in regions.getFeatures())
     assert area / (SHAPE[0] * SHAPE[1] * 4.0) == pytest.approx(0.05, abs=0.01)
     assert raster(result["OUTPUT_MAP"]).bandCount() == 1
+
+
+def test_uncertainty_regions_from_a_model_with_tta(geocore_plugin, section, tmp_path):
+    import processing
+    import torch
+    from rasterio.transform import from_origin
+
+    from geocore.models import ModelCard, build_model, save_model
+
+    torch.set_num_threads(1)
+    card = ModelCard(name="tiny", task="minerals", encoder="resnet18", in_channels=3, classes=4, tile_size=64,
+                     decoder_channels=[8, 8, 8, 8, 8],
+                     normalization={"mode": "affine", "scale": [1 / 255.0] * 3, "offset": [0.0] * 3},
+                     class_names=["bg", "ccp", "gl", "py"])
+    torch.manual_seed(0)
+    model = save_model(build_model(card), card, tmp_path / "tiny.safetensors")
+    photo = tmp_path / "photo.tif"
+    with rasterio.open(photo, "w", driver="GTiff", count=3, height=96, width=128, dtype="uint8",
+                       transform=from_origin(0, 0, 2.0, 2.0)) as ds:
+        ds.write(np.moveaxis(section.rgb[:96, :128], -1, 0))
+    result = processing.run("geocore:uncertaintyregions", {
+        "INPUT": str(photo), "MODEL": str(model), "TTA": True, "DEVICE": 1, "SHARE": 0.1,
+        "OUTPUT": str(tmp_path / "regions.gpkg")})
+    regions = QgsVectorLayer(result["OUTPUT"], "r", "ogr")
+    assert regions.isValid() and regions.featureCount() == result["N_REGIONS"] > 0

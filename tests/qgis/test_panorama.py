@@ -44,7 +44,7 @@ def test_parameters(geocore_plugin):
     names = [p.name() for p in algorithm.parameterDefinitions()]
     assert names[:6] == ["FOLDER", "TILES", "UM_PER_PX", "POSITIONS", "FLAT_FIELD", "DISTORTION"]
     assert {"OUTPUT", "OUTPUT_REPORT", "OUTPUT_TILES", "OUTPUT_LAYOUT"} <= set(names)
-    for name in ("LAYOUT", "METHOD", "MIN_SCORE", "OUTLIER_PX", "GAIN", "BLEND", "INTERPOLATION"):
+    for name in ("LAYOUT", "METHOD", "MODEL", "MIN_SCORE", "OUTLIER_PX", "GAIN", "OVERVIEWS", "BLEND", "INTERPOLATION"):
         assert algorithm.parameterDefinition(name).flags() & FLAG_ADVANCED, name
 
 
@@ -65,6 +65,7 @@ def test_stitch_real_electron_microscope_tiles(geocore_plugin, tmp_path):
     # the whole 3 x 2 section: about 900 x 1240 px = 225 x 310 micrometres
     assert layer.width() == pytest.approx(903, abs=3) and layer.height() == pytest.approx(1236, abs=3)
     assert layer.extent().width() == pytest.approx(layer.width() * 0.25)
+    assert layer.dataProvider().hasPyramids()  # overviews by default in QGIS
     # offsets within the original author's tolerance (10 px); measured < 1 px
     ref = json.loads((BSE / "reference_coords.json").read_text())["coords_yx"]
     with open(tmp_path / "tiles.csv", newline="") as fh:
