@@ -78,7 +78,16 @@ def make_tiles(work: Path, grid: int, overlap: float, seed: int = 7) -> dict:
     return truth
 
 
-CHILD_GEOCORE = r"""
+# peak memory of the child itself: VmHWM starts afresh at exec, whereas ru_maxrss keeps the
+# parent's peak (the parent held the scene while cutting the tiles)
+HWM = r"""
+def hwm_mib():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+"""
+
+CHILD_GEOCORE = HWM + r"""
 import json, resource, sys, time
 sys.path.insert(0, {repo!r})
 from geocore.panorama import StitchParams, stitch
@@ -86,13 +95,13 @@ t0 = time.perf_counter()
 res = stitch([{tiles!r}], {out!r}, StitchParams(um_per_px=0.5))
 wall = time.perf_counter() - t0
 ru = resource.getrusage(resource.RUSAGE_SELF)
-print(json.dumps(dict(wall=wall, cpu=ru.ru_utime + ru.ru_stime, rss_mib=ru.ru_maxrss / 1024, rows=res.rows,
+print(json.dumps(dict(wall=wall, cpu=ru.ru_utime + ru.ru_stime, rss_mib=hwm_mib(), rows=res.rows,
                       cols=res.cols, names=res.names, positions=res.positions.tolist(), rms=res.rms,
                       used=res.n_pairs_used, pairs=len(res.pairs))))
 """
 
 # OpenCV keeps every input image and warped copy in memory: about 15 GiB peak for these 25 tiles
-CHILD_OPENCV = r"""
+CHILD_OPENCV = HWM + r"""
 import json, resource, sys, time, glob
 import cv2
 cv2.setNumThreads(2)
@@ -104,7 +113,7 @@ st.setCompositingResol(-1)  # ORIG_RESOL: compose at full resolution
 status, pano = st.stitch(imgs)
 wall = time.perf_counter() - t0
 ru = resource.getrusage(resource.RUSAGE_SELF)
-out = dict(wall=wall, cpu=ru.ru_utime + ru.ru_stime, rss_mib=ru.ru_maxrss / 1024, status=int(status),
+out = dict(wall=wall, cpu=ru.ru_utime + ru.ru_stime, rss_mib=hwm_mib(), status=int(status),
            component=[int(c) for c in (st.component() if st.component() is not None else [])])
 if status == 0:
     cv2.imwrite({out!r}, pano, [cv2.IMWRITE_PNG_COMPRESSION, 1])
