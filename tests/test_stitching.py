@@ -220,6 +220,30 @@ def test_affine_model_follows_rotated_tiles(photo, tmp_path):
         assert ds.dataset_mask().mean() > 0.9 * 255
 
 
+@needs_sections
+def test_tile_that_matches_nothing_is_reported_and_placed_by_the_grid(rgb_tiles, tmp_path):
+    import cv2
+
+    folder = tmp_path / "tiles"
+    folder.mkdir()
+    for p in rgb_tiles.paths:
+        shutil.copy(p, folder / p.name)
+    blank = np.random.default_rng(3).integers(0, 255, (360, 480, 3), dtype=np.uint8)  # a failed exposure
+    cv2.imwrite(str(folder / "r2_c2.jpg"), blank)
+    res = stitch([folder], tmp_path / "p.tif", StitchParams())
+    assert res.n_tiles == 9 and res.placement.n_components == 2
+    assert any("r2_c2.jpg" in note and "layout" in note for note in res.notes)
+    assert "r2_c2.jpg" in res.summary()
+    with open(res.tiles_report, newline="") as fh:
+        placed = {r["tile"]: r["placed_by"] for r in csv.DictReader(fh)}
+    assert placed["r2_c2.jpg"] == "layout" and list(placed.values()).count("registration") == 8
+    rejected = [p for p in res.pairs if "r2_c2.jpg" in (res.names[p.a], res.names[p.b])]
+    assert len(rejected) == 2 and not any(p.used for p in rejected)
+    # the grid puts it within the stage error (+-6 px jitter) of its true place
+    err = (res.positions[8] - res.positions[0]) - (rgb_tiles.positions[8] - rgb_tiles.positions[0])
+    assert np.abs(err).max() < 15
+
+
 # ----------------------------------------------------------------------------- placement and blending
 def _pairs_from_truth(truth, links, rng, noise=0.05):
     out = []
