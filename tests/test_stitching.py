@@ -354,6 +354,29 @@ def test_flat_field_matches_petroscope_on_real_photograph():
     assert np.ptp(coarse(our_gain)) > 0.2
 
 
+@needs_sections
+@pytest.mark.parametrize("k1", [-0.08, 0.05])
+def test_lens_distortion_is_estimated_from_the_overlaps(photo, tmp_path, k1):
+    """Barrel (k1 < 0) or pincushion (k1 > 0) distortion bends the shifts along each overlap; the
+    estimate finds k1 and the positions of the undistorted tiles come out as without distortion."""
+    cut = cut_tiles(photo, tmp_path / "cut", rows=2, cols=3, tile_shape=(360, 480), overlap=0.3, jitter=5, seed=4,
+                    distortion=Distortion(k1=k1))
+    plain = stitch([tmp_path / "cut"], tmp_path / "plain.tif", StitchParams(), **QUIET)
+    res = stitch([tmp_path / "cut"], tmp_path / "est.tif", StitchParams(distortion="estimate"), **QUIET)
+    note = next(n for n in res.notes if "estimated lens distortion" in n)
+    estimate = float(note.split("k1 = ")[1].split()[0])
+    assert estimate == pytest.approx(k1, abs=0.005)  # measured -0.0800 and 0.0500
+    assert position_error(res.positions, cut.positions)[0] < 0.1
+    assert position_error(plain.positions, cut.positions)[0] > 1.0
+    assert res.rms < 0.1
+
+
+def test_cli_distortion_argument(tmp_path, capsys):
+    assert main(["-q", "panorama", "stitch", str(tmp_path), "--out", str(tmp_path / "p.tif"),
+                 "--distortion", "k1"]) == 2
+    assert "estimate" in capsys.readouterr().err
+
+
 def test_distortion_correction_keeps_centre_moves_corners():
     img = np.zeros((101, 121, 1), np.uint8)
     img[50, 60] = 255
