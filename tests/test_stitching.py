@@ -159,6 +159,44 @@ def test_features_method_also_works(rgb_tiles, tmp_path):
     assert position_error(res.positions, rgb_tiles.positions)[0] < 0.5
 
 
+def _largest_step(panorama: Path, res, photo, truth, left: int, right: int) -> float:
+    """Largest column-to-column jump (grey levels) of the brightness difference between the panorama
+    and the true scene across the overlap of two side-by-side tiles: a seam is a jump shared by all
+    rows; feathering spreads an exposure difference over the whole overlap."""
+    with rasterio.open(panorama) as ds:
+        img = ds.read().astype(float).mean(axis=0)
+    scene = photo.astype(float).mean(axis=2)
+    oy, ox = np.round(truth[0] - res.positions[0]).astype(int)  # panorama pixel + o = scene pixel
+    yl, xl = res.positions[left]
+    yr, xr = res.positions[right]
+    r0, r1 = int(max(yl, yr)) + 40, int(min(yl, yr)) + 360 - 40
+    c0, c1 = int(xr) - 10, int(xl) + 480 + 10
+    diff = img[r0:r1, c0:c1] - scene[r0 + oy:r1 + oy, c0 + ox:c1 + ox]
+    profile = diff.mean(axis=0)
+    return float(np.abs(np.diff(profile)).max())
+
+
+@needs_sections
+def test_exposure_step_leaves_no_seam(photo, rgb_tiles, tmp_path):
+    """One tile photographed 25 % brighter: gains + feathering leave no step at its edges,
+    while taking each pixel from one tile without gains shows it."""
+    import cv2
+
+    folder = tmp_path / "tiles"
+    folder.mkdir()
+    for p in rgb_tiles.paths:
+        img = cv2.imread(str(p))
+        if p.name == "r1_c1.jpg":
+            img = np.clip(img * 1.25, 0, 255).astype(np.uint8)
+        cv2.imwrite(str(folder / p.name), img, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    good = stitch([folder], tmp_path / "good.tif", StitchParams(), **QUIET)
+    bad = stitch([folder], tmp_path / "bad.tif", StitchParams(gain=False, blend="nearest"), **QUIET)
+    assert good.gains[4] == pytest.approx(0.8, abs=0.04) and np.delete(good.gains, 4).std() < 0.03
+    step_good = _largest_step(good.panorama, good, photo, rgb_tiles.positions, 3, 4)
+    step_bad = _largest_step(bad.panorama, bad, photo, rgb_tiles.positions, 3, 4)
+    assert step_good < 2.0 and step_bad > 5 * step_good
+
+
 @needs_sections
 def test_affine_model_follows_rotated_tiles(photo, tmp_path):
     """Tiles rotated by up to 0.5 degree (camera not aligned with the stage): the affine model finds the
@@ -180,6 +218,30 @@ def test_affine_model_follows_rotated_tiles(photo, tmp_path):
     assert affine.rms < 0.3 < plain.rms
     with rasterio.open(affine.panorama) as ds:
         assert ds.dataset_mask().mean() > 0.9 * 255
+
+
+@needs_sections
+def test_tile_that_matches_nothing_is_reported_and_placed_by_the_grid(rgb_tiles, tmp_path):
+    import cv2
+
+    folder = tmp_path / "tiles"
+    folder.mkdir()
+    for p in rgb_tiles.paths:
+        shutil.copy(p, folder / p.name)
+    blank = np.random.default_rng(3).integers(0, 255, (360, 480, 3), dtype=np.uint8)  # a failed exposure
+    cv2.imwrite(str(folder / "r2_c2.jpg"), blank)
+    res = stitch([folder], tmp_path / "p.tif", StitchParams())
+    assert res.n_tiles == 9 and res.placement.n_components == 2
+    assert any("r2_c2.jpg" in note and "layout" in note for note in res.notes)
+    assert "r2_c2.jpg" in res.summary()
+    with open(res.tiles_report, newline="") as fh:
+        placed = {r["tile"]: r["placed_by"] for r in csv.DictReader(fh)}
+    assert placed["r2_c2.jpg"] == "layout" and list(placed.values()).count("registration") == 8
+    rejected = [p for p in res.pairs if "r2_c2.jpg" in (res.names[p.a], res.names[p.b])]
+    assert len(rejected) == 2 and not any(p.used for p in rejected)
+    # the grid puts it within the stage error (+-6 px jitter) of its true place
+    err = (res.positions[8] - res.positions[0]) - (rgb_tiles.positions[8] - rgb_tiles.positions[0])
+    assert np.abs(err).max() < 15
 
 
 # ----------------------------------------------------------------------------- placement and blending
@@ -290,6 +352,29 @@ def test_flat_field_matches_petroscope_on_real_photograph():
     assert np.corrcoef(coarse(their_gain), coarse(our_gain))[0, 1] > 0.98
     # the mirror shows real vignetting: the gain varies by more than 20 % across the field
     assert np.ptp(coarse(our_gain)) > 0.2
+
+
+@needs_sections
+@pytest.mark.parametrize("k1", [-0.08, 0.05])
+def test_lens_distortion_is_estimated_from_the_overlaps(photo, tmp_path, k1):
+    """Barrel (k1 < 0) or pincushion (k1 > 0) distortion bends the shifts along each overlap; the
+    estimate finds k1 and the positions of the undistorted tiles come out as without distortion."""
+    cut = cut_tiles(photo, tmp_path / "cut", rows=2, cols=3, tile_shape=(360, 480), overlap=0.3, jitter=5, seed=4,
+                    distortion=Distortion(k1=k1))
+    plain = stitch([tmp_path / "cut"], tmp_path / "plain.tif", StitchParams(), **QUIET)
+    res = stitch([tmp_path / "cut"], tmp_path / "est.tif", StitchParams(distortion="estimate"), **QUIET)
+    note = next(n for n in res.notes if "estimated lens distortion" in n)
+    estimate = float(note.split("k1 = ")[1].split()[0])
+    assert estimate == pytest.approx(k1, abs=0.005)  # measured -0.0800 and 0.0500
+    assert position_error(res.positions, cut.positions)[0] < 0.1
+    assert position_error(plain.positions, cut.positions)[0] > 1.0
+    assert res.rms < 0.1
+
+
+def test_cli_distortion_argument(tmp_path, capsys):
+    assert main(["-q", "panorama", "stitch", str(tmp_path), "--out", str(tmp_path / "p.tif"),
+                 "--distortion", "k1"]) == 2
+    assert "estimate" in capsys.readouterr().err
 
 
 def test_distortion_correction_keeps_centre_moves_corners():

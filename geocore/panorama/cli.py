@@ -6,12 +6,25 @@ import argparse
 from pathlib import Path
 
 
+def _distortion(values):
+    from ..errors import GeocoreError
+
+    if not values:
+        return None
+    if len(values) == 1 and values[0].lower() == "estimate":
+        return "estimate"
+    try:
+        return [float(v) for v in values]
+    except ValueError as exc:
+        raise GeocoreError("--distortion takes numbers k1 [k2 [p1 [p2 [k3]]]] or the word 'estimate'") from exc
+
+
 def _cmd_stitch(args: argparse.Namespace) -> int:
     from ..cli import progress_bar
     from .pipeline import StitchParams, stitch
 
     params = StitchParams(um_per_px=args.um_per_px, positions=args.positions, layout=args.layout,
-                          flat_field=args.flat_field, distortion=args.distortion, method=args.method, model=args.model,
+                          flat_field=args.flat_field, distortion=_distortion(args.distortion), method=args.method, model=args.model,
                           min_score=args.min_score, outlier_px=args.outlier_px, gain=not args.no_gain,
                           blend=args.blend, interpolation=args.interpolation, overviews=args.overviews)
     with progress_bar("stitching", args.quiet) as bar:
@@ -37,8 +50,9 @@ def register(subparsers) -> None:
                    help="auto: positions CSV, else row/column names, else unordered (every pair tried)")
     s.add_argument("--flat-field", type=Path, default=None,
                    help="photograph of a mirror or empty field with the same optics (flat-field correction)")
-    s.add_argument("--distortion", type=float, nargs="+", metavar="K", default=None,
-                   help="Brown-Conrady coefficients k1 [k2 [p1 [p2 [k3]]]], focal length = half the tile diagonal")
+    s.add_argument("--distortion", nargs="+", metavar="K", default=None,
+                   help="Brown-Conrady coefficients k1 [k2 [p1 [p2 [k3]]]] (focal length = half the tile diagonal), "
+                        "or 'estimate' (k1 from the overlaps)")
     s.add_argument("--method", choices=("phase", "features"), default="phase",
                    help="pairwise registration: phase correlation (default) or ORB features + RANSAC")
     s.add_argument("--model", choices=("translation", "affine"), default="translation",

@@ -164,3 +164,78 @@ def undistort_maps(shape, distortion: Distortion):
     camera = np.array([[f, 0, (w - 1) / 2.0], [0, f, (h - 1) / 2.0], [0, 0, 1]], dtype=np.float64)
     coeffs = np.array([distortion.k1, distortion.k2, distortion.p1, distortion.p2, distortion.k3], dtype=np.float64)
     return cv2.initUndistortRectifyMap(camera, coeffs, None, camera, (w, h), cv2.CV_32FC1)
+
+
+def undistort_points(points_yx: np.ndarray, shape, distortion: Distortion) -> np.ndarray:
+    """Undistorted pixel positions ``(y, x)`` of distorted tile pixels ``points_yx`` (``(n, 2)``)."""
+    import cv2
+
+    h, w = shape
+    f = distortion.focal_px or float(np.hypot(h, w) / 2.0)
+    camera = np.array([[f, 0, (w - 1) / 2.0], [0, f, (h - 1) / 2.0], [0, 0, 1]], dtype=np.float64)
+    coeffs = np.array([distortion.k1, distortion.k2, distortion.p1, distortion.p2, distortion.k3], dtype=np.float64)
+    pts = np.ascontiguousarray(np.asarray(points_yx, dtype=np.float64)[:, ::-1]).reshape(-1, 1, 2)
+    out = cv2.undistortPoints(pts, camera, coeffs, P=camera,
+                              criteria=(cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 50, 1e-9))
+    return out.reshape(-1, 2)[:, ::-1]
+
+
+def pair_spread(pairs, shape, distortion: Distortion) -> float:
+    """RMS spread (px) of the local shifts within each overlap after undoing ``distortion``.
+
+    Under a pure translation every point of an overlap moves by the same shift;
+    radial distortion bends the shifts along the overlap (the two tiles see the
+    overlap near opposite edges). ``pairs`` carry ``extra["points"]``:
+    ``(ya, xa, yb, xb)`` in distorted pixel coordinates.
+    """
+    sq, n = 0.0, 0
+    for p in pairs:
+        pts = np.asarray(p.extra.get("points") or [], dtype=float)
+        if len(pts) < 3:
+            continue
+        pa = undistort_points(pts[:, :2], shape, distortion)
+        pb = undistort_points(pts[:, 2:], shape, distortion)
+        s = pa - pb
+        sq += float(((s - s.mean(axis=0)) ** 2).sum())
+        n += len(s)
+    return float(np.sqrt(sq / n)) if n else float("nan")
+
+
+def estimate_radial_distortion(pairs, shape, *, k1_range: float = 0.3, focal_px: Optional[float] = None):
+    """Radial coefficient ``k1`` that makes every overlap move as one piece.
+
+    Minimises :func:`pair_spread` over ``k1`` in ``[-k1_range, k1_range]`` (a
+    coarse scan, then golden-section refinement); ``k2``, ``k3`` and the
+    tangential terms are left at 0.
+
+    Returns
+    -------
+    k1 : float
+    spread_before, spread_after : float
+        Spread of the local shifts (px) with ``k1 = 0`` and with the estimate.
+    """
+    def cost(k1: float) -> float:
+        return pair_spread(pairs, shape, Distortion(k1=k1, focal_px=focal_px))
+
+    before = cost(0.0)
+    if not np.isfinite(before):
+        msg = "too few overlaps with texture along their length to estimate lens distortion; give the coefficients"
+        raise GeocoreError(msg)
+    grid = np.linspace(-k1_range, k1_range, 25)
+    values = [cost(k) for k in grid]
+    i = int(np.argmin(values))
+    lo, hi = grid[max(0, i - 1)], grid[min(len(grid) - 1, i + 1)]
+    g = (np.sqrt(5) - 1) / 2
+    a, b = hi - g * (hi - lo), lo + g * (hi - lo)
+    fa, fb = cost(a), cost(b)
+    for _ in range(30):
+        if fa < fb:
+            hi, b, fb = b, a, fa
+            a = hi - g * (hi - lo)
+            fa = cost(a)
+        else:
+            lo, a, fa = a, b, fb
+            b = lo + g * (hi - lo)
+            fb = cost(b)
+    k1 = (lo + hi) / 2
+    return float(k1), before, cost(k1)

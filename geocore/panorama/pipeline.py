@@ -17,7 +17,7 @@ from ..errors import GeocoreError
 from ..files import atomic_output, check_not_input, prepare_out_dir
 from ..progress import Progress
 from .blend import BLENDS, INTERPOLATIONS, composite_strips, gain_compensation, panorama_frame
-from .corrections import Corrections, Distortion
+from .corrections import Corrections, Distortion, estimate_radial_distortion
 from .placement import Placement, place_tiles, refine_affine
 from .register import GreyTiles, PairResult, RegisterParams, register_pairs
 from .tiles import TileSet, TileStore, discover_tiles, grid_pairs
@@ -38,8 +38,10 @@ class StitchParams:
         How neighbours are found (see :func:`~geocore.panorama.tiles.discover_tiles`).
     flat_field : path-like or None
         Photograph of a mirror / empty field for flat-field correction.
-    distortion : sequence of float or None
-        Brown-Conrady ``k1 [k2 [p1 [p2 [k3]]]]`` (focal length = half the tile diagonal).
+    distortion : sequence of float, "estimate" or None
+        Brown-Conrady ``k1 [k2 [p1 [p2 [k3]]]]`` (focal length = half the tile
+        diagonal), or ``"estimate"``: ``k1`` that makes every overlap move as one
+        piece (local shifts along the overlaps, measured on the uncorrected tiles).
     method : {"phase", "features"}
         Pairwise registration method.
     model : {"translation", "affine"}
@@ -84,6 +86,8 @@ class StitchParams:
             raise GeocoreError(f"blend must be one of {', '.join(BLENDS)}, not {self.blend!r}")
         if self.interpolation not in INTERPOLATIONS:
             raise GeocoreError(f"interpolation must be one of {', '.join(INTERPOLATIONS)}, not {self.interpolation!r}")
+        if isinstance(self.distortion, str) and self.distortion != "estimate":
+            raise GeocoreError(f"distortion must be coefficients k1 [k2 [p1 [p2 [k3]]]] or 'estimate', not {self.distortion!r}")
         if not 0 <= self.min_score < 1:
             raise GeocoreError(f"minimum score must be in [0, 1), not {self.min_score}")
 
@@ -222,7 +226,8 @@ def stitch(
     if tileset.ignored:
         notes.append(f"not tiles (no row/column in the name), ignored: {', '.join(p.name for p in tileset.ignored)}")
 
-    distortion = Distortion.from_sequence(params.distortion) if params.distortion else None
+    estimate = isinstance(params.distortion, str)
+    distortion = Distortion.from_sequence(params.distortion) if params.distortion and not estimate else None
     corr = Corrections(tileset.shape, tileset.bands, tileset.dtype, flat_field=params.flat_field,
                        distortion=distortion)
 
@@ -230,10 +235,42 @@ def stitch(
     spill = Path(tempfile.mkdtemp(prefix=f".{out.stem}.tiles.", dir=prepare_out_dir(out.parent if str(out.parent) else ".")))
     store = TileStore(tileset, corr.apply, spill, check=prog.check)
     try:
+        if estimate:
+            # the local shifts average over pieces of the overlap, which biases k1 towards 0 in
+            # proportion to the distortion left; so correct, measure again, and add up (3 rounds at most)
+            k1, first = 0.0, None
+            for rnd in range(3):
+                delta, before, after = _estimate_distortion(tileset, store, params, prog.sub(0.1 * rnd, 0.1 * rnd + 0.1))
+                first = before if first is None else first
+                k1 += delta
+                store.close()
+                corr = Corrections(tileset.shape, tileset.bands, tileset.dtype, flat_field=params.flat_field,
+                                   distortion=Distortion(k1=k1))
+                store = TileStore(tileset, corr.apply, spill, check=prog.check)
+                if abs(delta) < 0.002:
+                    break
+            notes.append(f"estimated lens distortion k1 = {k1:.4f} (spread of the local shifts along the overlaps "
+                         f"{first:.3f} px uncorrected, {after:.3f} px in the last round)")
+            prog = prog.sub(0.3, 1.0)
         return _stitch_with_store(tileset, store, out, params, prog, report_p, tiles_p, layout_p, names, notes, start)
     finally:
         store.close()
         shutil.rmtree(spill, ignore_errors=True)
+
+
+def _estimate_distortion(tileset, store, params, prog):
+    """k1 from five local shifts along every overlap of the uncorrected (flat-fielded) tiles."""
+    rparams = RegisterParams(method="phase", min_score=params.min_score, points_per_pair=5)
+    grey_bytes = tileset.height * tileset.width * np.dtype(tileset.dtype).itemsize
+    grey = GreyTiles(store.load, len(tileset), tileset.shape, rparams, cache_size=max(3, (48 << 20) // grey_bytes))
+    for i in range(len(tileset)):
+        grey.shrunk(i)
+        prog.update(0.2 * (i + 1) / len(tileset))
+    pairs = register_pairs(grey, candidate_pairs(tileset), rparams, progress=prog.sub(0.2, 0.9).update)
+    grey.cache.clear()
+    k1, before, after = estimate_radial_distortion([p for p in pairs if p.used], tileset.shape)
+    prog.update(1.0)
+    return k1, before, after
 
 
 def _stitch_with_store(tileset, store, out, params, prog, report_p, tiles_p, layout_p, names, notes, start):

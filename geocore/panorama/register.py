@@ -335,6 +335,8 @@ def local_correspondences(a: np.ndarray, b: np.ndarray, dy: float, dx: float, pa
     long_axis = 0 if (wa[0].stop - wa[0].start) >= (wa[1].stop - wa[1].start) else 1
     length = wa[long_axis].stop - wa[long_axis].start
     k = max(1, min(pieces, length // min_piece))
+    # lens distortion bends the local shifts by a few percent of the tile size at most
+    tolerance = max(3.0, 0.05 * min(a.shape))
     edges = np.linspace(wa[long_axis].start, wa[long_axis].stop, k + 1).astype(int)
     points = []
     for lo, hi in zip(edges[:-1], edges[1:]):
@@ -347,7 +349,7 @@ def local_correspondences(a: np.ndarray, b: np.ndarray, dy: float, dx: float, pa
         win2 = _window(pa.shape)
         shift = phase_correlation(pa * win2, pb * win2, params.upsample)
         sy, sx = iy + float(shift[0]), ix + float(shift[1])
-        if abs(sy - dy) > 3 or abs(sx - dx) > 3:
+        if abs(sy - dy) > tolerance or abs(sx - dx) > tolerance:
             continue  # a piece without texture: skip it rather than trust it
         cy = (pa_sl[0].start + pa_sl[0].stop - 1) / 2.0
         cx = (pa_sl[1].start + pa_sl[1].stop - 1) / 2.0

@@ -53,6 +53,7 @@ def cut_tiles(
     dtype: str = "uint8",
     jpeg_quality: int = 95,
     rotation_deg: float = 0.0,
+    distortion=None,
 ) -> CutTiles:
     """Cut a ``rows`` x ``cols`` grid of overlapping tiles out of ``image``.
 
@@ -81,6 +82,9 @@ def cut_tiles(
     rotation_deg : float
         Each tile is also rotated about its centre by a uniform random angle in
         ``[-rotation_deg, rotation_deg]`` (a camera not aligned with the stage).
+    distortion : Distortion, optional
+        Lens distortion applied to every tile (pixel ``p`` of a tile shows the
+        scene at ``position + undistort(p)``); not combined with rotation.
 
     Returns
     -------
@@ -109,6 +113,18 @@ def cut_tiles(
         need_w = margin * 2 + step_x * (cols - 1) + tw
         if image.shape[0] < need_h or image.shape[1] < need_w:
             raise ValueError(f"image {image.shape[:2]} is too small for {rows} x {cols} rotated tiles of {tile_shape}")
+    lens = None
+    if distortion is not None:
+        from .corrections import undistort_points
+
+        if rotation_deg:
+            raise ValueError("cut_tiles applies either rotation or distortion, not both")
+        vv, uu = np.mgrid[0:th, 0:tw]
+        und = undistort_points(np.c_[vv.ravel(), uu.ravel()], tile_shape, distortion)
+        lens = und[:, 0].reshape(th, tw).astype(np.float32), und[:, 1].reshape(th, tw).astype(np.float32)
+        pad = int(np.ceil(max(np.abs(lens[0] - vv).max(), np.abs(lens[1] - uu).max()))) + 4
+        if margin < jitter + pad + 1:
+            margin = jitter + pad + 1
     for r in range(rows):
         for c in range(cols):
             y = margin + r * step_y + rng.uniform(-jitter, jitter)
@@ -122,7 +138,12 @@ def cut_tiles(
             src = image[iy: iy + th + 2 * pad + 2, ix: ix + tw + 2 * pad + 2]
             # OpenCV (x, y) order: src_x = rot[1,1] u + rot[1,0] v + t_x - ix, src_y = rot[0,1] u + rot[0,0] v + t_y - iy
             m = np.array([[rot[1, 1], rot[1, 0], t[1] - ix], [rot[0, 1], rot[0, 0], t[0] - iy]])
-            tile = cv2.warpAffine(src.astype(np.float32), m, (tw, th), flags=cv2.INTER_LANCZOS4 | cv2.WARP_INVERSE_MAP)
+            if lens is not None:
+                tile = cv2.remap(src.astype(np.float32), lens[1] + np.float32(x - ix), lens[0] + np.float32(y - iy),
+                                 interpolation=cv2.INTER_LANCZOS4)
+            else:
+                tile = cv2.warpAffine(src.astype(np.float32), m, (tw, th),
+                                      flags=cv2.INTER_LANCZOS4 | cv2.WARP_INVERSE_MAP)
             if tile.ndim == 3:
                 tile = tile * vig[..., None]
             else:

@@ -47,7 +47,8 @@ In a folder of named tiles, other images (a preview, a merged result) are ignore
 <li><b>Flat-field reference</b> (optional): a photograph of a mirror or an empty field with the same
 optics; corrects vignetting before matching and blending.</li>
 <li><b>Lens distortion</b> (optional): Brown-Conrady <code>k1 k2 p1 p2 k3</code> (OpenCV convention,
-focal length half the tile diagonal).</li></ul>
+focal length half the tile diagonal), or <code>estimate</code>: the radial k1 that makes every overlap
+move as one piece.</li></ul>
 <h3>Outputs</h3>
 <ul><li><b>Panorama</b>: GeoTIFF in the tiles' data type, uncovered corners masked.</li>
 <li><b>Pairs report</b> (CSV): for every measured pair the shift (px), score (overlap correlation,
@@ -73,7 +74,7 @@ invents no detail.</p>"""
                                                      extension="csv", optional=True))
         self.addParameter(QgsProcessingParameterFile("FLAT_FIELD", "Flat-field reference image",
                                                      behavior=FILE_BEHAVIOR_FILE, optional=True))
-        self.addParameter(QgsProcessingParameterString("DISTORTION", "Lens distortion k1 k2 p1 p2 k3 (optional)",
+        self.addParameter(QgsProcessingParameterString("DISTORTION", "Lens distortion k1 k2 p1 p2 k3, or 'estimate' (optional)",
                                                        optional=True))
         advanced = [
             QgsProcessingParameterEnum("LAYOUT", "Layout", options=LAYOUTS, defaultValue=0),
@@ -118,10 +119,13 @@ invents no detail.</p>"""
         if not inputs:
             raise QgsProcessingException("give a folder of tiles or the tile files")
         distortion = self.parameterAsString(parameters, "DISTORTION", context).replace(",", " ").split()
-        try:
-            coeffs = [float(v) for v in distortion] or None
-        except ValueError as exc:
-            raise GeocoreError("lens distortion must be numbers: k1 [k2 [p1 [p2 [k3]]]]") from exc
+        if [v.lower() for v in distortion] == ["estimate"]:
+            coeffs = "estimate"
+        else:
+            try:
+                coeffs = [float(v) for v in distortion] or None
+            except ValueError as exc:
+                raise GeocoreError("lens distortion must be numbers k1 [k2 [p1 [p2 [k3]]]] or 'estimate'") from exc
         params = StitchParams(
             um_per_px=self.parameterAsDouble(parameters, "UM_PER_PX", context),
             positions=self.parameterAsFile(parameters, "POSITIONS", context) or None,
