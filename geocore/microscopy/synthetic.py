@@ -4,6 +4,18 @@ Used by the tests and the measurements of the microscopy tools: grains of
 ore minerals (Voronoi cells with irregular, warped boundaries) in a dark
 non-ore matrix, with realistic reflected-light colours, per-grain brightness
 variation, noise, scratches and pits.
+
+Why not :func:`geocore.minerals.synthetic.synthesize_section`: that one makes
+*training data* for segmentation models, so each section draws a random
+subset of minerals and a random white balance, exposure and vignetting, and
+its pits are labelled non-ore. The microscopy tests need a *controlled
+fixture* instead: every listed class is present (colour correction and
+scribble annotation need all of them), a class always has the same colour
+in every section (colour correction is checked against a reference section
+of the same colours; alignment builds crossed-polar views from those
+colours), the grain count is set exactly, and noise, scratches and pits are
+explicit parameters that leave the mask unchanged. Both share the colour
+table (:data:`MINERAL_RGB` is :data:`geocore.minerals.synthetic.COLOURS`).
 """
 
 from __future__ import annotations
@@ -13,24 +25,11 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-#: Approximate reflected-light colours (sRGB 0..255) of the LumenStone classes.
-MINERAL_RGB = {
-    0: (42, 44, 48),     # non-ore matrix: dark grey
-    1: (206, 182, 92),   # chalcopyrite: brass yellow
-    2: (208, 208, 214),  # galena: bright white-grey
-    3: (132, 128, 124),  # magnetite: grey, brownish
-    4: (176, 122, 96),   # bornite: pinkish brown
-    5: (198, 174, 138),  # pyrrhotite: creamy pinkish
-    6: (228, 218, 168),  # pyrite: pale yellow
-    7: (212, 196, 142),  # pentlandite: light creamy
-    8: (118, 119, 122),  # sphalerite: grey
-    9: (224, 224, 214),  # arsenopyrite: white
-    10: (160, 158, 166),  # hematite: grey-white, bluish
-    11: (148, 150, 144),  # tennantite: grey, greenish
-    12: (92, 108, 168),  # covellite: indigo blue
-    13: (224, 220, 188),  # marcasite: yellowish white
-    14: (240, 202, 64),  # native gold: bright yellow
-}
+from ..minerals.synthetic import COLOURS
+
+#: Reflected-light colours (sRGB 0..255) of the LumenStone classes: the same
+#: table as the mineral section generator, :data:`geocore.minerals.synthetic.COLOURS`.
+MINERAL_RGB = COLOURS
 
 
 @dataclass

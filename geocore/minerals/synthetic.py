@@ -10,6 +10,13 @@ illumination (vignetting), slight blur and noise.
 
 These are stand-ins with a known answer for tests and for a demo model; real
 sections vary far more (see ``docs/minerals.md``).
+
+:mod:`geocore.microscopy.synthetic` has a second, simpler generator on
+purpose: a controlled test fixture (every listed class present, fixed
+colours from :data:`COLOURS`, no random photometry, exact grain count)
+for colour correction, alignment and annotation, where the random white
+balance, exposure and mineral subsets drawn here for training would blur
+the known answer.
 """
 
 from __future__ import annotations
