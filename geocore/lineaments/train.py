@@ -12,9 +12,7 @@ import argparse
 import dataclasses
 import json
 import math
-import os
 import random
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,12 +24,14 @@ from ..errors import GeocoreError
 from ..magnetics.synthetic import SurveyConfig
 from ..models.card import ModelCard
 from ..models.network import build_model, load_imagenet_encoder, load_model, resolve_device, save_model
+from ..models.training import (ConfigFromNamespace, epoch_logger, model_file, optimizer_step, out_of_time,
+                               save_checkpoint, show_batch, tqdm_bar)
 from ..progress import Progress
 from .dataset import dihedral, generate_arrays
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(ConfigFromNamespace):
     """Everything that defines a training run (defaults: the paper's protocol)."""
 
     out: Path = Path("lineaments.safetensors")
@@ -98,11 +98,6 @@ class TrainConfig:
                        help="start from the weights of an existing geocore model (.safetensors of the same "
                             "encoder and decoder), e.g. to fine-tune the shipped model on more data")
         p.add_argument("--checkpoint-dir", type=Path, default=None, help="default: <out>.ckpt/ beside the model")
-
-    @classmethod
-    def from_namespace(cls, ns: argparse.Namespace) -> "TrainConfig":
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in vars(ns).items() if k in names and v is not None})
 
     def validate(self) -> None:
         if self.tile_size % 32 or self.tile_size < 32:
@@ -212,11 +207,9 @@ def train_lineament_model(config: TrainConfig, *, progress=None, cancel=None, sh
     import torch
 
     config.validate()
-    log = log or (lambda s: print(s, file=sys.stderr) if show_progress else None)
+    log = epoch_logger(log, show_progress)
     prog = Progress.wrap(progress, cancel)
-    out = Path(config.out)
-    if out.suffix != ".safetensors":
-        out = out.with_suffix(".safetensors")
+    out = model_file(config.out)
     ckpt_dir = Path(config.checkpoint_dir) if config.checkpoint_dir else out.parent / (out.stem + ".ckpt")
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
@@ -230,7 +223,7 @@ def train_lineament_model(config: TrainConfig, *, progress=None, cancel=None, sh
 
     # ---- data
     t0 = time.time()
-    gen_bar = _tqdm(config.samples, "generating samples", show_progress)
+    gen_bar = tqdm_bar(config.samples, "generating samples", show_progress)
     def gen_progress(f):
         prog.sub(0.0, 0.1).update(f)
         if gen_bar is not None:
@@ -274,7 +267,7 @@ def train_lineament_model(config: TrainConfig, *, progress=None, cancel=None, sh
 
     steps_per_epoch = math.ceil(len(train_idx) / config.batch_size)
     total_steps = steps_per_epoch * config.epochs
-    bar = _tqdm(total_steps, "training", show_progress)
+    bar = tqdm_bar(total_steps, "training", show_progress)
     if bar is not None:
         bar.update(start_epoch * steps_per_epoch)
     t_train = time.time()
@@ -305,16 +298,10 @@ def train_lineament_model(config: TrainConfig, *, progress=None, cancel=None, sh
                 y = np.stack([p[1] for p in pairs])
             xt = torch.from_numpy(np.ascontiguousarray(x)[:, None]).to(device)
             yt = torch.from_numpy(np.ascontiguousarray(y)[:, None]).to(device)
-            opt.zero_grad(set_to_none=True)
-            loss = loss_fn(model(xt), yt)
-            loss.backward()
-            opt.step()
-            run_loss += loss.item() * len(b)
+            run_loss += optimizer_step(model, opt, loss_fn, xt, yt) * len(b)
             seen += len(b)
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(epoch=epoch + 1, loss=f"{run_loss / seen:.4f}")
-            if config.max_minutes and (time.time() - t_train) / 60 > config.max_minutes:
+            show_batch(bar, epoch, run_loss, seen)
+            if out_of_time(t_train, config.max_minutes):
                 stopped_early = True
                 break
         last_epoch = stopped_early or epoch + 1 == config.epochs
@@ -328,11 +315,8 @@ def train_lineament_model(config: TrainConfig, *, progress=None, cancel=None, sh
             f"accuracy {val['pixel_accuracy']:.4f}, IoU {val['iou']:.4f}, F1 {val['f1']:.4f}")
         if bar is not None:
             bar.set_postfix(epoch=epoch + 1, loss=f"{rec['train_loss']:.4f}", val_iou=f"{val['iou']:.3f}")
-        ckpt_dir.mkdir(parents=True, exist_ok=True)
-        tmp = ckpt.with_suffix(".partial")
-        torch.save(dict(model=model.state_dict(), optimizer=opt.state_dict(), epoch=epoch + 1,
-                        history=json.dumps(history)), tmp)
-        os.replace(tmp, ckpt)
+        save_checkpoint(ckpt, dict(model=model.state_dict(), optimizer=opt.state_dict(), epoch=epoch + 1,
+                                   history=json.dumps(history)))
         if stopped_early:
             log(f"stopped after {config.max_minutes} minutes (--max-minutes)")
             break
@@ -365,10 +349,3 @@ def train_lineament_model(config: TrainConfig, *, progress=None, cancel=None, sh
     prog.update(1.0)
     return path
 
-
-def _tqdm(total, desc, show):
-    if not show:
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, file=sys.stderr, dynamic_ncols=True)

@@ -11,10 +11,8 @@ is the paper's best. Models are written as fp16 safetensors with a model card
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import functools
 import json
-import os
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +23,8 @@ import numpy as np
 from ..errors import GeocoreError
 from ..models.card import ModelCard
 from ..models.network import build_model, load_model, resolve_device, save_model
+from ..models.training import (ConfigFromNamespace, epoch_logger, model_file, optimizer_step, out_of_time,
+                               save_checkpoint, show_batch, tqdm_bar)
 from ..progress import Progress
 from .classes import BY_CODE, CODES, IGNORE, parse_codes
 from .lumenstone import load_split
@@ -36,7 +36,7 @@ UNET_DECODER = [256, 128, 64, 32, 16]
 
 
 @dataclass
-class MineralTrainConfig:
+class MineralTrainConfig(ConfigFromNamespace):
     """A training run (defaults: the paper's settings, VGG16-U-Net)."""
 
     data: list = field(default_factory=list)
@@ -90,11 +90,6 @@ class MineralTrainConfig:
         p.add_argument("--max-minutes", type=float, default=None, help="stop training after this many minutes")
         p.add_argument("--name", default=d.name, help="model name in the card")
         p.add_argument("--notes", default="", help="free text for the card")
-
-    @classmethod
-    def from_namespace(cls, ns) -> "MineralTrainConfig":
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in vars(ns).items() if k in names and v is not None})
 
     def validate(self) -> None:
         if not self.data:
@@ -171,11 +166,9 @@ def train_mineral_model(config: MineralTrainConfig, *, progress=None, cancel=Non
     import torch.nn.functional as F
 
     config.validate()
-    log = log or (lambda s: print(s, file=sys.stderr) if show_progress else None)
+    log = epoch_logger(log, show_progress)
     prog = Progress.wrap(progress, cancel)
-    out = Path(config.out)
-    if out.suffix != ".safetensors":
-        out = out.with_suffix(".safetensors")
+    out = model_file(config.out)
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
 
@@ -207,14 +200,11 @@ def train_mineral_model(config: MineralTrainConfig, *, progress=None, cancel=Non
     vx, vy = _val_patches(t_images, t_masks, [c for c in codes if any((m == c).any() for m in t_masks)] or codes,
                           config.patch, config.val_patches, config.seed)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
+    loss_fn = functools.partial(F.cross_entropy, ignore_index=IGNORE)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=0.5, patience=config.patience)
     steps = -(-config.patches_per_epoch // config.batch_size)
     total = steps * config.epochs
-    bar = None
-    if show_progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=total, desc="training", file=sys.stderr, dynamic_ncols=True)
+    bar = tqdm_bar(total, "training", show_progress)
     history, t0, stopped = [], time.time(), False
     ckpt_dir = out.parent / (out.stem + ".ckpt")
     step = 0
@@ -225,17 +215,11 @@ def train_mineral_model(config: MineralTrainConfig, *, progress=None, cancel=Non
         for x, y in loader:
             prog.sub(0.05, 0.9).update(step / total)
             x, y = x.to(device), y.to(device)
-            opt.zero_grad(set_to_none=True)
-            loss = F.cross_entropy(model(x), y, ignore_index=IGNORE)
-            loss.backward()
-            opt.step()
-            run += loss.item() * len(x)
+            run += optimizer_step(model, opt, loss_fn, x, y) * len(x)
             seen += len(x)
             step += 1
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(epoch=epoch + 1, loss=f"{run / seen:.4f}")
-            if config.max_minutes and (time.time() - t0) / 60 > config.max_minutes:
+            show_batch(bar, epoch, run, seen)
+            if out_of_time(t0, config.max_minutes):
                 stopped = True
                 break
         model.eval()
@@ -245,7 +229,7 @@ def train_mineral_model(config: MineralTrainConfig, *, progress=None, cancel=Non
                 xb = torch.from_numpy(vx[i:i + config.batch_size]).to(device)
                 yb = torch.from_numpy(vy[i:i + config.batch_size]).to(device)
                 logits = model(xb)
-                vl += float(F.cross_entropy(logits, yb, ignore_index=IGNORE)) * len(xb)
+                vl += float(loss_fn(logits, yb)) * len(xb)
                 cm.update(yb.cpu().numpy().astype(np.uint8), logits.argmax(1).cpu().numpy().astype(np.uint8))
             vl /= max(len(vx), 1)
         sched.step(vl)
@@ -255,10 +239,8 @@ def train_mineral_model(config: MineralTrainConfig, *, progress=None, cancel=Non
         history.append(rec)
         log(f"epoch {epoch + 1}/{config.epochs}: train loss {rec['train_loss']:.4f}, val loss {vl:.4f}, "
             f"val mIoU {rec['val_mean_iou']:.4f}, accuracy {rec['val_pixel_accuracy']:.4f}, lr {rec['lr']:.2e}")
-        ckpt_dir.mkdir(parents=True, exist_ok=True)
-        tmp = ckpt_dir / "last.partial"
-        torch.save(dict(model=model.state_dict(), epoch=epoch + 1, history=json.dumps(history)), tmp)
-        os.replace(tmp, ckpt_dir / "last.pt")
+        save_checkpoint(ckpt_dir / "last.pt", dict(model=model.state_dict(), epoch=epoch + 1,
+                                                   history=json.dumps(history)))
         if stopped:
             log(f"stopped after {config.max_minutes} minutes (--max-minutes)")
             break
