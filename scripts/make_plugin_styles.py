@@ -85,17 +85,20 @@ def _lumenstone_classes():
     return [(c.code, c.label, c.name, c.colour) for c in CLASSES]
 
 
-def microscopy_mask_style(path: Path) -> None:
-    """LumenStone mask: paletted, one colour per class code; 255 (unlabelled) transparent."""
+def lumenstone_classes_style(path: Path, legend: str) -> None:
+    """Class map: paletted, each LumenStone class code in its display colour; 255 (unlabelled) transparent.
+
+    ``legend`` formats each entry from ``code``, ``label`` and ``name``.
+    """
     from osgeo import gdal
     from qgis.core import QgsPalettedRasterRenderer
 
     tif = path.with_suffix(".tmp.tif")
     ds = gdal.GetDriverByName("GTiff").Create(str(tif), 2, 2, 1, gdal.GDT_Byte)
-    ds.SetGeoTransform((0.0, 1.0, 0.0, 0.0, 0.0, -1.0))
+    ds.SetGeoTransform((0.0, 1.0, 0.0, 2.0, 0.0, -1.0))
     ds = None
-    layer = QgsRasterLayer(str(tif), "mask")
-    classes = [QgsPalettedRasterRenderer.Class(code, QColor(colour), f"{code} {label} ({name})")
+    layer = QgsRasterLayer(str(tif), "classes")
+    classes = [QgsPalettedRasterRenderer.Class(code, QColor(colour), legend.format(code=code, label=label, name=name))
                for code, label, name, colour in _lumenstone_classes()]
     layer.setRenderer(QgsPalettedRasterRenderer(layer.dataProvider(), 1, classes))
     msg, ok = layer.saveNamedStyle(str(path), categories=SYMBOLOGY)
@@ -105,38 +108,20 @@ def microscopy_mask_style(path: Path) -> None:
     assert ok, msg
 
 
-def mineral_classes_style(path: Path) -> None:
-    """Paletted raster style: each LumenStone class code in its display colour."""
-    from osgeo import gdal
-    from qgis.core import QgsPalettedRasterRenderer
+def lumenstone_polygons_style(path: Path, legend: str, opacity: float = 1.0) -> None:
+    """Polygons filled by ``code`` in the LumenStone colours (``opacity`` 0..1), thin dark outlines.
 
-    from geocore.minerals.classes import CLASSES
-
-    tif = path.with_suffix(".tmp.tif")
-    ds = gdal.GetDriverByName("GTiff").Create(str(tif), 2, 2, 1, gdal.GDT_Byte)
-    ds.SetGeoTransform((0.0, 1.0, 0.0, 2.0, 0.0, -1.0))
-    ds = None
-    layer = QgsRasterLayer(str(tif), "classes")
-    classes = [QgsPalettedRasterRenderer.Class(c.code, QColor(c.colour), f"{c.code} {c.label} {c.name}")
-               for c in CLASSES]
-    layer.setRenderer(QgsPalettedRasterRenderer(layer.dataProvider(), 1, classes))
-    msg, ok = layer.saveNamedStyle(str(path), categories=SYMBOLOGY)
-    del layer
-    for leftover in (tif, Path(str(tif) + ".aux.xml")):
-        leftover.unlink(missing_ok=True)
-    assert ok, msg
-
-
-def microscopy_polygons_style(path: Path) -> None:
-    """Annotation polygons filled with the LumenStone colour of their ``code``."""
+    ``legend`` formats each entry from ``code``, ``label`` and ``name``.
+    """
     from qgis.core import QgsCategorizedSymbolRenderer, QgsFillSymbol, QgsRendererCategory
 
     layer = QgsVectorLayer("Polygon?field=code:integer&field=label:string", "polygons", "memory")
     categories = []
     for code, label, name, colour in _lumenstone_classes():
-        symbol = QgsFillSymbol.createSimple({"color": colour, "outline_color": "#202020", "outline_width": "0.1"})
-        symbol.setOpacity(0.6)
-        categories.append(QgsRendererCategory(code, symbol, f"{code} {label} ({name})"))
+        symbol = QgsFillSymbol.createSimple({"color": colour, "outline_color": "#202020",
+                                             "outline_width": "0.1", "outline_width_unit": "MM"})
+        symbol.setOpacity(opacity)
+        categories.append(QgsRendererCategory(code, symbol, legend.format(code=code, label=label, name=name)))
     layer.setRenderer(QgsCategorizedSymbolRenderer("code", categories))
     msg, ok = layer.saveNamedStyle(str(path), categories=SYMBOLOGY)
     assert ok, msg
@@ -157,23 +142,6 @@ def uncertainty_regions_style(path: Path) -> None:
     assert ok, msg
 
 
-def minerals_style(path: Path) -> None:
-    """Polygons filled by ``code`` in the LumenStone colours, thin dark outlines."""
-    from qgis.core import QgsCategorizedSymbolRenderer, QgsFillSymbol, QgsRendererCategory
-
-    from geocore.minerals.classes import CLASSES
-
-    layer = QgsVectorLayer("Polygon?field=code:integer", "minerals", "memory")
-    cats = []
-    for c in CLASSES:
-        symbol = QgsFillSymbol.createSimple({"color": c.colour, "outline_color": "#202020",
-                                             "outline_width": "0.1", "outline_width_unit": "MM"})
-        cats.append(QgsRendererCategory(c.code, symbol, f"{c.code} {c.label} {c.name}"))
-    layer.setRenderer(QgsCategorizedSymbolRenderer("code", cats))
-    msg, ok = layer.saveNamedStyle(str(path), categories=SYMBOLOGY)
-    assert ok, msg
-
-
 def main() -> int:
     app = QgsApplication([], False)
     app.initQgis()
@@ -181,11 +149,12 @@ def main() -> int:
     line_style(STYLES / "lineaments.qml", "#1a1a1a", 0.6, data_defined_width=True)
     line_style(STYLES / "true_axes.qml", "#d7191c", 0.5, data_defined_width=False)
     probability_style(STYLES / "probability.qml")
-    microscopy_mask_style(STYLES / "microscopy_mask.qml")
-    microscopy_polygons_style(STYLES / "microscopy_polygons.qml")
+    # the microscopy and minerals tools name their class maps and polygons differently in the legend
+    lumenstone_classes_style(STYLES / "microscopy_mask.qml", "{code} {label} ({name})")
+    lumenstone_classes_style(STYLES / "mineral_classes.qml", "{code} {label} {name}")
+    lumenstone_polygons_style(STYLES / "microscopy_polygons.qml", "{code} {label} ({name})", opacity=0.6)
+    lumenstone_polygons_style(STYLES / "minerals.qml", "{code} {label} {name}")
     uncertainty_regions_style(STYLES / "uncertainty_regions.qml")
-    mineral_classes_style(STYLES / "mineral_classes.qml")
-    minerals_style(STYLES / "minerals.qml")
     for qml in sorted(STYLES.glob("*.qml")):
         print(qml)
     app.exitQgis()
