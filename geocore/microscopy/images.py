@@ -21,6 +21,7 @@ from affine import Affine
 
 from ..errors import GeocoreError
 from ..files import atomic_output
+from ..raster.io import open_gdal
 
 #: The transform QGIS gives a raster without georeferencing: x = column, y = -row.
 PIXEL_TRANSFORM = Affine(1.0, 0.0, 0.0, 0.0, -1.0, 0.0)
@@ -62,22 +63,9 @@ class Photo:
 
 
 def _open(path: Path, what: str):
-    import rasterio
-    from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
-
-    if not path.exists():
-        msg = f"{what} '{path}' does not exist; check the path"
-        raise GeocoreError(msg)
-    if path.is_dir():
-        msg = f"{what} '{path}' is a folder; give an image file"
-        raise GeocoreError(msg)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        try:
-            return rasterio.open(path)
-        except (RasterioIOError, OSError, ValueError) as exc:
-            msg = f"{what} '{path}' is not an image GDAL can read; give a JPEG, PNG or (Geo)TIFF"
-            raise GeocoreError(msg) from exc
+    return open_gdal(path, missing=what + " '{path}' does not exist; check the path",
+                     folder=what + " '{path}' is a folder; give an image file",
+                     unreadable=what + " '{path}' is not an image GDAL can read; give a JPEG, PNG or (Geo)TIFF")
 
 
 def _georef(ds) -> tuple[Affine, object, bool]:

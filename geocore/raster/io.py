@@ -73,23 +73,38 @@ class RasterInfo:
         return float((abs(t.a) + abs(t.e)) / 2.0) if (t.a and t.e) else float(np.hypot(t.a, t.b))
 
 
-def _open(path: Path):
+def open_gdal(path: Path, *, missing: str, folder: Optional[str], unreadable: str):
+    """``rasterio.open(path)`` for reading, with a clear message for each way it fails.
+
+    Parameters
+    ----------
+    path : Path
+    missing, folder, unreadable : str
+        Messages (``{path}`` is filled in) of the :class:`GeocoreError` raised
+        when ``path`` does not exist, is a folder (``None``: let GDAL try the
+        folder, e.g. an ArcInfo grid) or is not a dataset GDAL can read.
+        Pixel-only images open without ``NotGeoreferencedWarning``.
+    """
     import rasterio
     from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 
     if not path.exists():
-        msg = f"input raster '{path}' does not exist; check the path"
-        raise GeocoreError(msg)
-    if path.is_dir() and not any(path.glob("*.adf")):
-        msg = f"input '{path}' is a folder, not a raster; give the raster file"
-        raise GeocoreError(msg)
+        raise GeocoreError(missing.format(path=path))
+    if folder is not None and path.is_dir():
+        raise GeocoreError(folder.format(path=path))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
         try:
             return rasterio.open(path)
         except (RasterioIOError, OSError, ValueError) as exc:
-            msg = f"'{path}' is not a raster GDAL can read; give a GeoTIFF or another GDAL raster format"
-            raise GeocoreError(msg) from exc
+            raise GeocoreError(unreadable.format(path=path)) from exc
+
+
+def _open(path: Path):
+    arcinfo_grid = path.is_dir() and any(path.glob("*.adf"))
+    return open_gdal(path, missing="input raster '{path}' does not exist; check the path",
+                     folder=None if arcinfo_grid else "input '{path}' is a folder, not a raster; give the raster file",
+                     unreadable="'{path}' is not a raster GDAL can read; give a GeoTIFF or another GDAL raster format")
 
 
 def open_raster_checked(
