@@ -102,6 +102,19 @@ def _check_overlap(overlap: float) -> None:
         raise GeocoreError(msg)
 
 
+def _vector_params(vector_params: Optional[VectorizeParams], threshold: float) -> VectorizeParams:
+    """``vector_params`` (or the defaults) with its threshold replaced by ``threshold``, checked."""
+    vp = VectorizeParams(**{**(vector_params.__dict__ if vector_params else {}), "threshold": float(threshold)})
+    vp.check()
+    return vp
+
+
+def _folder_paths(out: Path) -> dict:
+    """The standard product files in ``out`` (all but ``probability.tif``), as keyword arguments."""
+    return dict(lines_paths=[out / "lineaments.gpkg", out / "lineaments.shp"], rose_path=out / "rose.png",
+                density_path=out / "density.tif", preview_path=out / "preview.png")
+
+
 def _postprocess(prob_path: Path, *, grid_for_preview: Path, preview_band: int, lines_paths: Sequence,
                  rose_path, density_path, preview_path, params: VectorizeParams, stack: contextlib.ExitStack,
                  prog: Progress) -> tuple:
@@ -205,8 +218,7 @@ def detect_lineaments(
     if int(card.in_channels) != 1:
         msg = f"model '{model_file}' takes {card.in_channels} bands; lineament detection needs a one-band model"
         raise GeocoreError(msg)
-    vp = VectorizeParams(**{**(vector_params.__dict__ if vector_params else {}), "threshold": float(threshold)})
-    vp.check()
+    vp = _vector_params(vector_params, threshold)
     for p in outputs:
         if p is not None:
             prepare_out_dir(Path(p).parent)
@@ -251,9 +263,7 @@ def detect_to_folder(
     out = Path(out_dir)
     _check_out_dir(out)
     return detect_lineaments(
-        grid, probability_path=out / "probability.tif",
-        lines_paths=[out / "lineaments.gpkg", out / "lineaments.shp"],
-        rose_path=out / "rose.png", density_path=out / "density.tif", preview_path=out / "preview.png",
+        grid, probability_path=out / "probability.tif", **_folder_paths(out),
         model_path=model_path, band=band, tile_size=tile_size, overlap=overlap, threshold=threshold,
         device=device, batch_size=batch_size, vector_params=vector_params, progress=progress, cancel=cancel)
 
@@ -276,14 +286,12 @@ def vectorize_to_folder(
     """
     prog = Progress.wrap(progress, cancel)
     _check_threshold(threshold)
-    vp = VectorizeParams(**{**(vector_params.__dict__ if vector_params else {}), "threshold": float(threshold)})
-    vp.check()
+    vp = _vector_params(vector_params, threshold)
     probability = Path(probability)
     info = open_raster_checked(probability, 1, what="probability raster")
     out = Path(out_dir)
     _check_out_dir(out)
-    paths = dict(lines_paths=[out / "lineaments.gpkg", out / "lineaments.shp"], rose_path=out / "rose.png",
-                 density_path=out / "density.tif", preview_path=out / "preview.png")
+    paths = _folder_paths(out)
     check_not_input([*paths["lines_paths"], paths["rose_path"], paths["density_path"], paths["preview_path"]],
                     [probability])
     prepare_out_dir(out)

@@ -28,7 +28,7 @@ from typing import Optional
 import numpy as np
 
 from ..errors import GeocoreError
-from ..files import atomic_output
+from ..files import atomic_output, write_vector
 from ..progress import Progress
 from ..raster.io import open_raster_checked, read_window
 
@@ -488,24 +488,9 @@ def write_lines(gdf, path: str | os.PathLike) -> Path:
     """Write lines in the OGR format named by the extension (.gpkg, .shp, .geojson, ...).
 
     Written atomically; an empty result still gives a valid, empty line layer
-    with the fields and the CRS.
+    with the fields and the CRS (:func:`geocore.files.write_vector`).
     """
-    import pyogrio
-
-    path = Path(path)
-    try:
-        driver = pyogrio.raw.detect_write_driver(str(path))
-    except ValueError as exc:
-        msg = f"cannot tell the vector format of '{path}' from its extension; use .gpkg, .shp or .geojson"
-        raise GeocoreError(msg) from exc
-    with atomic_output(path) as tmp:
-        try:
-            pyogrio.write_dataframe(gdf, tmp, driver=driver, geometry_type="LineString",
-                                    layer=path.stem)
-        except Exception as exc:  # OGR errors come in several types
-            msg = f"could not write '{path}' ({exc}); choose another format or folder"
-            raise GeocoreError(msg) from exc
-    return path
+    return write_vector(gdf, path, geometry_type="LineString")
 
 
 def _length_unit(crs) -> tuple[str, float]:
