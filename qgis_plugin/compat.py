@@ -29,6 +29,7 @@ FILE_BEHAVIOR_FILE = _pick("ProcessingFileParameterBehavior", "File", QgsProcess
 FILE_BEHAVIOR_FOLDER = _pick("ProcessingFileParameterBehavior", "Folder", QgsProcessingParameterFile.Behavior, "Folder")
 SOURCE_RASTER = _pick("ProcessingSourceType", "Raster", QgsProcessing.SourceType, "TypeRaster")
 SOURCE_VECTOR_LINE = _pick("ProcessingSourceType", "VectorLine", QgsProcessing.SourceType, "TypeVectorLine")
+SOURCE_VECTOR_POLYGON = _pick("ProcessingSourceType", "VectorPolygon", QgsProcessing.SourceType, "TypeVectorPolygon")
 FLAG_ADVANCED = _pick("ProcessingParameterFlag", "Advanced", QgsProcessingParameterDefinition.Flag, "FlagAdvanced")
 
 MSG_INFO = Qgis.MessageLevel.Info

@@ -11,11 +11,13 @@ from qgis.core import (
     QgsProcessingContext,
     QgsProcessingException,
     QgsProcessingFeedback,
+    QgsProcessingParameterNumber,
 )
 from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
 from .. import dependencies
+from ..compat import FLAG_ADVANCED, NUMBER_INTEGER
 from ..styles import style_on_load
 
 ICON = Path(__file__).resolve().parents[1] / "icons" / "geocore.svg"
@@ -30,6 +32,17 @@ GROUPS = {
 
 DEVICES = ["auto", "cpu", "cuda"]
 PRESETS = ["paper", "realistic"]
+
+
+def advanced(param):
+    """``param`` flagged as advanced (shown under *Advanced Parameters*)."""
+    param.setFlags(param.flags() | FLAG_ADVANCED)
+    return param
+
+
+def integer_param(name: str, description: str, default: int, minimum: int = 1):
+    """An integer number parameter with a default and a lower bound."""
+    return QgsProcessingParameterNumber(name, description, type=NUMBER_INTEGER, defaultValue=default, minValue=minimum)
 
 
 class GeocoreAlgorithm(QgsProcessingAlgorithm):

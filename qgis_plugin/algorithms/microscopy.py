@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Dict, List
 
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingException,
     QgsProcessingOutputMultipleLayers,
     QgsProcessingOutputNumber,
@@ -29,13 +28,10 @@ from qgis.core import (
     QgsProcessingUtils,
 )
 
-from ..compat import FILE_BEHAVIOR_FILE, FLAG_ADVANCED, NUMBER_DOUBLE, NUMBER_INTEGER, _pick
-from .base import DEVICES, GeocoreAlgorithm
+from ..compat import (FILE_BEHAVIOR_FILE, NUMBER_DOUBLE, NUMBER_INTEGER, SOURCE_RASTER, SOURCE_VECTOR_LINE,
+                      SOURCE_VECTOR_POLYGON)
+from .base import DEVICES, GeocoreAlgorithm, advanced
 from .outputs import geotiff_output, move_raster
-
-SOURCE_RASTER = _pick("ProcessingSourceType", "Raster", QgsProcessing.SourceType, "TypeRaster")
-SOURCE_VECTOR_POLYGON = _pick("ProcessingSourceType", "VectorPolygon", QgsProcessing.SourceType, "TypeVectorPolygon")
-SOURCE_VECTOR_LINE = _pick("ProcessingSourceType", "VectorLine", QgsProcessing.SourceType, "TypeVectorLine")
 
 #: Formats the photo writers handle directly (others go through a GeoTIFF and GDAL).
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
@@ -55,11 +51,6 @@ def _params():
 COORDINATES_HELP = """<p>A photo without georeferencing is placed as QGIS shows it: x = column, y = -row
 (one unit per pixel); a georeferenced photo (e.g. in a local engineering CRS in micrometres) keeps its
 own coordinates.</p>"""
-
-
-def _advanced(param):
-    param.setFlags(param.flags() | FLAG_ADVANCED)
-    return param
 
 
 class MicroscopyAlgorithm(GeocoreAlgorithm):
@@ -114,7 +105,7 @@ photo comes out flat.</p>"""
     def initAlgorithm(self, config=None) -> None:  # noqa: N802
         self.addParameter(QgsProcessingParameterMultipleLayers("INPUT", "Photographs", layerType=SOURCE_RASTER))
         self.addParameter(QgsProcessingParameterRasterLayer("REFERENCE", "Mirror photograph"))
-        self.addParameter(_advanced(QgsProcessingParameterNumber(
+        self.addParameter(advanced(QgsProcessingParameterNumber(
             "SIGMA", "Smoothing of the mirror (pixels)", type=NUMBER_DOUBLE, defaultValue=_params().DEFAULT_SIGMA,
             minValue=0.5)))
         self.addParameter(QgsProcessingParameterBoolean("PER_CHANNEL", "One gain per colour channel",
@@ -250,7 +241,7 @@ rotations, scores) is written beside a GeoTIFF output.</li></ul>
         self.addParameter(QgsProcessingParameterMultipleLayers("XPL", "Crossed-polar photos", layerType=SOURCE_RASTER))
         self.addParameter(QgsProcessingParameterEnum("METHOD", "Method", options=list(_params().ALIGN_METHODS), defaultValue=0))
         self.addParameter(QgsProcessingParameterEnum("MODEL", "Transform", options=list(_params().ALIGN_MODELS), defaultValue=0))
-        self.addParameter(_advanced(QgsProcessingParameterNumber(
+        self.addParameter(advanced(QgsProcessingParameterNumber(
             "STEP", "Rotation search step (degrees)", type=NUMBER_DOUBLE, defaultValue=1.0, minValue=0.1,
             maxValue=30.0)))
         self.addParameter(QgsProcessingParameterBoolean("CROP", "Crop to the shared area", defaultValue=False))
@@ -316,14 +307,14 @@ colour.</p>"""
                                                             types=[SOURCE_VECTOR_LINE, SOURCE_VECTOR_POLYGON]))
         self.addParameter(QgsProcessingParameterField("CLASS_FIELD", "Class field", defaultValue="class",
                                                       parentLayerParameterName="STROKES"))
-        self.addParameter(_advanced(_string_param("SLIC_SIZES", "SLIC sizes (pixels)",
+        self.addParameter(advanced(_string_param("SLIC_SIZES", "SLIC sizes (pixels)",
                                                                   " ".join(f"{v:g}" for v in d.slic_sizes))))
-        self.addParameter(_advanced(_string_param("FZ_SCALES", "Felzenszwalb scales",
+        self.addParameter(advanced(_string_param("FZ_SCALES", "Felzenszwalb scales",
                                                                   " ".join(f"{v:g}" for v in d.felzenszwalb_scales))))
-        self.addParameter(_advanced(QgsProcessingParameterNumber(
+        self.addParameter(advanced(QgsProcessingParameterNumber(
             "WORK_EDGE", "Working size (long edge, pixels)", type=NUMBER_INTEGER, defaultValue=d.work_edge,
             minValue=64)))
-        self.addParameter(_advanced(QgsProcessingParameterBoolean("COLOUR_CHECK", "Colour check",
+        self.addParameter(advanced(QgsProcessingParameterBoolean("COLOUR_CHECK", "Colour check",
                                                                   defaultValue=d.colour_check)))
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT_MASK", "Mask (LumenStone)"))
         polygons = QgsProcessingParameterVectorDestination("OUTPUT_POLYGONS", "Polygons", type=SOURCE_VECTOR_POLYGON,
@@ -402,9 +393,9 @@ regions smaller than the minimum area are dropped.</p>"""
         self.addParameter(QgsProcessingParameterNumber("SHARE", "Share of the image to select", type=NUMBER_DOUBLE,
                                                        defaultValue=_params().DEFAULT_SHARE, minValue=0.001, maxValue=0.9))
         self.addParameter(QgsProcessingParameterEnum("METRIC", "Metric", options=list(_params().METRICS), defaultValue=0))
-        self.addParameter(_advanced(QgsProcessingParameterNumber(
+        self.addParameter(advanced(QgsProcessingParameterNumber(
             "SMOOTH", "Smoothing (pixels)", type=NUMBER_DOUBLE, defaultValue=_params().DEFAULT_SMOOTH_PX, minValue=0.0)))
-        self.addParameter(_advanced(QgsProcessingParameterNumber(
+        self.addParameter(advanced(QgsProcessingParameterNumber(
             "MIN_AREA", "Smallest region (pixels)", type=NUMBER_INTEGER, defaultValue=_params().DEFAULT_MIN_AREA_PX, minValue=1)))
         regions = QgsProcessingParameterVectorDestination("OUTPUT", "Uncertain regions", type=SOURCE_VECTOR_POLYGON)
         regions.setSupportsNonFileBasedOutput(False)

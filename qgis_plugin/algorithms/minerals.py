@@ -9,7 +9,6 @@ from typing import Dict
 import contextlib
 
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingOutputFile,
     QgsProcessingOutputHtml,
     QgsProcessingOutputNumber,
@@ -25,12 +24,9 @@ from qgis.core import (
     QgsProcessingParameterVectorDestination,
 )
 
-from ..compat import FILE_BEHAVIOR_FILE, FLAG_ADVANCED, NUMBER_DOUBLE, NUMBER_INTEGER, _pick
-from .base import DEVICES, GeocoreAlgorithm
+from ..compat import FILE_BEHAVIOR_FILE, FILE_BEHAVIOR_FOLDER, NUMBER_DOUBLE, NUMBER_INTEGER, SOURCE_VECTOR_POLYGON
+from .base import DEVICES, GeocoreAlgorithm, advanced, integer_param
 from .outputs import geotiff_output
-
-SOURCE_VECTOR_POLYGON = _pick("ProcessingSourceType", "VectorPolygon", QgsProcessing.SourceType, "TypeVectorPolygon")
-FILE_BEHAVIOR_FOLDER = _pick("ProcessingFileParameterBehavior", "Folder", QgsProcessingParameterFile.Behavior, "Folder")
 
 ARCHITECTURES = ["Unet", "PSPNet", "FPN", "DeepLabV3Plus", "UnetPlusPlus"]
 SPLITS = ["test", "train"]
@@ -104,12 +100,9 @@ LumenStone colours.</li>
         self.addParameter(QgsProcessingParameterNumber("MIN_GRAIN_PX", "Smallest grain (pixels; smaller patches are merged)",
                                                        type=NUMBER_INTEGER, defaultValue=16, minValue=0))
         self.addParameter(QgsProcessingParameterEnum("DEVICE", "Device", options=DEVICES, defaultValue=0))
-        background = QgsProcessingParameterBoolean("WITH_BACKGROUND", "Polygons for non-ore too", defaultValue=False)
-        background.setFlags(background.flags() | FLAG_ADVANCED)
-        self.addParameter(background)
-        size = _size_param()
-        size.setFlags(size.flags() | FLAG_ADVANCED)
-        self.addParameter(size)
+        self.addParameter(advanced(QgsProcessingParameterBoolean("WITH_BACKGROUND", "Polygons for non-ore too",
+                                                                 defaultValue=False)))
+        self.addParameter(advanced(_size_param()))
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT_CLASSES", "Mineral classes"))
         polygons = QgsProcessingParameterVectorDestination("OUTPUT_POLYGONS", "Mineral polygons",
                                                            type=SOURCE_VECTOR_POLYGON)
@@ -225,17 +218,14 @@ seed, seed + 1, ...) are written in the LumenStone layout for <i>Train mineral m
 {CLASS_TABLE}"""
 
     def initAlgorithm(self, config=None) -> None:  # noqa: N802
-        def integer(name, text, default, minimum=1):
-            return QgsProcessingParameterNumber(name, text, type=NUMBER_INTEGER, defaultValue=default, minValue=minimum)
-
-        self.addParameter(integer("ROWS", "Rows (pixels)", 512, 16))
-        self.addParameter(integer("COLS", "Columns (pixels)", 512, 16))
-        self.addParameter(integer("SEED", "Random seed", 0, 0))
+        self.addParameter(integer_param("ROWS", "Rows (pixels)", 512, 16))
+        self.addParameter(integer_param("COLS", "Columns (pixels)", 512, 16))
+        self.addParameter(integer_param("SEED", "Random seed", 0, 0))
         self.addParameter(QgsProcessingParameterNumber("UM_PER_PX", "Pixel size (µm)", type=NUMBER_DOUBLE,
                                                        defaultValue=1.0, minValue=1e-6))
         self.addParameter(QgsProcessingParameterNumber("GRAIN_PX", "Typical grain diameter (pixels)",
                                                        type=NUMBER_DOUBLE, defaultValue=48.0, minValue=4.0))
-        self.addParameter(integer("COUNT", "Data set sections (with a data set folder)", 20, 1))
+        self.addParameter(integer_param("COUNT", "Data set sections (with a data set folder)", 20, 1))
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT_IMAGE", "Photograph"))
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT_MASK", "True classes"))
         self.addParameter(QgsProcessingParameterFolderDestination("OUTPUT_DATASET", "Data set folder (LumenStone layout)",
@@ -286,9 +276,6 @@ default, PSPNet + resnet18 the paper's best.</li>
 {CLASS_TABLE}"""
 
     def initAlgorithm(self, config=None) -> None:  # noqa: N802
-        def integer(name, text, default, minimum=1):
-            return QgsProcessingParameterNumber(name, text, type=NUMBER_INTEGER, defaultValue=default, minValue=minimum)
-
         self.addParameter(QgsProcessingParameterFile("DATA", "Data set folder (LumenStone layout)",
                                                      behavior=FILE_BEHAVIOR_FOLDER))
         self.addParameter(QgsProcessingParameterFile("DATA2", "Second data set folder", behavior=FILE_BEHAVIOR_FOLDER,
@@ -297,13 +284,13 @@ default, PSPNet + resnet18 the paper's best.</li>
                                                        defaultValue="", optional=True))
         self.addParameter(QgsProcessingParameterEnum("ARCH", "Architecture", options=ARCHITECTURES, defaultValue=0))
         self.addParameter(QgsProcessingParameterString("ENCODER", "Encoder", defaultValue="vgg16"))
-        self.addParameter(integer("PATCH", "Patch size (pixels, multiple of 32)", 256, 32))
-        self.addParameter(integer("EPOCHS", "Epochs", 50))
-        self.addParameter(integer("PATCHES_PER_EPOCH", "Patches per epoch", 1000))
-        self.addParameter(integer("BATCH_SIZE", "Batch size", 8))
+        self.addParameter(integer_param("PATCH", "Patch size (pixels, multiple of 32)", 256, 32))
+        self.addParameter(integer_param("EPOCHS", "Epochs", 50))
+        self.addParameter(integer_param("PATCHES_PER_EPOCH", "Patches per epoch", 1000))
+        self.addParameter(integer_param("BATCH_SIZE", "Batch size", 8))
         self.addParameter(QgsProcessingParameterNumber("LEARNING_RATE", "Learning rate", type=NUMBER_DOUBLE,
                                                        defaultValue=1e-3, minValue=1e-8, maxValue=1.0))
-        self.addParameter(integer("SEED", "Random seed", 0, 0))
+        self.addParameter(integer_param("SEED", "Random seed", 0, 0))
         self.addParameter(QgsProcessingParameterEnum("DEVICE", "Device", options=DEVICES, defaultValue=0))
         self.addParameter(QgsProcessingParameterFileDestination("OUTPUT_MODEL", "Model",
                                                                 fileFilter="geocore models (*.safetensors)"))
