@@ -254,6 +254,22 @@ def _central(sl: Tuple[slice, slice], limit: int) -> Tuple[slice, slice]:
     return tuple(out)
 
 
+def _in_b(sl: Tuple[slice, slice], iy: int, ix: int) -> Tuple[slice, slice]:
+    """Window ``sl`` of tile a as the same ground in tile b, b's origin at ``(iy, ix)`` in a's pixels."""
+    return slice(sl[0].start - iy, sl[0].stop - iy), slice(sl[1].start - ix, sl[1].stop - ix)
+
+
+def _window_shift(a: np.ndarray, b: np.ndarray, sa: Tuple[slice, slice], iy: int, ix: int,
+                  params: RegisterParams) -> Tuple[float, float]:
+    """Sub-pixel shift of b's origin in a's frame, phase-correlated on window ``sa`` of a (near ``(iy, ix)``)."""
+    pa = highpass(a[sa], params.highpass_sigma)
+    pb = highpass(b[_in_b(sa, iy, ix)], params.highpass_sigma)
+    win2 = _window(pa.shape)
+    shift = phase_correlation(pa * win2, pb * win2, params.upsample)
+    # reference a, moving b: b shifted by `shift` matches a  ->  b's origin moves by +shift in a's frame
+    return iy + float(shift[0]), ix + float(shift[1])
+
+
 def fine_shift_phase(a: np.ndarray, b: np.ndarray, dy: float, dx: float, params: RegisterParams,
                      max_iter: int = 4) -> Tuple[float, float]:
     """Refine ``(dy, dx)`` to sub-pixel precision on full-resolution grey tiles."""
@@ -265,14 +281,7 @@ def fine_shift_phase(a: np.ndarray, b: np.ndarray, dy: float, dx: float, params:
             return float("nan"), float("nan")
         wa, wb = win
         # the same central part of the overlap in both tiles
-        ca = _central(wa, MAX_MATCH_EDGE)
-        cb = (slice(ca[0].start - iy, ca[0].stop - iy), slice(ca[1].start - ix, ca[1].stop - ix))
-        pa = highpass(a[ca], params.highpass_sigma)
-        pb = highpass(b[cb], params.highpass_sigma)
-        win2 = _window(pa.shape)
-        shift = phase_correlation(pa * win2, pb * win2, params.upsample)
-        # reference a, moving b: b shifted by `shift` matches a  ->  b's origin moves by +shift in a's frame
-        ndy, ndx = iy + float(shift[0]), ix + float(shift[1])
+        ndy, ndx = _window_shift(a, b, _central(wa, MAX_MATCH_EDGE), iy, ix, params)
         if int(round(ndy)) == iy and int(round(ndx)) == ix:
             return ndy, ndx
         dy, dx = ndy, ndx
@@ -343,12 +352,7 @@ def local_correspondences(a: np.ndarray, b: np.ndarray, dy: float, dx: float, pa
         part = list(wa)
         part[long_axis] = slice(lo, hi)
         pa_sl = _central(tuple(part), MAX_MATCH_EDGE // 2)
-        pb_sl = (slice(pa_sl[0].start - iy, pa_sl[0].stop - iy), slice(pa_sl[1].start - ix, pa_sl[1].stop - ix))
-        pa = highpass(a[pa_sl], params.highpass_sigma)
-        pb = highpass(b[pb_sl], params.highpass_sigma)
-        win2 = _window(pa.shape)
-        shift = phase_correlation(pa * win2, pb * win2, params.upsample)
-        sy, sx = iy + float(shift[0]), ix + float(shift[1])
+        sy, sx = _window_shift(a, b, pa_sl, iy, ix, params)
         if abs(sy - dy) > tolerance or abs(sx - dx) > tolerance:
             continue  # a piece without texture: skip it rather than trust it
         cy = (pa_sl[0].start + pa_sl[0].stop - 1) / 2.0
@@ -367,7 +371,7 @@ def overlap_score(a: np.ndarray, b: np.ndarray, dy: float, dx: float, sigma: flo
         return 0.0, 0, float("nan"), float("nan")
     wa, wb = win
     ca = _central(wa, MAX_MATCH_EDGE)
-    cb = (slice(ca[0].start - iy, ca[0].stop - iy), slice(ca[1].start - ix, ca[1].stop - ix))
+    cb = _in_b(ca, iy, ix)
     pa = highpass(a[ca], sigma)
     pb = highpass(b[cb], sigma)
     # resample b by the fractional part: b'(y) = b(y - f)
