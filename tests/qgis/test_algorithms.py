@@ -13,24 +13,13 @@ from qgis.core import (  # noqa: E402
     QgsProcessingFeedback,
     QgsProject,
     QgsRasterLayer,
-    QgsVectorLayer,
     QgsWkbTypes,
 )
 
+from qgis_layers import raster, vector  # noqa: E402
+
 LINE_FIELDS = {"length", "azimuth", "mean_prob", "max_prob"}
 SURVEY_CRS = "EPSG:32633"
-
-
-def vector(path) -> QgsVectorLayer:
-    layer = QgsVectorLayer(str(path), Path(path).stem, "ogr")
-    assert layer.isValid(), path
-    return layer
-
-
-def raster(path) -> QgsRasterLayer:
-    layer = QgsRasterLayer(str(path), Path(path).stem, "gdal")
-    assert layer.isValid(), path
-    return layer
 
 
 def band_range(layer: QgsRasterLayer):

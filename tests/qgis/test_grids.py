@@ -10,18 +10,14 @@ import pytest
 
 pytest.importorskip("qgis.core", reason="QGIS Python bindings are not installed (apt-get install python3-qgis)")
 
-from qgis.core import QgsProcessingException, QgsRasterLayer  # noqa: E402
+from qgis.core import QgsProcessingException  # noqa: E402
+
+from qgis_layers import raster  # noqa: E402
 
 DATA = Path(os.environ.get("GEOCORE_TEST_DATA", Path(__file__).resolve().parents[2] / ".." / "shared" / "data"))
 GRIDS = DATA / "grids"
 needs_data = pytest.mark.skipif(not GRIDS.is_dir(),
                                 reason=f"real test grids not found in {GRIDS} (set GEOCORE_TEST_DATA)")
-
-
-def raster(path) -> QgsRasterLayer:
-    layer = QgsRasterLayer(str(path), Path(path).stem, "gdal")
-    assert layer.isValid(), path
-    return layer
 
 
 @needs_data

@@ -17,7 +17,6 @@ from qgis.core import (  # noqa: E402
     QgsGeometry,
     QgsPointXY,
     QgsProcessingException,
-    QgsRasterLayer,
     QgsRectangle,
     QgsVectorLayer,
 )
@@ -29,6 +28,7 @@ from geocore.microscopy.synthetic import (  # noqa: E402
     simulate_strokes,
     synthetic_section,
 )
+from qgis_layers import raster  # noqa: E402
 
 SHAPE = (192, 256)
 
@@ -42,12 +42,6 @@ def write_png(path: Path, array) -> str:
 def read_png(path) -> np.ndarray:
     img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     return img[..., ::-1] if img.ndim == 3 else img
-
-
-def raster(path) -> QgsRasterLayer:
-    layer = QgsRasterLayer(str(path), Path(path).stem, "gdal")
-    assert layer.isValid(), path
-    return layer
 
 
 @pytest.fixture(scope="module")

@@ -16,24 +16,12 @@ from qgis.core import (  # noqa: E402
     QgsPalettedRasterRenderer,
     QgsProcessingException,
     QgsProject,
-    QgsRasterLayer,
-    QgsVectorLayer,
     QgsWkbTypes,
 )
 
+from qgis_layers import raster, vector  # noqa: E402
+
 UM = 2.0  # micrometres per pixel of the test section
-
-
-def raster(path) -> QgsRasterLayer:
-    layer = QgsRasterLayer(str(path), Path(path).stem, "gdal")
-    assert layer.isValid(), path
-    return layer
-
-
-def vector(path) -> QgsVectorLayer:
-    layer = QgsVectorLayer(str(path), Path(path).stem, "ogr")
-    assert layer.isValid(), path
-    return layer
 
 
 @pytest.fixture(scope="module")
