@@ -348,4 +348,3 @@ def train_lineament_model(config: TrainConfig, *, progress=None, cancel=None, sh
     path = save_model(model.cpu(), card, out)
     prog.update(1.0)
     return path
-
