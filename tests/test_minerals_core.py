@@ -366,6 +366,28 @@ def test_train_refuses_bad_data(tmp_path, capsys):
     assert main(["-q", "minerals", "train", "--data", str(root), "--out", str(tmp_path / "m.safetensors"),
                  "--patch", "33"]) == 2
     assert "multiple of 32" in capsys.readouterr().err
+    # an output whose folder is a file: one line before any work (was a NotADirectoryError traceback)
+    (tmp_path / "afile").write_text("x")
+    assert main(["-q", "minerals", "train", "--data", str(root), "--out", str(tmp_path / "afile" / "m.safetensors"),
+                 "--patch", "32", "--epochs", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("geocore: error: output folder") and "\n" not in err
+
+
+def test_sampler_explains_a_patch_as_large_as_the_images():
+    masks = [np.zeros((256, 256), np.uint8), np.ones((256, 256), np.uint8)]
+    with pytest.raises(GeocoreError, match="smaller patch"):
+        BalancedPatchSampler(masks, [0, 1], patch=256)
+    assert BalancedPatchSampler(masks, [0, 1], patch=224).draw()[0] in (0, 1)
+
+
+def test_stats_error_on_a_photo_is_one_short_line(tmp_path, capsys):
+    photo = tmp_path / "photo.png"
+    cv2.imwrite(str(photo), np.arange(64 * 64, dtype=np.uint32).reshape(64, 64).astype(np.uint8))
+    assert main(["-q", "minerals", "stats", str(photo), "--out-dir", str(tmp_path / "st")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("geocore: error: the class map holds codes 15, 16") and len(err) < 200
+    assert not (tmp_path / "st").exists()
 
 
 def test_train_pspnet_with_crossed_polar_channels(tmp_path):

@@ -325,6 +325,8 @@ def test_flat_field_removes_vignetting(tmp_path):
     assert out.dtype == np.uint8 and np.ptp(tile) > 30 and np.ptp(out) <= 3
     with pytest.raises(GeocoreError, match="same camera"):
         Corrections((100, 100), 1, "uint8", flat_field=tmp_path / "mirror.png")
+    with pytest.raises(GeocoreError, match="'.*missing.jpg' does not exist"):  # was a FileNotFoundError traceback
+        Corrections((120, 160), 1, "uint8", flat_field=tmp_path / "missing.jpg")
 
 
 @needs_sections

@@ -186,7 +186,9 @@ def statistics_from_classes(classes: np.ndarray, pixel_size: float = 1.0,
     counts = np.bincount(classes.ravel(), minlength=256)
     unknown = [int(c) for c in np.nonzero(counts)[0] if c != 255 and c not in BY_CODE]
     if unknown:
-        raise GeocoreError(f"the class map holds codes {unknown} outside the LumenStone table; give a geocore class map")
+        shown = ", ".join(map(str, unknown[:8])) + (f", ... ({len(unknown)} codes)" if len(unknown) > 8 else "")
+        raise GeocoreError(f"the class map holds codes {shown} outside the LumenStone table (0-14, 255 nodata); "
+                           "give a geocore class map")
     codes = [int(c) for c in np.nonzero(counts)[0] if c in BY_CODE]
     if not codes:
         raise GeocoreError("the class map holds no classified pixel (all nodata)")
