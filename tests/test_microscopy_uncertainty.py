@@ -155,3 +155,9 @@ def test_cli_model_with_tta(tmp_path, tiny_minerals_model, test_section, capsys)
     assert gpd.read_file(tmp_path / "r1.gpkg")["rank"].min() == 1
     err = run_error(main, capsys, ["-q", "uncertainty", str(photo), "--tta", "--out", str(tmp_path / "x.gpkg")])
     assert "--model" in err
+    grey = tmp_path / "grey.tif"
+    with rasterio.open(grey, "w", driver="GTiff", count=1, height=96, width=128, dtype="uint8", transform=UM) as ds:
+        ds.write(rgb[..., 0], 1)
+    err = run_error(main, capsys, ["-q", "uncertainty", str(grey), "--model", str(tiny_minerals_model),
+                                   "--out", str(tmp_path / "g.gpkg")])
+    assert "has 1 band but the model takes 3" in err and not (tmp_path / "g.gpkg").exists()
