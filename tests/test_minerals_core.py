@@ -381,6 +381,24 @@ def test_sampler_explains_a_patch_as_large_as_the_images():
     assert BalancedPatchSampler(masks, [0, 1], patch=224).draw()[0] in (0, 1)
 
 
+def test_stats_of_a_plain_png_warns_once(tmp_path, capsys):
+    """A class map without georeferencing: geocore's own warning only, not rasterio's as well."""
+    import warnings
+
+    from rasterio.errors import NotGeoreferencedWarning
+
+    from geocore.minerals.stats import statistics_from_raster
+    from geocore.raster import NotGeoreferencedGrid
+
+    png = tmp_path / "classes.png"
+    cv2.imwrite(str(png), np.repeat(np.array([0, 1, 6], np.uint8), 32)[None, :].repeat(48, axis=0))
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        statistics_from_raster(png)
+    kinds = [w.category for w in seen]
+    assert NotGeoreferencedGrid in kinds and NotGeoreferencedWarning not in kinds
+
+
 def test_stats_error_on_a_photo_is_one_short_line(tmp_path, capsys):
     photo = tmp_path / "photo.png"
     cv2.imwrite(str(photo), np.arange(64 * 64, dtype=np.uint32).reshape(64, 64).astype(np.uint8))

@@ -21,6 +21,7 @@ import contextlib
 import html
 import io
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
@@ -392,8 +393,12 @@ def statistics_from_raster(path: str | os.PathLike, *, um_per_px: Optional[float
         um_per_px = 1.0
         if info.crs is not None and "micrometre" in info.crs.to_wkt():
             um_per_px = info.cell_size
-    with rasterio.open(path) as ds:
-        arr = ds.read(1, masked=True)
+    from rasterio.errors import NotGeoreferencedWarning
+
+    with warnings.catch_warnings():  # already reported once, as NotGeoreferencedGrid
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with rasterio.open(path) as ds:
+            arr = ds.read(1, masked=True)
     classes = np.ma.filled(arr, 255)
     if classes.max() > 255 or classes.min() < 0:
         raise GeocoreError(f"'{path}' holds values outside 0..255; give a geocore class map")
