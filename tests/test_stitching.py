@@ -413,6 +413,19 @@ def test_real_electron_microscope_tiles_match_author_offsets(tmp_path):
     assert res.n_pairs_used == 7
 
 
+
+@needs_tiles
+def test_features_register_narrow_overlaps(tmp_path):
+    """The BSE tiles overlap by 46 px vertically: ORB's default 31-px border left no keypoints there."""
+    folder = TILES / "stitch2d_bse_2x3"
+    ref = json.loads((folder / "reference_coords.json").read_text())["coords_yx"]
+    res = stitch([folder], tmp_path / "bse.tif", StitchParams(method="features"), **QUIET)
+    assert res.n_pairs_used == 7
+    expected = np.array([ref[n] for n in res.names])
+    err = (res.positions - res.positions[0]) - (expected - expected[0])
+    assert np.abs(err).max() < 1.5
+
+
 @needs_tiles
 def test_real_tissue_tiles_match_author_mosaic(tmp_path):
     import cv2
