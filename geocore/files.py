@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -120,4 +121,7 @@ def write_vector(gdf, path: str | os.PathLike, geometry_type: str = "Polygon") -
         except Exception as exc:  # OGR errors come in several types
             msg = f"could not write '{path}' ({exc}); choose another format or folder"
             raise GeocoreError(msg) from exc
+        prj = tmp.with_suffix(".prj")
+        if prj.is_file():  # PROJ writes 1E-06 as '1E-06.0' in ESRI WKT (the micrometre CRS): GDAL and QGIS refuse it
+            prj.write_text(re.sub(r"(\d[eE][-+]?\d+)\.0\b", r"\1", prj.read_text()))
     return path

@@ -265,6 +265,18 @@ def test_segment_cli_outputs(tiny_model, photo, tmp_path, capsys):
         assert int(r["pixels"]) == (classes == int(r["code"])).sum()
 
 
+def test_segment_shapefile_keeps_the_micrometre_crs(tiny_model, photo, tmp_path):
+    """PROJ's ESRI WKT wrote the unit as '1E-06.0', a .prj that GDAL and QGIS could not read."""
+    import geopandas as gpd
+
+    out = tmp_path / "seg"
+    assert main(["-q", "minerals", "segment", str(photo), "--out-dir", str(out), "--model", str(tiny_model),
+                 "--um-per-px", "1.5", "--format", "shp"]) == 0
+    assert "1E-06.0" not in (out / "minerals.prj").read_text()
+    gdf = gpd.read_file(out / "minerals.shp")
+    assert gdf.crs is not None and "micrometre" in gdf.crs.to_wkt()
+
+
 @pytest.mark.parametrize("args, message", [
     (["--um-per-px", "-1"], "not a positive number"),
     (["--tile", "50"], "multiple of 32"),
