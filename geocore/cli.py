@@ -190,6 +190,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     warnings.simplefilter("default")
+    # matplotlib's 3-D toolkit clashes when a system copy sits beside the pip one (Debian + venv with
+    # --system-site-packages); geocore draws only 2-D figures, so the warning is noise for its users
+    warnings.filterwarnings("ignore", message="Unable to import Axes3D", category=UserWarning)
     try:
         return int(args.func(args) or 0)
     except Cancelled as exc:

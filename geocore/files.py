@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -120,4 +121,17 @@ def write_vector(gdf, path: str | os.PathLike, geometry_type: str = "Polygon") -
         except Exception as exc:  # OGR errors come in several types
             msg = f"could not write '{path}' ({exc}); choose another format or folder"
             raise GeocoreError(msg) from exc
+        repair_prj(tmp)
     return path
+
+
+def repair_prj(shapefile: str | os.PathLike) -> None:
+    """Repair the ``.prj`` of a Shapefile just written through OGR, in place.
+
+    PROJ writes a unit of 1E-06 (the micrometre CRSs of microscope outputs)
+    as ``1E-06.0`` in ESRI WKT, which GDAL and QGIS cannot read back: the
+    layer would lose its CRS.
+    """
+    prj = Path(shapefile).with_suffix(".prj")
+    if prj.is_file():
+        prj.write_text(re.sub(r"(\d[eE][-+]?\d+)\.0\b", r"\1", prj.read_text()))

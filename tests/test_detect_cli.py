@@ -194,3 +194,14 @@ def test_cancel_during_postprocessing_leaves_no_output(tmp_path, grid, model_pat
         detect_to_folder(grid, tmp_path / "out", model_path=model_path, progress=progress, cancel=cancel)
     assert max(seen) > 0.9
     assert not list((tmp_path / "out").iterdir())
+
+
+def test_matplotlib_axes3d_warning_is_silenced(tmp_path, capsys):
+    """A system matplotlib beside the pip one warns about Axes3D at import; geocore draws 2-D only."""
+    import warnings
+
+    assert main(["-q", "lineaments", "vectorize", str(tmp_path / "missing.tif"), "--out-dir", str(tmp_path / "o")]) == 2
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.warn("Unable to import Axes3D. This may be due to multiple versions of Matplotlib", UserWarning)
+        warnings.warn("another warning", UserWarning)
+    assert [str(w.message) for w in seen] == ["another warning"]

@@ -129,6 +129,12 @@ def test_cli_errors(tmp_path, scene, capsys):
                                    str(tmp_path / "o")])
     assert "4 x 3" in err
     assert not (tmp_path / "m.json").exists() and not (tmp_path / "o").exists()
+    # a grey photo after a good one: nothing written (the good one was corrected first before the fix)
+    matrix = tmp_path / "id.json"
+    ColourCorrection(np.vstack([np.eye(3), np.zeros((1, 3))])).save(matrix)
+    err = run_error(main, capsys, ["-q", "colour", "apply", str(img), str(small), "--matrix", str(matrix),
+                                   "--out-dir", str(tmp_path / "o")])
+    assert "1 band" in err and not (tmp_path / "o").exists()
 
 
 @needs_sections()

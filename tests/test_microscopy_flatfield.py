@@ -101,6 +101,13 @@ def test_cli_errors_write_nothing(tmp_path, capsys):
                                    "--out-dir", str(out)])
     assert "does not exist" in err
     assert not out.exists() or not any(out.iterdir())
+    # a bad photo after a good one: nothing written (the good one was corrected first before the fix)
+    good = write_png(tmp_path / "good.png", np.full((ROWS, COLS, 3), 90))
+    for bad, words in ((grey, "1 band"), (small, "same photograph size")):
+        err = run_error(main, capsys, ["-q", "flatfield", str(good), str(bad), "--reference", str(mirror),
+                                       "--out-dir", str(out)])
+        assert words in err
+        assert not out.exists() or not any(out.iterdir())
 
 
 @needs_sections()

@@ -102,6 +102,22 @@ def test_cli_polygons_in_micrometres(tmp_path, model, test_section, capsys):
         assert ds.transform == UM and 0 <= ds.read(1).min() and ds.read(1).max() <= 1
 
 
+
+def test_cli_shapefile_in_the_micrometre_crs(tmp_path, model, test_section):
+    """PROJ's ESRI WKT wrote the micrometre as '1E-06.0': the .prj could not be read back (by QGIS either)."""
+    from geocore.minerals.segment import MICROMETRE_WKT
+
+    prob = model(test_section.rgb)
+    path = tmp_path / "prob.tif"
+    with rasterio.open(path, "w", driver="GTiff", count=prob.shape[0], height=256, width=256, dtype="float32",
+                       transform=UM, crs=rasterio.crs.CRS.from_wkt(MICROMETRE_WKT)) as ds:
+        ds.write(prob)
+    assert main(["-q", "uncertainty", str(path), "--out", str(tmp_path / "r.shp"), "--share", "0.05"]) == 0
+    assert "E-06.0" not in (tmp_path / "r.prj").read_text()
+    gdf = gpd.read_file(tmp_path / "r.shp")
+    assert gdf.crs is not None and gdf.crs.name == "polished section, micrometres"
+
+
 def test_cli_errors(tmp_path, capsys):
     one = tmp_path / "classes.tif"
     with rasterio.open(one, "w", driver="GTiff", count=1, height=8, width=8, dtype="uint8", transform=UM) as ds:
@@ -155,3 +171,9 @@ def test_cli_model_with_tta(tmp_path, tiny_minerals_model, test_section, capsys)
     assert gpd.read_file(tmp_path / "r1.gpkg")["rank"].min() == 1
     err = run_error(main, capsys, ["-q", "uncertainty", str(photo), "--tta", "--out", str(tmp_path / "x.gpkg")])
     assert "--model" in err
+    grey = tmp_path / "grey.tif"
+    with rasterio.open(grey, "w", driver="GTiff", count=1, height=96, width=128, dtype="uint8", transform=UM) as ds:
+        ds.write(rgb[..., 0], 1)
+    err = run_error(main, capsys, ["-q", "uncertainty", str(grey), "--model", str(tiny_minerals_model),
+                                   "--out", str(tmp_path / "g.gpkg")])
+    assert "has 1 band but the model takes 3" in err and not (tmp_path / "g.gpkg").exists()

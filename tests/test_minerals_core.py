@@ -265,6 +265,18 @@ def test_segment_cli_outputs(tiny_model, photo, tmp_path, capsys):
         assert int(r["pixels"]) == (classes == int(r["code"])).sum()
 
 
+def test_segment_shapefile_keeps_the_micrometre_crs(tiny_model, photo, tmp_path):
+    """PROJ's ESRI WKT wrote the unit as '1E-06.0', a .prj that GDAL and QGIS could not read."""
+    import geopandas as gpd
+
+    out = tmp_path / "seg"
+    assert main(["-q", "minerals", "segment", str(photo), "--out-dir", str(out), "--model", str(tiny_model),
+                 "--um-per-px", "1.5", "--format", "shp"]) == 0
+    assert "1E-06.0" not in (out / "minerals.prj").read_text()
+    gdf = gpd.read_file(out / "minerals.shp")
+    assert gdf.crs is not None and "micrometre" in gdf.crs.to_wkt()
+
+
 @pytest.mark.parametrize("args, message", [
     (["--um-per-px", "-1"], "not a positive number"),
     (["--tile", "50"], "multiple of 32"),
@@ -366,6 +378,46 @@ def test_train_refuses_bad_data(tmp_path, capsys):
     assert main(["-q", "minerals", "train", "--data", str(root), "--out", str(tmp_path / "m.safetensors"),
                  "--patch", "33"]) == 2
     assert "multiple of 32" in capsys.readouterr().err
+    # an output whose folder is a file: one line before any work (was a NotADirectoryError traceback)
+    (tmp_path / "afile").write_text("x")
+    assert main(["-q", "minerals", "train", "--data", str(root), "--out", str(tmp_path / "afile" / "m.safetensors"),
+                 "--patch", "32", "--epochs", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("geocore: error: output folder") and "\n" not in err
+
+
+def test_sampler_explains_a_patch_as_large_as_the_images():
+    masks = [np.zeros((256, 256), np.uint8), np.ones((256, 256), np.uint8)]
+    with pytest.raises(GeocoreError, match="smaller patch"):
+        BalancedPatchSampler(masks, [0, 1], patch=256)
+    assert BalancedPatchSampler(masks, [0, 1], patch=224).draw()[0] in (0, 1)
+
+
+def test_stats_of_a_plain_png_warns_once(tmp_path, capsys):
+    """A class map without georeferencing: geocore's own warning only, not rasterio's as well."""
+    import warnings
+
+    from rasterio.errors import NotGeoreferencedWarning
+
+    from geocore.minerals.stats import statistics_from_raster
+    from geocore.raster import NotGeoreferencedGrid
+
+    png = tmp_path / "classes.png"
+    cv2.imwrite(str(png), np.repeat(np.array([0, 1, 6], np.uint8), 32)[None, :].repeat(48, axis=0))
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        statistics_from_raster(png)
+    kinds = [w.category for w in seen]
+    assert NotGeoreferencedGrid in kinds and NotGeoreferencedWarning not in kinds
+
+
+def test_stats_error_on_a_photo_is_one_short_line(tmp_path, capsys):
+    photo = tmp_path / "photo.png"
+    cv2.imwrite(str(photo), np.arange(64 * 64, dtype=np.uint32).reshape(64, 64).astype(np.uint8))
+    assert main(["-q", "minerals", "stats", str(photo), "--out-dir", str(tmp_path / "st")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("geocore: error: the class map holds codes 15, 16") and len(err) < 200
+    assert not (tmp_path / "st").exists()
 
 
 def test_train_pspnet_with_crossed_polar_channels(tmp_path):

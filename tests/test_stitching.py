@@ -325,6 +325,8 @@ def test_flat_field_removes_vignetting(tmp_path):
     assert out.dtype == np.uint8 and np.ptp(tile) > 30 and np.ptp(out) <= 3
     with pytest.raises(GeocoreError, match="same camera"):
         Corrections((100, 100), 1, "uint8", flat_field=tmp_path / "mirror.png")
+    with pytest.raises(GeocoreError, match="'.*missing.jpg' does not exist"):  # was a FileNotFoundError traceback
+        Corrections((120, 160), 1, "uint8", flat_field=tmp_path / "missing.jpg")
 
 
 @needs_sections
@@ -409,6 +411,19 @@ def test_real_electron_microscope_tiles_match_author_offsets(tmp_path):
     assert np.abs(err).max() < 10  # the author's tolerance
     assert np.abs(err).max() < 1.5  # measured 0.74 px
     assert res.n_pairs_used == 7
+
+
+
+@needs_tiles
+def test_features_register_narrow_overlaps(tmp_path):
+    """The BSE tiles overlap by 46 px vertically: ORB's default 31-px border left no keypoints there."""
+    folder = TILES / "stitch2d_bse_2x3"
+    ref = json.loads((folder / "reference_coords.json").read_text())["coords_yx"]
+    res = stitch([folder], tmp_path / "bse.tif", StitchParams(method="features"), **QUIET)
+    assert res.n_pairs_used == 7
+    expected = np.array([ref[n] for n in res.names])
+    err = (res.positions - res.positions[0]) - (expected - expected[0])
+    assert np.abs(err).max() < 1.5
 
 
 @needs_tiles

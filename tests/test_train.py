@@ -69,6 +69,10 @@ def test_bad_configurations_are_refused(tmp_path):
     (tmp_path / "dir.safetensors").mkdir()
     with pytest.raises(GeocoreError, match="is a folder"):
         train_lineament_model(tiny(tmp_path, out=tmp_path / "dir.safetensors"))
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(GeocoreError, match="output folder .* is an existing file"):
+        train_lineament_model(tiny(tmp_path, out=tmp_path / "afile" / "m.safetensors"))
+    assert not (tmp_path / "afile.ckpt").exists() and (tmp_path / "afile").read_text() == "x"
 
 
 def test_generated_data_is_cached_and_reproducible(tmp_path):

@@ -337,8 +337,8 @@ def read_grid(path: str | os.PathLike, *, band: Optional[int] = None, crs=None,
         raise GeocoreError(msg)
     grid_crs = _crs_from_user(crs) if crs is not None else file_crs
     if grid_crs is None and require_crs:
-        msg = (f"'{path}' has no coordinate reference system; give it with --crs (e.g. --crs EPSG:32633) "
-               "or add a .prj/.xml companion")
+        msg = (f"'{path}' has no coordinate reference system; give it with --crs (e.g. --crs EPSG:32633; "
+               "in QGIS the 'CRS to assign' parameter) or add a .prj/.xml companion")
         raise GeocoreError(msg)
     if not np.isfinite(data).any():
         msg = f"'{path}' holds no valid cell (all nodata, dummies or NaN); check the file or its nodata value"

@@ -115,6 +115,9 @@ class TrainConfig(ConfigFromNamespace):
         out = Path(self.out)
         if out.exists() and out.is_dir():
             raise GeocoreError(f"output model '{out}' is a folder; give a .safetensors file path")
+        for parent in Path(self.out).parents:
+            if parent.exists() and not parent.is_dir():
+                raise GeocoreError(f"output folder '{parent}' is an existing file; give a folder path instead")
 
     def command(self) -> str:
         d = TrainConfig()

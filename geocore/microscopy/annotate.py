@@ -24,7 +24,7 @@ import numpy as np
 from affine import Affine
 
 from ..errors import GeocoreError
-from ..files import atomic_output, check_not_input
+from ..files import atomic_output, check_not_input, repair_prj
 from ..progress import Progress
 from .classes import BY_CODE, IGNORE, class_code
 from .images import Photo, read_rgb, write_mask_png
@@ -221,6 +221,7 @@ def write_polygons(gdf, path: str | os.PathLike) -> Path:
         warnings.simplefilter("ignore")
         layer = path.stem if path.suffix.lower() == ".gpkg" else None
         gdf.to_file(tmp, layer=layer, engine="pyogrio")
+        repair_prj(tmp)
     return path
 
 

@@ -27,7 +27,7 @@ from ..errors import GeocoreError
 from ..files import atomic_output, check_not_input, prepare_out_dir
 from ..progress import Progress
 from .classes import BY_CODE, IGNORE
-from .images import check_output_suffix, check_same_size, read_mask, read_rgb, write_rgb
+from .images import check_output_suffix, check_rgb, check_same_size, read_mask, read_rgb, write_rgb
 
 #: Display gamma used to linearise 8-bit values.
 GAMMA = 2.2
@@ -348,6 +348,7 @@ def apply_colour_files(images: Sequence[str | os.PathLike], matrix: str | os.Pat
         if not p.is_file():
             msg = f"image '{p}' does not exist; check the path"
             raise GeocoreError(msg)
+        check_rgb(p)  # every photo is checked before the first is written
     prepare_out_dir(out_dir)
     written = []
     for i, (src, dst) in enumerate(zip(images, targets)):

@@ -18,7 +18,7 @@ import numpy as np
 from ..errors import GeocoreError
 from ..files import check_not_input, prepare_out_dir
 from ..progress import Progress
-from .images import check_output_suffix, check_same_size, read_rgb, write_rgb
+from .images import check_output_suffix, check_rgb, check_same_size, read_rgb, write_rgb
 from .params import DEFAULT_SIGMA
 
 #: The mirror is smoothed on a copy reduced to about this many pixels on its long edge.
@@ -220,6 +220,7 @@ def flatfield_to_folder(images: Sequence[str | os.PathLike], reference: str | os
         if not p.is_file():
             msg = f"image '{p}' does not exist; check the path"
             raise GeocoreError(msg)
+        check_same_size(check_rgb(p), mirror.shape, f"image '{p}'", f"the mirror photograph '{reference}'")
     flat = flat_field_from_mirror(mirror.rgb, sigma=sigma, per_channel=per_channel, normalize=normalize)
     prepare_out_dir(out)
     bar.update(0.1)

@@ -96,19 +96,35 @@ def read_rgb(path: str | os.PathLike, *, what: str = "image") -> Photo:
     """
     path = Path(path)
     with _open(path, what) as ds:
-        if ds.count < 3:
-            msg = (f"{what} '{path}' has {ds.count} band{'s' if ds.count > 1 else ''}; an RGB photograph "
-                   f"(3 bands) is expected: convert a grey image to RGB first")
-            raise GeocoreError(msg)
-        if ds.count > 4:
-            msg = f"{what} '{path}' has {ds.count} bands; give an RGB photograph (3 bands, or 4 with alpha)"
-            raise GeocoreError(msg)
-        if ds.dtypes[0] != "uint8":
-            msg = f"{what} '{path}' is {ds.dtypes[0]}; 8-bit RGB is expected (convert with gdal_translate -ot Byte -scale)"
-            raise GeocoreError(msg)
+        _check_rgb(ds, path, what)
         rgb = np.moveaxis(ds.read([1, 2, 3]), 0, -1)
         transform, crs, georef = _georef(ds)
     return Photo(path, np.ascontiguousarray(rgb), transform, crs, georef)
+
+
+def check_rgb(path: str | os.PathLike, *, what: str = "image") -> tuple[int, int]:
+    """Check, from its header only, that ``path`` is an 8-bit RGB photograph; return ``(rows, cols)``.
+
+    Lets a command check all its inputs before it writes its first output.
+    Raises the same GeocoreError as :func:`read_rgb`.
+    """
+    path = Path(path)
+    with _open(path, what) as ds:
+        _check_rgb(ds, path, what)
+        return ds.height, ds.width
+
+
+def _check_rgb(ds, path: Path, what: str) -> None:
+    if ds.count < 3:
+        msg = (f"{what} '{path}' has {ds.count} band{'s' if ds.count > 1 else ''}; an RGB photograph "
+               f"(3 bands) is expected: convert a grey image to RGB first")
+        raise GeocoreError(msg)
+    if ds.count > 4:
+        msg = f"{what} '{path}' has {ds.count} bands; give an RGB photograph (3 bands, or 4 with alpha)"
+        raise GeocoreError(msg)
+    if ds.dtypes[0] != "uint8":
+        msg = f"{what} '{path}' is {ds.dtypes[0]}; 8-bit RGB is expected (convert with gdal_translate -ot Byte -scale)"
+        raise GeocoreError(msg)
 
 
 def read_mask(path: str | os.PathLike, *, what: str = "mask") -> tuple[np.ndarray, Affine, object]:

@@ -298,7 +298,8 @@ def model_probabilities(image: str | os.PathLike, model_path: str | os.PathLike,
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
         with rasterio.open(image) as ds:
             if ds.count != card.in_channels:
-                msg = f"'{image}' has {ds.count} bands but the model takes {card.in_channels}"
+                msg = (f"'{image}' has {ds.count} band{'s' if ds.count > 1 else ''} but the model takes {card.in_channels}"
+                       f"; give a photo with {card.in_channels} bands (an RGB photograph has 3)")
                 raise GeocoreError(msg)
             data = np.moveaxis(ds.read(), 0, -1)
             transform, crs = ds.transform, ds.crs

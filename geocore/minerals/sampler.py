@@ -103,6 +103,10 @@ class BalancedPatchSampler:
                 self.content[i, j] = total
                 self.maps[(i, j)] = (share / share.sum()).astype(np.float64).ravel()
         present = self.content.sum(axis=0) > 0
+        if not present.any() and all(min(m.shape) < p + s for m in self.masks):
+            h, w = min(m.shape[0] for m in self.masks), min(m.shape[1] for m in self.masks)
+            raise GeocoreError(f"patches of {p} px leave no room to move inside images of {w} x {h} px; the images "
+                               f"must be at least {p + s} px (patch + patch/8) on each side: choose a smaller patch")
         if not present.any():
             raise GeocoreError("none of the chosen classes occurs in the masks; check the classes or the data")
         self.present = [j for j in range(len(self.codes)) if present[j]]

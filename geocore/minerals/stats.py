@@ -21,6 +21,7 @@ import contextlib
 import html
 import io
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
@@ -186,7 +187,9 @@ def statistics_from_classes(classes: np.ndarray, pixel_size: float = 1.0,
     counts = np.bincount(classes.ravel(), minlength=256)
     unknown = [int(c) for c in np.nonzero(counts)[0] if c != 255 and c not in BY_CODE]
     if unknown:
-        raise GeocoreError(f"the class map holds codes {unknown} outside the LumenStone table; give a geocore class map")
+        shown = ", ".join(map(str, unknown[:8])) + (f", ... ({len(unknown)} codes)" if len(unknown) > 8 else "")
+        raise GeocoreError(f"the class map holds codes {shown} outside the LumenStone table (0-14, 255 nodata); "
+                           "give a geocore class map")
     codes = [int(c) for c in np.nonzero(counts)[0] if c in BY_CODE]
     if not codes:
         raise GeocoreError("the class map holds no classified pixel (all nodata)")
@@ -390,8 +393,12 @@ def statistics_from_raster(path: str | os.PathLike, *, um_per_px: Optional[float
         um_per_px = 1.0
         if info.crs is not None and "micrometre" in info.crs.to_wkt():
             um_per_px = info.cell_size
-    with rasterio.open(path) as ds:
-        arr = ds.read(1, masked=True)
+    from rasterio.errors import NotGeoreferencedWarning
+
+    with warnings.catch_warnings():  # already reported once, as NotGeoreferencedGrid
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with rasterio.open(path) as ds:
+            arr = ds.read(1, masked=True)
     classes = np.ma.filled(arr, 255)
     if classes.max() > 255 or classes.min() < 0:
         raise GeocoreError(f"'{path}' holds values outside 0..255; give a geocore class map")

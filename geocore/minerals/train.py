@@ -104,6 +104,9 @@ class MineralTrainConfig(ConfigFromNamespace):
             raise GeocoreError(f"learning rate {self.lr} must be positive")
         if Path(self.out).is_dir():
             raise GeocoreError(f"output model '{self.out}' is a folder; give a .safetensors file path")
+        for parent in Path(self.out).parents:
+            if parent.exists() and not parent.is_dir():
+                raise GeocoreError(f"output folder '{parent}' is an existing file; give a folder path instead")
 
     def command(self) -> str:
         d = MineralTrainConfig()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Optional, Sequence
 
 import numpy as np
@@ -134,6 +135,8 @@ def flat_field_gain(path: str | os.PathLike, shape, bands: int, *, sigma: float 
 
     from .tiles import read_tile
 
+    if not Path(path).is_file():
+        raise GeocoreError(f"flat-field reference '{path}' does not exist; check the path")
     ref = read_tile(path)
     if ref.shape[:2] != tuple(shape):
         msg = (f"flat-field reference is {ref.shape[1]} x {ref.shape[0]} px but the tiles are {shape[1]} x {shape[0]} px; "

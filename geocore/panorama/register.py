@@ -303,7 +303,10 @@ def fine_shift_features(a: np.ndarray, b: np.ndarray, dy: float, dx: float, para
         lo, hi = np.percentile(img, (1, 99))
         return np.clip((img - lo) * 255.0 / max(hi - lo, 1e-6), 0, 255).astype(np.uint8)
 
-    orb = cv2.ORB_create(nfeatures=3000, fastThreshold=5)
+    # ORB ignores a border of edgeThreshold (31) px: on a narrow overlap strip that leaves almost
+    # nothing, so narrow strips get a smaller border and descriptor patch (wide ones keep 31)
+    edge = int(np.clip(min(a[wa].shape + b[wb].shape) // 4, 8, 31))
+    orb = cv2.ORB_create(nfeatures=3000, fastThreshold=5, edgeThreshold=edge, patchSize=edge)
     ka, da = orb.detectAndCompute(to8(a[wa]), None)
     kb, db = orb.detectAndCompute(to8(b[wb]), None)
     if da is None or db is None or len(ka) < 4 or len(kb) < 4:

@@ -41,7 +41,7 @@ def test_convert_surfer_grid_needs_a_crs(geocore_plugin, tmp_path):
     import processing
 
     out = tmp_path / "dem.tif"
-    with pytest.raises(QgsProcessingException, match="no coordinate reference system"):
+    with pytest.raises(QgsProcessingException, match="no coordinate reference system.*in QGIS the 'CRS to assign'"):
         processing.run("geocore:convertgrid", {"INPUT": str(GRIDS / "elevation_surfer.GRD"), "OUTPUT": str(out)})
     assert not out.exists()
     result = processing.run("geocore:convertgrid", {"INPUT": str(GRIDS / "elevation_surfer.GRD"),
