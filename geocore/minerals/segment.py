@@ -155,22 +155,32 @@ def _stack_vrt(image: Path, extra: Sequence, folder: Path) -> Path:
 
 
 def _stack_bands(parts: list, out: Path) -> Path:
-    from osgeo import gdal
+    """Write a GDAL VRT stacking bands 1-3 of every file in ``parts`` (the first gives size,
+    transform and CRS). Plain XML, so that no GDAL Python bindings are needed."""
+    from xml.sax.saxutils import escape
 
-    first = gdal.Open(parts[0])
-    drv = gdal.GetDriverByName("VRT")
-    ds = drv.Create(str(out), first.RasterXSize, first.RasterYSize, 0)
-    ds.SetGeoTransform(first.GetGeoTransform())
-    if first.GetProjection():
-        ds.SetProjection(first.GetProjection())
+    import rasterio
+
+    with rasterio.open(parts[0]) as first:
+        width, height, transform, crs = first.width, first.height, first.transform, first.crs
+    lines = [f'<VRTDataset rasterXSize="{width}" rasterYSize="{height}">']
+    if crs is not None:
+        lines.append(f"  <SRS>{escape(crs.to_wkt())}</SRS>")
+    lines.append("  <GeoTransform>" + ", ".join(repr(float(v)) for v in transform.to_gdal()) + "</GeoTransform>")
+    n = 0
     for p in parts:
         for b in (1, 2, 3):
-            ds.AddBand(gdal.GDT_Byte)
-            band = ds.GetRasterBand(ds.RasterCount)
-            xml = (f'<SimpleSource><SourceFilename relativeToVRT="0">{p}</SourceFilename>'
-                   f'<SourceBand>{b}</SourceBand></SimpleSource>')
-            band.SetMetadataItem("source_0", xml, "new_vrt_sources")
-    ds = None
+            n += 1
+            lines += [f'  <VRTRasterBand dataType="Byte" band="{n}">',
+                      "    <SimpleSource>",
+                      f'      <SourceFilename relativeToVRT="0">{escape(str(p))}</SourceFilename>',
+                      f"      <SourceBand>{b}</SourceBand>",
+                      f'      <SrcRect xOff="0" yOff="0" xSize="{width}" ySize="{height}"/>',
+                      f'      <DstRect xOff="0" yOff="0" xSize="{width}" ySize="{height}"/>',
+                      "    </SimpleSource>",
+                      "  </VRTRasterBand>"]
+    lines.append("</VRTDataset>")
+    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return out
 
 
