@@ -91,6 +91,31 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
         shutil.rmtree(tmpdir, ignore_errors=True)
 
 
+def read_vector(path: str | os.PathLike, what: str = "vector layer",
+                formats: str = "a GeoPackage, Shapefile, GeoJSON, ..."):
+    """Read any OGR vector as a GeoDataFrame, with one-line errors naming ``what``.
+
+    Parameters
+    ----------
+    path : path
+        The file (or OGR data source).
+    what : str
+        What the file is, for messages (``"expert lines"``, ``"strokes file"``).
+    formats : str
+        The formats to suggest when OGR cannot read the file.
+    """
+    import geopandas as gpd
+
+    path = Path(path)
+    if not path.exists():
+        raise GeocoreError(f"{what} '{path}' does not exist; check the path")
+    try:
+        return gpd.read_file(path, engine="pyogrio")
+    except Exception as exc:  # pyogrio raises several types for unreadable files
+        msg = f"{what} '{path}' is not a vector OGR reads; give {formats}"
+        raise GeocoreError(msg) from exc
+
+
 def write_vector(gdf, path: str | os.PathLike, geometry_type: str = "Polygon") -> Path:
     """Write a GeoDataFrame in the OGR format named by the extension (.gpkg, .shp, .geojson, ...).
 

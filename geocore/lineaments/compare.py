@@ -30,7 +30,7 @@ from typing import Optional
 import numpy as np
 
 from ..errors import GeocoreError
-from ..files import atomic_output, check_not_input, prepare_out_dir
+from ..files import atomic_output, check_not_input, prepare_out_dir, read_vector
 from ..progress import Progress
 
 #: Default sideways shift of the chance baseline, metres.
@@ -169,18 +169,8 @@ class CompareResult:
 # ----------------------------------------------------------------------------- reading
 def read_lines(path: str | os.PathLike, what: str = "line layer"):
     """Read an OGR vector of lines as a GeoDataFrame of single LineStrings (index: the feature's number)."""
-    import geopandas as gpd
-    import pyogrio
-
     path = Path(path)
-    if not path.exists():
-        msg = f"{what} '{path}' does not exist; check the path"
-        raise GeocoreError(msg)
-    try:
-        gdf = gpd.read_file(path, engine="pyogrio")
-    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, ValueError) as exc:
-        msg = f"{what} '{path}' is not a vector OGR reads; give a GeoPackage, Shapefile, GeoJSON, ..."
-        raise GeocoreError(msg) from exc
+    gdf = read_vector(path, what)
     return prepare_lines(gdf, f"{what} '{path}'")
 
 

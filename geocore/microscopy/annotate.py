@@ -24,7 +24,7 @@ import numpy as np
 from affine import Affine
 
 from ..errors import GeocoreError
-from ..files import atomic_output, check_not_input, repair_prj
+from ..files import atomic_output, check_not_input, read_vector, repair_prj
 from ..progress import Progress
 from .classes import BY_CODE, IGNORE, class_code
 from .images import Photo, read_rgb, write_mask_png
@@ -231,17 +231,8 @@ def read_strokes(path: str | os.PathLike, class_field: str = "class", *, photo: 
     The class field holds LumenStone codes (0..14) or labels/names ("py",
     "pyrite"). Features with an empty class are skipped.
     """
-    import geopandas as gpd
-
     path = Path(path)
-    if not path.exists():
-        msg = f"strokes file '{path}' does not exist; check the path"
-        raise GeocoreError(msg)
-    try:
-        gdf = gpd.read_file(path, engine="pyogrio")
-    except Exception as exc:  # pyogrio raises several types for unreadable files
-        msg = f"'{path}' is not a vector file OGR can read; give a GeoPackage or Shapefile of strokes"
-        raise GeocoreError(msg) from exc
+    gdf = read_vector(path, "strokes file", "a GeoPackage or Shapefile of strokes")
     if class_field not in gdf.columns:
         fields = ", ".join(c for c in gdf.columns if c != "geometry") or "none"
         msg = f"strokes file '{path}' has no field '{class_field}' (fields: {fields}); choose the class field"
