@@ -75,6 +75,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_detect(args: argparse.Namespace) -> int:
+    from .lineaments.cli import classical_from_namespace
     from .lineaments.detect import detect_to_folder
     from .lineaments.vectorize import VectorizeParams
 
@@ -82,7 +83,8 @@ def _cmd_detect(args: argparse.Namespace) -> int:
         res = detect_to_folder(args.grid, args.out_dir, model_path=args.model, band=args.band,
                                tile_size=args.tile, overlap=args.overlap, threshold=args.threshold,
                                device=args.device, batch_size=args.batch_size,
-                               vector_params=VectorizeParams.from_namespace(args), progress=bar)
+                               vector_params=VectorizeParams.from_namespace(args),
+                               method=args.method, classical=classical_from_namespace(args), progress=bar)
     print(res.summary())
     return 0
 
@@ -152,6 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--device", default="auto", help="auto, cpu or cuda")
     d.add_argument("--batch-size", type=int, default=8)
     VectorizeParams.add_arguments(d)
+    from .lineaments.cli import add_method_arguments
+
+    add_method_arguments(d)
     d.set_defaults(func=_cmd_detect)
 
     v = sub.add_parser("vectorize", help="vector axes, rose and density from a probability raster")
@@ -161,9 +166,11 @@ def build_parser() -> argparse.ArgumentParser:
     VectorizeParams.add_arguments(v)
     v.set_defaults(func=_cmd_vectorize)
 
-    from .lineaments.cli import register_compare
+    from .lineaments.cli import register_benchmark, register_compare, register_finetune
 
     register_compare(sub)
+    register_benchmark(sub)
+    register_finetune(sub)
 
     demo = top.add_parser("demo", help="synthesise a survey, detect its lineaments and score them against the truth")
     demo.add_argument("--out-dir", type=Path, default=Path("demo_output"))

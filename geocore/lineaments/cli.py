@@ -33,3 +33,159 @@ def register_compare(subparsers) -> None:
     c.add_argument("--grid", type=Path, default=None, help="grid shown under the overlay figure")
     c.add_argument("--out-dir", required=True, type=Path)
     c.set_defaults(func=_cmd_compare)
+
+
+# ----------------------------------------------------------------------------- detection method options
+def add_method_arguments(p) -> None:
+    """``--method`` and the options of the classical detectors (for ``detect``)."""
+    from .classical import METHOD_HELP, METHODS, ClassicalParams
+
+    d = ClassicalParams()
+    g = p.add_argument_group("detection method")
+    g.add_argument("--method", choices=METHODS, default="cnn",
+                   help="; ".join(f"{k}: {v}" for k, v in METHOD_HELP.items()))
+    g.add_argument("--inclination", type=float, default=None,
+                   help="main-field inclination in degrees, positive down (tilt, vdr, thg; optional for tga)")
+    g.add_argument("--declination", type=float, default=None,
+                   help="main-field declination in degrees, clockwise from north")
+    g.add_argument("--reduction", choices=("auto", "rtp", "rte", "none"), default=d.reduction,
+                   help="classical methods: reduce to the pole (|I| >= 30) or equator (below) with auto (default)")
+    g.add_argument("--percentile", type=float, default=d.percentile,
+                   help=f"classical methods: ridge strength percentile that maps to 0.5 (default {d.percentile:g})")
+
+
+def classical_from_namespace(args):
+    """The :class:`ClassicalParams` of parsed :func:`add_method_arguments` options (None for ``cnn``)."""
+    from .classical import ClassicalParams
+
+    if getattr(args, "method", "cnn") == "cnn":
+        return None
+    return ClassicalParams(method=args.method, inclination=args.inclination, declination=args.declination,
+                           reduction=args.reduction, percentile=args.percentile)
+
+
+# ----------------------------------------------------------------------------- benchmark
+def _cmd_benchmark(args: argparse.Namespace) -> int:
+    from ..cli import progress_bar
+    from ..errors import GeocoreError
+    from .benchmark import BenchmarkCase, default_detectors, load_cases, run_benchmark
+
+    if (args.cases is None) == (args.grid is None):
+        raise GeocoreError("give either --cases CASES.json or --grid GRID --expert LINES")
+    if args.cases is not None:
+        cases = load_cases(args.cases)
+    else:
+        if args.expert is None:
+            raise GeocoreError("--grid needs --expert LINES (the expert's lineaments over the grid)")
+        cases = [BenchmarkCase(name=args.name or Path(args.grid).stem, grid=args.grid, expert=args.expert,
+                               inclination=args.inclination, declination=args.declination, band=args.band)]
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    models = args.model or [None]
+    dets = []
+    for i, m in enumerate(models):
+        dets += default_detectors(m, [x for x in methods if x == "cnn"] if i else methods)
+    with progress_bar("benchmarking detectors", args.quiet) as bar:
+        res = run_benchmark(cases, dets, args.out_dir, tolerances=args.tolerances, device=args.device,
+                            figures=not args.no_figures, progress=bar)
+    print(res.markdown())
+    for key, path in res.paths.items():
+        print(f"{key}: {path}")
+    return 0
+
+
+def register_benchmark(subparsers) -> None:
+    """Add ``benchmark`` to the ``lineaments`` sub-parsers."""
+    from .benchmark import DEFAULT_TOLERANCES
+
+    b = subparsers.add_parser("benchmark", help="score detectors (CNN and classical) against expert lines on real "
+                                                "grids: recall, precision, F1, chance baselines and lift")
+    b.add_argument("--cases", type=Path, default=None,
+                   help='JSON list of cases: [{"name": ..., "grid": ..., "expert": ..., "inclination": ..., '
+                        '"declination": ...}, ...] (paths relative to the file)')
+    b.add_argument("--grid", type=Path, default=None, help="one case: the grid")
+    b.add_argument("--expert", type=Path, default=None, help="one case: the expert's lines over it")
+    b.add_argument("--name", default=None, help="one case: its name in the table")
+    b.add_argument("--inclination", type=float, default=None, help="one case: main-field inclination, degrees")
+    b.add_argument("--declination", type=float, default=None, help="one case: main-field declination, degrees")
+    b.add_argument("--band", type=int, default=None)
+    b.add_argument("--methods", default="cnn,tga,tilt,vdr,thg",
+                   help="comma-separated detectors (default cnn,tga,tilt,vdr,thg)")
+    b.add_argument("--model", type=Path, action="append", default=None,
+                   help="CNN model (repeat to compare several; default the shipped one)")
+    b.add_argument("--tolerances", type=float, nargs="+", default=list(DEFAULT_TOLERANCES),
+                   help="distance tolerances in metres (default 250 500 1000)")
+    b.add_argument("--device", default="auto")
+    b.add_argument("--no-figures", action="store_true", help="no overlay PNGs")
+    b.add_argument("--out-dir", required=True, type=Path)
+    b.set_defaults(func=_cmd_benchmark)
+
+
+# ----------------------------------------------------------------------------- finetune
+def _cmd_finetune(args: argparse.Namespace) -> int:
+    import json
+    import sys
+
+    from ..cli import progress_bar
+    from ..errors import GeocoreError
+    from .detect import default_model_path
+    from .finetune import FinetuneConfig, finetune_model, holdout_scores
+
+    if args.score and args.area is None:
+        raise GeocoreError("--score needs --area (the held-out part is the grid outside the interpreted area)")
+    cfg = FinetuneConfig(out=args.out, init=args.init, steps=args.steps, batch_size=args.batch_size, crop=args.crop,
+                         lr=args.lr, synthetic_share=args.synthetic_share, synthetic_samples=args.synthetic_samples,
+                         negative_weight=args.negative_weight, seed=args.seed, device=args.device,
+                         max_minutes=args.max_minutes)
+    log = (lambda s: print(s, file=sys.stderr)) if not args.quiet else None
+    with progress_bar("fine-tuning", args.quiet) as bar:
+        path = finetune_model(args.grid, args.expert, cfg, area_path=args.area, band=args.band, progress=bar,
+                              log=log)
+    print(f"model: {path}\ncard: {path.with_suffix('.json')}")
+    if args.score:
+        scores = holdout_scores(args.grid, args.expert, args.area,
+                                {"before": args.init or default_model_path(), "after": path},
+                                tolerance=args.tolerance, band=args.band, device=args.device)
+        card_path = path.with_suffix(".json")
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+        card.setdefault("metrics", {})["held_out_outside_area"] = dict(tolerance_m=args.tolerance, **scores)
+        from ..files import atomic_output
+
+        with atomic_output(card_path) as tmp:
+            Path(tmp).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+        for label, s in scores.items():
+            print(f"held out ({label}): recall {s['recall']:.3f}  precision {s['precision']:.3f}  F1 {s['f1']:.3f}"
+                  f"  lift {s['lift_shifted']:.2f}  ({s['detected_km']:.1f} km detected)")
+    return 0
+
+
+def register_finetune(subparsers) -> None:
+    """Add ``finetune`` to the ``lineaments`` sub-parsers."""
+    from .finetune import FinetuneConfig
+
+    d = FinetuneConfig()
+    f = subparsers.add_parser("finetune", help="fine-tune the lineament model on a real grid and an interpreter's "
+                                               "lines, then detect with it over the rest")
+    f.add_argument("grid", type=Path, help="the survey grid")
+    f.add_argument("expert", type=Path, help="the interpreter's lines (any OGR vector)")
+    f.add_argument("--out", type=Path, required=True, help="model file to write (.safetensors; card beside it)")
+    f.add_argument("--area", type=Path, default=None,
+                   help="polygons of the interpreted area (lines complete there; default the whole grid)")
+    f.add_argument("--init", type=Path, default=None, help="model to start from (default: the shipped one)")
+    f.add_argument("--steps", type=int, default=d.steps, help=f"optimiser steps (default {d.steps})")
+    f.add_argument("--batch-size", type=int, default=d.batch_size)
+    f.add_argument("--crop", type=int, default=d.crop, help=f"crop edge in cells, multiple of 32 (default {d.crop})")
+    f.add_argument("--lr", type=float, default=d.lr)
+    f.add_argument("--synthetic-share", type=float, default=d.synthetic_share,
+                   help=f"share of synthetic samples in each batch, against forgetting (default {d.synthetic_share:g})")
+    f.add_argument("--synthetic-samples", type=int, default=d.synthetic_samples)
+    f.add_argument("--negative-weight", type=float, default=d.negative_weight,
+                   help="loss weight of cells far from every expert line (uncertain negatives; "
+                        f"default {d.negative_weight:g})")
+    f.add_argument("--seed", type=int, default=d.seed)
+    f.add_argument("--device", default=d.device)
+    f.add_argument("--max-minutes", type=float, default=None)
+    f.add_argument("--band", type=int, default=None)
+    f.add_argument("--score", action="store_true",
+                   help="score the model before and after outside --area (held out), into the card")
+    f.add_argument("--tolerance", type=float, default=500.0, help="held-out scoring tolerance, metres (default 500)")
+    f.set_defaults(func=_cmd_finetune)

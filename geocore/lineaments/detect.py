@@ -1,6 +1,7 @@
 """The lineament detection pipeline called by the command line and QGIS.
 
-grid -> (checks) -> tiled U-Net probability -> vector axes -> rose diagram,
+grid -> (checks) -> tiled U-Net probability (or a classical ridge map, see
+:mod:`geocore.lineaments.classical`) -> vector axes -> rose diagram,
 density raster and preview. Every input problem is found before the heavy
 work starts, and all outputs of one run appear together at the end: an error
 or a cancel leaves none of them behind.
@@ -9,6 +10,7 @@ or a cancel leaves none of them behind.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +20,7 @@ from ..errors import GeocoreError
 from ..files import atomic_output, check_not_input, prepare_out_dir
 from ..progress import Progress
 from ..raster.io import open_raster_checked
+from .classical import METHODS, ClassicalParams, classical_ridge_map
 from .vectorize import (VectorizeParams, _length_unit, density_raster, preview_png, rose_diagram,
                         vectorize_probability, write_lines)
 
@@ -102,6 +105,39 @@ def _check_overlap(overlap: float) -> None:
         raise GeocoreError(msg)
 
 
+def check_projected(crs, path) -> None:
+    """Refuse a grid in geographic coordinates (degrees), naming a projected CRS to warp it to.
+
+    Lengths, strikes and the cell-based vectorisation settings assume square
+    cells in metres: on a lat/lon grid lengths would be in degrees and
+    strikes biased by the cell's aspect (``cos(latitude)``: 15 degrees at 45 N).
+    """
+    if crs is None:
+        return
+    from pyproj import CRS as ProjCRS
+
+    c = ProjCRS.from_user_input(crs.to_wkt() if hasattr(crs, "to_wkt") else crs)
+    if not c.is_geographic:
+        return
+    hint = "a projected CRS in metres (UTM)"
+    try:
+        import rasterio
+
+        with rasterio.open(path) as ds:
+            b = ds.bounds
+        lon, lat = (b.left + b.right) / 2.0, (b.top + b.bottom) / 2.0
+        if -180 <= lon <= 180 and -80 <= lat <= 84:
+            zone = int((lon + 180) // 6) + 1
+            epsg = (32600 if lat >= 0 else 32700) + zone
+            hint = f"EPSG:{epsg} (WGS 84 / UTM zone {zone}{'N' if lat >= 0 else 'S'}, the zone of its centre)"
+    except Exception:  # the hint is a courtesy; the refusal stands without it
+        pass
+    msg = (f"grid '{path}' is in geographic coordinates (degrees): lineament lengths would be in degrees and "
+           f"strikes biased by the cells' aspect; reproject it to {hint} first, e.g. "
+           f"gdalwarp -t_srs {hint.split(' ')[0] if hint.startswith('EPSG') else 'EPSG:326NN'} -r bilinear IN.tif OUT.tif")
+    raise GeocoreError(msg)
+
+
 def _vector_params(vector_params: Optional[VectorizeParams], threshold: float) -> VectorizeParams:
     """``vector_params`` (or the defaults) with its threshold replaced by ``threshold``, checked."""
     vp = VectorizeParams(**{**(vector_params.__dict__ if vector_params else {}), "threshold": float(threshold)})
@@ -151,6 +187,8 @@ def detect_lineaments(
     device: str = "auto",
     batch_size: int = 8,
     vector_params: Optional[VectorizeParams] = None,
+    method: str = "cnn",
+    classical: Optional[ClassicalParams] = None,
     progress=None,
     cancel=None,
 ) -> DetectResult:
@@ -183,6 +221,13 @@ def detect_lineaments(
         Tiles per forward pass.
     vector_params : VectorizeParams or None
         Vectorisation settings (its threshold is replaced by ``threshold``).
+    method : str
+        ``"cnn"`` (the network) or a classical detector of
+        :data:`geocore.lineaments.classical.CLASSICAL_METHODS`, whose ridge
+        map is written in place of the probability.
+    classical : ClassicalParams or None
+        Field direction, reduction and percentile of a classical method (its
+        ``method`` is replaced by ``method``).
     progress, cancel : callables or Progress
 
     Returns
@@ -201,9 +246,17 @@ def detect_lineaments(
     prog = Progress.wrap(progress, cancel)
     grid = Path(grid)
     # -- everything that can be wrong with the request, before any heavy work
+    if method not in METHODS:
+        msg = f"unknown detection method {method!r}; choose one of {', '.join(METHODS)}"
+        raise GeocoreError(msg)
     _check_threshold(threshold)
     _check_overlap(overlap)
     info = open_raster_checked(grid, band)
+    check_projected(info.crs, grid)
+    cparams = None
+    if method != "cnn":
+        cparams = dataclasses.replace(classical or ClassicalParams(), method=method)
+        cparams.check()
     model_file = Path(model_path) if model_path is not None else default_model_path()
     outputs = [probability_path, *lines_paths, rose_path, density_path, preview_path]
     check_not_input([p for p in outputs if p is not None], [grid, model_file, model_file.with_suffix(".json")])
@@ -212,12 +265,13 @@ def detect_lineaments(
             _check_out_dir(Path(p).parent)
     params = TileParams(tile_size=tile_size, overlap=overlap, batch_size=batch_size, device=device)
     params.check()
-    dev = resolve_device(device)
-    model, card = load_model(model_file, device=dev)
-    params.checked_tile_size(card)
-    if int(card.in_channels) != 1:
-        msg = f"model '{model_file}' takes {card.in_channels} bands; lineament detection needs a one-band model"
-        raise GeocoreError(msg)
+    if cparams is None:
+        dev = resolve_device(device)
+        model, card = load_model(model_file, device=dev)
+        params.checked_tile_size(card)
+        if int(card.in_channels) != 1:
+            msg = f"model '{model_file}' takes {card.in_channels} bands; lineament detection needs a one-band model"
+            raise GeocoreError(msg)
     vp = _vector_params(vector_params, threshold)
     for p in outputs:
         if p is not None:
@@ -226,7 +280,11 @@ def detect_lineaments(
 
     with contextlib.ExitStack() as stack:
         prob_tmp = stack.enter_context(atomic_output(probability_path))
-        predict_raster(grid, prob_tmp, model, card, bands=[info.band], params=params, progress=prog.sub(0.0, 0.8))
+        if cparams is None:
+            predict_raster(grid, prob_tmp, model, card, bands=[info.band], params=params,
+                           progress=prog.sub(0.0, 0.8))
+        else:
+            write_ridge_map(grid, prob_tmp, cparams, band=info.band, progress=prog.sub(0.0, 0.8))
         gdf = _postprocess(prob_tmp, grid_for_preview=grid, preview_band=info.band, lines_paths=lines_paths,
                            rose_path=rose_path, density_path=density_path, preview_path=preview_path, params=vp,
                            stack=stack, prog=prog.sub(0.8, 1.0))
@@ -234,6 +292,33 @@ def detect_lineaments(
     return DetectResult(probability=Path(probability_path), lines=[Path(p) for p in lines_paths],
                         rose=_path(rose_path), density=_path(density_path), preview=_path(preview_path),
                         n_lines=len(gdf), gdf=gdf)
+
+
+def write_ridge_map(grid: str | os.PathLike, path: str | os.PathLike, params: ClassicalParams, *,
+                    band: int = 1, progress=None) -> Path:
+    """Classical ridge map of ``grid`` written as a float32 GeoTIFF on the grid's cells (NaN nodata)."""
+    import rasterio
+
+    from ..grids.io import read_grid
+
+    prog = Progress.wrap(progress)
+    g = read_grid(grid, band=band)
+    prog.update(0.1)
+    ridge = classical_ridge_map(g, params)
+    prog.update(0.9)
+    rows, cols = ridge.shape
+    profile = dict(driver="GTiff", width=cols, height=rows, count=1, dtype="float32", crs=g.crs,
+                   transform=g.transform, nodata=float("nan"), tiled=True, blockxsize=256, blockysize=256,
+                   compress="deflate", predictor=3)
+    if rows < 256 or cols < 256:
+        profile.update(tiled=False, blockxsize=None, blockysize=None)
+        profile = {k: v for k, v in profile.items() if v is not None}
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(ridge, 1)
+        dst.set_band_description(1, f"ridge value 0..1: {params.describe()}")
+        dst.update_tags(method=params.method, reduction=params.reduced(), percentile=f"{params.percentile:g}")
+    prog.update(1.0)
+    return Path(path)
 
 
 def _path(p) -> Optional[Path]:
@@ -252,6 +337,8 @@ def detect_to_folder(
     device: str = "auto",
     batch_size: int = 8,
     vector_params: Optional[VectorizeParams] = None,
+    method: str = "cnn",
+    classical: Optional[ClassicalParams] = None,
     progress=None,
     cancel=None,
 ) -> DetectResult:
@@ -265,7 +352,8 @@ def detect_to_folder(
     return detect_lineaments(
         grid, probability_path=out / "probability.tif", **_folder_paths(out),
         model_path=model_path, band=band, tile_size=tile_size, overlap=overlap, threshold=threshold,
-        device=device, batch_size=batch_size, vector_params=vector_params, progress=progress, cancel=cancel)
+        device=device, batch_size=batch_size, vector_params=vector_params, method=method, classical=classical,
+        progress=progress, cancel=cancel)
 
 
 def vectorize_to_folder(

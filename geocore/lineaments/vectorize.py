@@ -33,7 +33,7 @@ from ..progress import Progress
 from ..raster.io import open_raster_checked, read_window
 
 #: Columns written for every line, in order.
-LINE_FIELDS = ("id", "length", "azimuth", "mean_prob", "max_prob")
+LINE_FIELDS = ("id", "length", "azimuth", "mean_prob", "max_prob", "straightness")
 #: Quantised probability code for NaN cells.
 _NAN_CODE = 255
 #: Rows read at a time when scanning a probability map.
@@ -59,6 +59,13 @@ class VectorizeParams:
         direction and the gap) for a join, in degrees.
     simplify_cells : float
         Douglas-Peucker tolerance of the output lines.
+    min_mean_prob : float
+        Lines whose mean probability along them is below this are dropped
+        (weak pieces just above the threshold); 0 keeps all.
+    min_straightness : float
+        Lines whose straightness (distance between the end points over the
+        length, 1 for a straight line) is below this are dropped (rings and
+        zig-zags around compact bodies, not dyke-like); 0 keeps all.
     """
 
     threshold: float = 0.5
@@ -67,6 +74,8 @@ class VectorizeParams:
     max_gap_cells: float = 8.0
     max_join_angle_deg: float = 25.0
     simplify_cells: float = 1.0
+    min_mean_prob: float = 0.0
+    min_straightness: float = 0.0
 
     @staticmethod
     def add_arguments(p) -> None:
@@ -83,12 +92,17 @@ class VectorizeParams:
                        help=f"largest direction change for a join, degrees (default {d.max_join_angle_deg:g})")
         g.add_argument("--simplify", type=float, default=d.simplify_cells, dest="simplify_cells",
                        help=f"Douglas-Peucker tolerance (default {d.simplify_cells:g})")
+        g.add_argument("--min-mean-prob", type=float, default=d.min_mean_prob, dest="min_mean_prob",
+                       help=f"drop lines whose mean probability is below this (default {d.min_mean_prob:g})")
+        g.add_argument("--min-straightness", type=float, default=d.min_straightness, dest="min_straightness",
+                       help="drop lines whose end-to-end distance over length is below this, 0..1 "
+                            f"(default {d.min_straightness:g})")
 
     @classmethod
     def from_namespace(cls, ns) -> "VectorizeParams":
         """Settings from parsed :meth:`add_arguments` options (and ``threshold`` when present)."""
         names = ("threshold", "min_length_cells", "spur_length_cells", "max_gap_cells", "max_join_angle_deg",
-                 "simplify_cells")
+                 "simplify_cells", "min_mean_prob", "min_straightness")
         return cls(**{k: getattr(ns, k) for k in names if getattr(ns, k, None) is not None})
 
     def check(self) -> None:
@@ -99,6 +113,10 @@ class VectorizeParams:
         for name in ("min_length_cells", "spur_length_cells", "max_gap_cells", "simplify_cells"):
             if float(getattr(self, name)) < 0:
                 msg = f"{name} is {getattr(self, name)}; it must be zero or positive"
+                raise GeocoreError(msg)
+        for name in ("min_mean_prob", "min_straightness"):
+            if not (0.0 <= float(getattr(self, name)) <= 1.0):
+                msg = f"{name} is {getattr(self, name)}; it must be between 0 and 1"
                 raise GeocoreError(msg)
         if not (0.0 <= float(self.max_join_angle_deg) <= 90.0):
             msg = f"max_join_angle_deg {self.max_join_angle_deg} must be between 0 and 90 degrees"
@@ -401,6 +419,19 @@ def _lines_to_frame(lines_rc: list, q: np.ndarray, info, params: VectorizeParams
         return np.column_stack([a * col + b * row + c, d * col + e * row + f])
 
     geoms = shapely.transform(pix, to_map)
+    lengths = shapely.length(geoms)
+    ends = [shapely.get_coordinates(g)[[0, -1]] for g in geoms]
+    straight = np.array([float(np.hypot(*(e[1] - e[0]))) for e in ends]) / np.maximum(lengths, 1e-12)
+    keep = np.ones(len(geoms), bool)
+    with np.errstate(invalid="ignore"):
+        if params.min_mean_prob > 0:
+            keep &= np.nan_to_num(mean_prob, nan=0.0) >= params.min_mean_prob
+        if params.min_straightness > 0:
+            keep &= straight >= params.min_straightness
+    if not keep.all():
+        geoms, mean_prob, max_prob, straight = geoms[keep], mean_prob[keep], max_prob[keep], straight[keep]
+        if len(geoms) == 0:
+            return _empty_frame(info.crs)
     north_sign = 1.0 if info.georeferenced else -1.0  # pixel space: north is up, rows grow down
     az = []
     for g in geoms:
@@ -415,6 +446,7 @@ def _lines_to_frame(lines_rc: list, q: np.ndarray, info, params: VectorizeParams
             "azimuth": np.asarray(az)[order],
             "mean_prob": mean_prob[order],
             "max_prob": max_prob[order],
+            "straightness": np.clip(straight[order], 0.0, 1.0),
         },
         geometry=np.asarray(geoms)[order],
         crs=info.crs,

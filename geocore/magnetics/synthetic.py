@@ -68,10 +68,20 @@ class SurveyConfig:
     line_noise_share: tuple = (0.0, 0.0)  # flight-line level errors / anomaly amplitude
     line_spacing: tuple = (3.0, 8.0)
     white_noise_share: tuple = (0.0, 0.0)
+    # -- what the ``survey`` preset adds (all off by default; see _geology_background, _grid_from_lines)
+    fractal_share: tuple = (0.0, 0.0)  # std of the fractal basement field / dyke anomaly amplitude
+    fractal_beta: tuple = (1.5, 3.5)  # power-law exponent of the magnetisation power spectrum
+    fractal_elongation: tuple = (1.0, 6.0)  # anisotropy of the fabric (foliation), ratio of correlation lengths
+    fractal_depth: tuple = (0.5, 4.0)  # depth to the top of the magnetised basement layer, cells
+    fabric_along_dykes: float = 0.0  # share of samples whose fabric strikes like the dykes (within 20 deg)
+    gridded_share: float = 0.0  # share of samples gridded from flight lines
+    flight_spacing: tuple = (3.0, 10.0)  # flight-line spacing of gridded samples, cells
+    swarm_share: float = 0.0  # share of samples whose dykes form one swarm of near-parallel strikes
+    thin_dyke_share: float = 0.0  # share of dykes thinner than a cell (0.1-1 cells; labelled 1 cell wide)
 
     @classmethod
     def preset_names(cls) -> tuple[str, ...]:
-        return ("paper", "realistic")
+        return ("paper", "realistic", "survey")
 
     @classmethod
     def from_preset(cls, name: str) -> "SurveyConfig":
@@ -93,7 +103,21 @@ class SurveyConfig:
                 line_noise_share=(0.0, 0.04),
                 white_noise_share=(0.0, 0.02),
             )
-        msg = f"unknown survey preset {name!r}; use 'paper' or 'realistic'"
+        if name == "survey":
+            # realistic, plus what real surveys hold and the synthetic prisms lack: a magnetised
+            # basement with a power-law (fractal) spectrum and an anisotropic fabric, often
+            # parallel to the dykes; grids interpolated from flight lines; swarms of parallel
+            # dykes; dykes thinner than a cell; weaker dykes against the background
+            return dataclasses.replace(
+                cls.from_preset("realistic"), preset="survey",
+                dyke_magnetization=(0.2, 5.0),
+                fractal_share=(0.0, 1.2),
+                fabric_along_dykes=0.4,
+                gridded_share=0.6,
+                swarm_share=0.5,
+                thin_dyke_share=0.4,
+            )
+        msg = f"unknown survey preset {name!r}; use 'paper', 'realistic' or 'survey'"
         raise GeocoreError(msg)
 
     def with_dykes(self, low: int, high: int) -> "SurveyConfig":
@@ -211,6 +235,9 @@ def synthesize_sample(rng: np.random.Generator, rows: int = SAMPLE_SIZE, cols: i
 
     lo, hi = cfg.dykes
     n_dykes = max(1, int(round(rng.uniform(lo, hi + 1 - 1e-9) * scale_area))) if scale_area > 1 else int(rng.integers(lo, hi + 1))
+    # a swarm: the dykes share one strike within +-12 degrees (drawn only when enabled, so the
+    # other presets keep their random sequence)
+    swarm = float(rng.uniform(0, 180)) if cfg.swarm_share > 0 and rng.random() < cfg.swarm_share else None
     dykes = []
     for _ in range(n_dykes):
         top = -_u(rng, cfg.dyke_depth_to_top) * c
@@ -224,6 +251,11 @@ def synthesize_sample(rng: np.random.Generator, rows: int = SAMPLE_SIZE, cols: i
             strike=rng.uniform(0, 180),
             magnetization=_magnetization(rng, _u(rng, cfg.dyke_magnetization), fdir, cfg.remanence_q),
         ))
+        if swarm is not None:
+            dykes[-1] = dataclasses.replace(dykes[-1], strike=(swarm + rng.uniform(-12, 12)) % 180)
+        if cfg.thin_dyke_share > 0 and rng.random() < cfg.thin_dyke_share:
+            # thinner than a cell: the anomaly keeps its shape and loses amplitude (thin-sheet limit)
+            dykes[-1] = dataclasses.replace(dykes[-1], width=rng.uniform(0.1, 1.0) * c)
 
     distractors = []
     n_bodies = int(round(rng.integers(cfg.compact_bodies[0], cfg.compact_bodies[1] + 1) * max(scale_area, 1)))
@@ -257,6 +289,15 @@ def synthesize_sample(rng: np.random.Generator, rows: int = SAMPLE_SIZE, cols: i
                              inclination=inc, declination=dec, parallel=parallel)
     amp = float(np.ptp(dT)) or 1.0
 
+    frac = _u(rng, cfg.fractal_share)
+    if frac > 0:
+        fabric = None
+        if dykes and cfg.fabric_along_dykes > 0 and rng.random() < cfg.fabric_along_dykes:
+            fabric = dykes[0].strike + rng.uniform(-20, 20)
+        dyke_amp = float(np.ptp(total_field_anomaly(dykes, E, N, 0.0, field_intensity=t_int, inclination=inc,
+                                                    declination=dec, parallel=parallel))) or amp
+        dT = dT + frac * dyke_amp * _geology_background(rng, rows, cols, cfg, inc, dec, fabric)
+
     # the paper's noise: per-cell random values smoothed by a 30 x 30 moving average
     share = _u(rng, cfg.paper_noise)
     if share > 0:
@@ -282,8 +323,81 @@ def synthesize_sample(rng: np.random.Generator, rows: int = SAMPLE_SIZE, cols: i
     if white > 0:
         dT = dT + rng.normal(0.0, white * amp, size=dT.shape)
 
+    if cfg.gridded_share > 0 and rng.random() < cfg.gridded_share:
+        dT = _grid_from_lines(rng, dT, _u(rng, cfg.flight_spacing))
+
     mask = _footprint_mask(dykes, E, N, c).astype(np.uint8)
     return SyntheticSample(dT.astype(np.float32), mask, dykes, distractors, c, inc, dec)
+
+
+def _geology_background(rng, rows: int, cols: int, cfg: SurveyConfig, inc: float, dec: float,
+                        fabric: Optional[float]) -> np.ndarray:
+    """Total-field anomaly of a magnetised basement layer with a fractal, anisotropic fabric.
+
+    The magnetisation is a Gaussian random field whose power spectrum falls as
+    ``k**-beta`` (Pilkington & Todoeschuck, 1993) in coordinates stretched along
+    a fabric strike (foliation); the layer's top lies ``fractal_depth`` cells
+    below the sensor (upward continuation ``exp(-|k| d)``), and the field is
+    rotated from the pole to the survey's inclination and declination by the
+    usual phase factors (induced magnetisation). Returned with unit standard
+    deviation; cell units throughout.
+    """
+    pad_r, pad_c = rows // 2, cols // 2
+    R, C = rows + 2 * pad_r, cols + 2 * pad_c
+    ky = 2 * np.pi * np.fft.fftfreq(R)[:, None]  # northward wavenumber (rows grow south: sign below)
+    kx = 2 * np.pi * np.fft.fftfreq(C)[None, :]
+    ky = -ky
+    k = np.hypot(kx, ky)
+    k[0, 0] = 1.0
+    beta = _u(rng, cfg.fractal_beta)
+    strike = np.radians(fabric if fabric is not None else rng.uniform(0, 180))
+    elong = _u(rng, cfg.fractal_elongation)
+    # wavenumber along and across the strike; stretching along the strike elongates features along it
+    k_along = kx * np.sin(strike) + ky * np.cos(strike)
+    k_across = kx * np.cos(strike) - ky * np.sin(strike)
+    k_aniso = np.hypot(k_along * elong, k_across)
+    k_aniso[0, 0] = 1.0
+    white = np.fft.fft2(rng.normal(size=(R, C)))
+    depth = _u(rng, cfg.fractal_depth)
+    spec = white * k_aniso ** (-beta / 2.0) * np.exp(-k * depth)
+    f = field_direction(inc, dec)  # (east, north, up); the phase factor wants the downward component
+    theta = 1j * (kx * f[0] + ky * f[1]) + k * (-f[2])
+    theta_pole = k  # vertical field and magnetisation
+    spec = spec * (theta * theta) / (theta_pole * theta_pole)
+    spec[0, 0] = 0.0
+    out = np.real(np.fft.ifft2(spec))[pad_r:pad_r + rows, pad_c:pad_c + cols]
+    return out / (np.std(out) or 1.0)
+
+
+def _grid_from_lines(rng, field: np.ndarray, spacing: float) -> np.ndarray:
+    """The grid a survey flown in straight lines ``spacing`` cells apart would give.
+
+    The field is sampled along the lines (densely along each line) and
+    interpolated across them with a cubic spline through the four nearest
+    lines, as minimum-curvature and bicubic gridding do: features between
+    lines lose detail, and dykes oblique to the lines get beaded.
+    """
+    rows, cols = field.shape
+    az = np.radians(rng.choice([0.0, 90.0, 45.0, 135.0]) + rng.normal(0, 5))
+    r, c = np.mgrid[0:rows, 0:cols].astype(np.float64)
+    # across-line (u) and along-line (v) coordinates in cells; lines run along azimuth az
+    u = c * np.cos(az) + r * np.sin(az)
+    v = -c * np.sin(az) + r * np.cos(az)
+    offset = rng.uniform(0, spacing)
+    t = (u - u.min() - offset) / spacing
+    i0 = np.floor(t)
+    out = np.zeros_like(field, dtype=np.float64)
+    ft = t - i0
+    # Catmull-Rom weights through lines i0-1 .. i0+2
+    w = [(-ft ** 3 + 2 * ft ** 2 - ft) / 2, (3 * ft ** 3 - 5 * ft ** 2 + 2) / 2,
+         (-3 * ft ** 3 + 4 * ft ** 2 + ft) / 2, (ft ** 3 - ft ** 2) / 2]
+    for j, wj in zip(range(-1, 3), w):
+        uj = (i0 + j) * spacing + offset + u.min()
+        # back to (row, col) on line j at the same along-line position
+        cc = uj * np.cos(az) - v * np.sin(az)
+        rr = uj * np.sin(az) + v * np.cos(az)
+        out += wj * ndimage.map_coordinates(field, [rr, cc], order=1, mode="reflect")
+    return out.astype(field.dtype)
 
 
 def _line_noise(rng, E, N, cell, level, spacing_range) -> np.ndarray:
