@@ -1,14 +1,15 @@
 """The geocore Processing algorithms, one thin adapter per library function."""
 
 from .grids import CompareLineaments, ConvertGrid, GridFlightLines, TransformGrid
-from .lineaments import DetectLineaments, VectorizeLineaments
+from .lineaments import DetectLineaments, FinetuneLineamentModel, VectorizeLineaments
 from .magnetics import SynthesizeSurvey
 from .microscopy import AlignPolarized, ColourCorrect, ColourFit, FlatField, SuperpixelAnnotate, UncertaintyRegions
 from .minerals import EvaluateMineralModel, MineralStatistics, SegmentMinerals, SynthesizeSection, TrainMineralModel
 from .panorama import StitchPanorama
 from .training import TrainLineamentModel
 
-ALGORITHMS = (DetectLineaments, VectorizeLineaments, SynthesizeSurvey, TrainLineamentModel, ConvertGrid,
+ALGORITHMS = (DetectLineaments, VectorizeLineaments, SynthesizeSurvey, TrainLineamentModel, FinetuneLineamentModel,
+              ConvertGrid,
               GridFlightLines, TransformGrid, CompareLineaments,
               SegmentMinerals, MineralStatistics, SynthesizeSection, TrainMineralModel, EvaluateMineralModel,
               StitchPanorama, FlatField, ColourFit, ColourCorrect, AlignPolarized, SuperpixelAnnotate,

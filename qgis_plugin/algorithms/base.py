@@ -31,7 +31,7 @@ GROUPS = {
 }
 
 DEVICES = ["auto", "cpu", "cuda"]
-PRESETS = ["paper", "realistic"]
+PRESETS = ["paper", "realistic", "survey"]
 
 
 def advanced(param):

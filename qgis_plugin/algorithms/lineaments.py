@@ -48,11 +48,16 @@ VECTOR_PARAMS = (
     ("MAX_GAP", "Join collinear pieces across gaps up to (cells; 0: no joining)", "max_gap_cells"),
     ("JOIN_ANGLE", "Largest direction change for a join (degrees)", "max_join_angle_deg"),
     ("SIMPLIFY", "Simplification tolerance (cells)", "simplify_cells"),
+    ("MIN_MEAN_PROB", "Drop lines whose mean probability is below (0..1)", "min_mean_prob"),
+    ("MIN_STRAIGHTNESS", "Drop lines whose straightness (end-to-end / length) is below (0..1)", "min_straightness"),
 )
+#: Upper bounds of the vectorisation parameters (defaults: 1e6 cells).
+_VECTOR_MAX = {"max_join_angle_deg": 90.0, "min_mean_prob": 1.0, "min_straightness": 1.0}
 VECTOR_HELP = """<h3>Advanced</h3><p>Lines shorter than the minimum length are dropped, end branches
 shorter than the spur length pruned, collinear pieces joined across small gaps when their directions
 differ by less than the join angle, and the lines simplified (Douglas-Peucker); lengths in raster
-cells.</p>"""
+cells. Lines whose mean probability, or straightness (distance between the end points over the length),
+is below the given minimum are dropped (0 keeps all).</p>"""
 
 
 def _add_vector_params(alg) -> None:
@@ -61,7 +66,7 @@ def _add_vector_params(alg) -> None:
     defaults = VectorizeParams()
     for name, label, attr in VECTOR_PARAMS:
         param = QgsProcessingParameterNumber(name, label, type=NUMBER_DOUBLE, defaultValue=getattr(defaults, attr),
-                                             minValue=0.0, maxValue=90.0 if attr == "max_join_angle_deg" else 1e6)
+                                             minValue=0.0, maxValue=_VECTOR_MAX.get(attr, 1e6))
         param.setFlags(param.flags() | FLAG_ADVANCED)
         alg.addParameter(param)
 
@@ -97,8 +102,18 @@ loaded with a colour ramp fixed to 0..1.</li>
 <code>mean_prob</code>.</li>
 <li><b>Rose diagram</b> (optional): length-weighted azimuth rose as PNG, or as an HTML page
 (figure and table of length per 10&deg; bin) when the file name ends in <code>.html</code>.</li></ul>
-<p>Method: U-Net segmentation trained on synthetic dyke surveys, after Shklyaruk &amp; Kuznetsov (2025);
-axes by skeletonisation of the thresholded probability.</p>""" + VECTOR_HELP
+<h3>Method</h3>
+<p><b>cnn</b> (default): U-Net segmentation trained on synthetic dyke surveys, after Shklyaruk &amp;
+Kuznetsov (2025). The classical detectors interpreters use are there too, and write the same outputs
+(a ridge value 0..1 in place of the probability): <b>tga</b>, ridges of the total gradient amplitude
+(analytic signal; no field direction needed); <b>tilt</b>, <b>vdr</b>, ridges of the tilt angle and of
+the first vertical derivative, and <b>thg</b>, maxima of the horizontal gradient (source edges), all
+three on the field reduced to the pole (|inclination| &ge; 30&deg;) or to the equator (below): give
+the main-field <b>inclination</b> and <b>declination</b> for them. The ridge <b>percentile</b> maps to
+0.5: with the default threshold the lines are the ridges stronger than that share of the grid.
+Axes by skeletonisation of the thresholded map.</p>
+<p>The grid must be in a projected CRS in metres: a geographic (lat/lon) grid is refused with the UTM
+zone to reproject it to.</p>""" + VECTOR_HELP
 
     def initAlgorithm(self, config=None) -> None:  # noqa: N802
         self.addParameter(QgsProcessingParameterRasterLayer("INPUT", "Magnetic grid"))
@@ -114,6 +129,18 @@ axes by skeletonisation of the thresholded probability.</p>""" + VECTOR_HELP
                                                        defaultValue=0.5, minValue=0.0, maxValue=0.9))
         self.addParameter(_threshold_param())
         self.addParameter(QgsProcessingParameterEnum("DEVICE", "Device", options=DEVICES, defaultValue=0))
+        from geocore.lineaments.classical import METHODS
+
+        self.addParameter(QgsProcessingParameterEnum("METHOD", "Method", options=list(METHODS), defaultValue=0))
+        for name, label in (("INCLINATION", "Main-field inclination (degrees, positive down; tilt, vdr, thg)"),
+                            ("DECLINATION", "Main-field declination (degrees, clockwise from north)")):
+            self.addParameter(QgsProcessingParameterNumber(name, label, type=NUMBER_DOUBLE, optional=True,
+                                                           minValue=-360.0 if name == "DECLINATION" else -90.0,
+                                                           maxValue=360.0 if name == "DECLINATION" else 90.0))
+        pct = QgsProcessingParameterNumber("PERCENTILE", "Classical methods: ridge percentile that maps to 0.5",
+                                           type=NUMBER_DOUBLE, defaultValue=70.0, minValue=1.0, maxValue=99.0)
+        pct.setFlags(pct.flags() | FLAG_ADVANCED)
+        self.addParameter(pct)
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT_PROBABILITY", "Lineament probability"))
         self.addParameter(_lines_output("Lineaments"))
         self.addParameter(_rose_output())
@@ -121,9 +148,21 @@ axes by skeletonisation of the thresholded probability.</p>""" + VECTOR_HELP
         self.addOutput(QgsProcessingOutputNumber("N_LINES", "Number of lineaments"))
 
     def call_geocore(self, parameters: Dict, context, feedback) -> Dict:
+        from geocore.lineaments.classical import METHODS, ClassicalParams
         from geocore.lineaments.detect import detect_lineaments
 
         grid = self.raster_source(parameters, "INPUT", context)
+        method = METHODS[self.parameterAsEnum(parameters, "METHOD", context)]
+        direction = {}
+        for name in ("INCLINATION", "DECLINATION"):
+            value = parameters.get(name)
+            direction[name.lower()] = (self.parameterAsDouble(parameters, name, context)
+                                       if value is not None and value != "" else None)
+        classical = ClassicalParams(method=method if method != "cnn" else "tga",
+                                    percentile=self.parameterAsDouble(parameters, "PERCENTILE", context),
+                                    **direction)
+        if method != "cnn":
+            feedback.pushInfo(f"classical detector: {classical.describe()}")
         tile = self.parameterAsInt(parameters, "TILE_SIZE", context)
         probability = self.parameterAsOutputLayer(parameters, "OUTPUT_PROBABILITY", context)
         lines = self.parameterAsOutputLayer(parameters, "OUTPUT_LINES", context)
@@ -141,6 +180,8 @@ axes by skeletonisation of the thresholded probability.</p>""" + VECTOR_HELP
                 threshold=self.parameterAsDouble(parameters, "THRESHOLD", context),
                 device=DEVICES[self.parameterAsEnum(parameters, "DEVICE", context)],
                 vector_params=_vector_params(self, parameters, context),
+                method=method,
+                classical=classical if method != "cnn" else None,
                 progress=self.progress(feedback),
                 cancel=feedback.isCanceled,
             )
@@ -197,3 +238,108 @@ skeletons, which are traced, split at junctions and simplified.</p>
         feedback.pushInfo(f"{n_lines} lineaments written to {lines}")
         self.style_output(lines, "lineaments")
         return {"OUTPUT_LINES": lines, "OUTPUT_ROSE": rose, "N_LINES": n_lines}
+
+
+class FinetuneLineamentModel(GeocoreAlgorithm):
+    NAME = "finetunelineamentmodel"
+    DISPLAY_NAME = "Fine-tune lineament model on interpreted lines"
+    GROUP = "lineaments"
+    HELP = """<p>Teaches the lineament model from your own interpretation: draw lineaments over part of a
+survey, fine-tune the shipped model (or another) on them, then run <i>Detect lineaments</i> with the new
+model over the rest of the survey or over neighbouring ones.</p>
+<h3>Inputs</h3>
+<ul><li><b>Magnetic grid</b>: the survey, in a projected CRS.</li>
+<li><b>Interpreted lines</b>: your lineaments (any line layer; reprojected to the grid).</li>
+<li><b>Interpreted area</b> (optional): polygons where your interpretation is complete; elsewhere the
+grid teaches nothing. Empty: the whole grid.</li>
+<li><b>Start from model</b>: empty uses the shipped model.</li>
+<li><b>Steps</b>, <b>learning rate</b>: the optimiser's; a few hundred steps take minutes on a GPU,
+tens of minutes on a CPU.</li>
+<li><b>Synthetic share</b>: share of synthetic dyke samples in each batch, so the model does not
+forget what it knew.</li>
+<li><b>Weight of unmapped cells</b>: maps are incomplete, so cells far from every line are only
+<i>uncertain</i> negatives with this small loss weight; cells 1-4 cells from a line are ignored.</li>
+<li><b>Score outside the area</b>: detect with the model before and after and score both against your
+lines outside the interpreted area (held out); the figures go to the log and the model card.</li></ul>
+<h3>Outputs</h3>
+<ul><li><b>Model</b>: <code>.safetensors</code> weights with a <code>.json</code> card beside it that
+records the grid, the lines, the settings and the held-out scores.</li></ul>"""
+
+    def initAlgorithm(self, config=None) -> None:  # noqa: N802
+        from qgis.core import QgsProcessingParameterBoolean, QgsProcessingParameterFeatureSource
+
+        from geocore.lineaments.finetune import FinetuneConfig
+
+        from ..compat import SOURCE_VECTOR_POLYGON
+
+        d = FinetuneConfig()
+        self.addParameter(QgsProcessingParameterRasterLayer("INPUT", "Magnetic grid"))
+        self.addParameter(QgsProcessingParameterBand("BAND", "Band", defaultValue=1, parentLayerParameterName="INPUT",
+                                                     optional=True))
+        self.addParameter(QgsProcessingParameterFeatureSource("EXPERT", "Interpreted lines", [SOURCE_VECTOR_LINE]))
+        self.addParameter(QgsProcessingParameterFeatureSource("AREA", "Interpreted area (empty: the whole grid)",
+                                                              [SOURCE_VECTOR_POLYGON], optional=True))
+        self.addParameter(QgsProcessingParameterFile("INIT", "Start from model (.safetensors; empty: shipped model)",
+                                                     behavior=FILE_BEHAVIOR_FILE, extension="safetensors",
+                                                     optional=True))
+        self.addParameter(QgsProcessingParameterNumber("STEPS", "Steps", type=NUMBER_INTEGER, defaultValue=d.steps,
+                                                       minValue=1, maxValue=100000))
+        self.addParameter(QgsProcessingParameterNumber("LEARNING_RATE", "Learning rate", type=NUMBER_DOUBLE,
+                                                       defaultValue=d.lr, minValue=1e-8, maxValue=1.0))
+        self.addParameter(QgsProcessingParameterNumber("SYNTHETIC_SHARE", "Synthetic share of each batch",
+                                                       type=NUMBER_DOUBLE, defaultValue=d.synthetic_share,
+                                                       minValue=0.0, maxValue=0.95))
+        self.addParameter(QgsProcessingParameterNumber("NEGATIVE_WEIGHT", "Weight of unmapped cells",
+                                                       type=NUMBER_DOUBLE, defaultValue=d.negative_weight,
+                                                       minValue=0.001, maxValue=1.0))
+        self.addParameter(QgsProcessingParameterNumber("SEED", "Random seed", type=NUMBER_INTEGER, defaultValue=0,
+                                                       minValue=0))
+        self.addParameter(QgsProcessingParameterEnum("DEVICE", "Device", options=DEVICES, defaultValue=0))
+        self.addParameter(QgsProcessingParameterBoolean("SCORE", "Score outside the area (needs an area)",
+                                                        defaultValue=False))
+        self.addParameter(QgsProcessingParameterFileDestination("OUTPUT_MODEL", "Model",
+                                                                fileFilter="geocore models (*.safetensors)"))
+
+    def call_geocore(self, parameters: Dict, context, feedback) -> Dict:
+        from pathlib import Path
+
+        from geocore.errors import GeocoreError
+        from geocore.lineaments.detect import default_model_path
+        from geocore.lineaments.finetune import FinetuneConfig, finetune_model, holdout_scores
+
+        grid = self.raster_source(parameters, "INPUT", context)
+        expert = self.parameterAsCompatibleSourceLayerPath(parameters, "EXPERT", context, ["gpkg", "shp", "geojson"],
+                                                           "gpkg", feedback)
+        area = None
+        if parameters.get("AREA"):
+            area = self.parameterAsCompatibleSourceLayerPath(parameters, "AREA", context, ["gpkg", "shp", "geojson"],
+                                                             "gpkg", feedback)
+        init = self.parameterAsFile(parameters, "INIT", context) or None
+        score = self.parameterAsBool(parameters, "SCORE", context)
+        if score and area is None:
+            raise GeocoreError("scoring outside the area needs an interpreted area")
+        config = FinetuneConfig(
+            out=Path(self.parameterAsFileOutput(parameters, "OUTPUT_MODEL", context)), init=init,
+            steps=self.parameterAsInt(parameters, "STEPS", context),
+            lr=self.parameterAsDouble(parameters, "LEARNING_RATE", context),
+            synthetic_share=self.parameterAsDouble(parameters, "SYNTHETIC_SHARE", context),
+            negative_weight=self.parameterAsDouble(parameters, "NEGATIVE_WEIGHT", context),
+            seed=self.parameterAsInt(parameters, "SEED", context),
+            device=DEVICES[self.parameterAsEnum(parameters, "DEVICE", context)])
+        band = self.parameterAsInt(parameters, "BAND", context) or 1
+        model = finetune_model(grid, expert, config, area_path=area, band=band,
+                               progress=self.progress(feedback), cancel=feedback.isCanceled, log=feedback.pushInfo)
+        feedback.pushInfo(f"model: {model}")
+        if score:
+            scores = holdout_scores(grid, expert, area, {"before": init or default_model_path(), "after": model},
+                                    band=band, device=config.device)
+            import json
+
+            card_path = Path(model).with_suffix(".json")
+            card = json.loads(card_path.read_text(encoding="utf-8"))
+            card.setdefault("metrics", {})["held_out_outside_area"] = dict(tolerance_m=500.0, **scores)
+            card_path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+            for label, s in scores.items():
+                feedback.pushInfo(f"held out ({label}): recall {s['recall']:.3f}, precision {s['precision']:.3f}, "
+                                  f"F1 {s['f1']:.3f}")
+        return {"OUTPUT_MODEL": str(model)}

@@ -16,6 +16,7 @@ ALGORITHMS = {
     "geocore:vectorizelineaments": "Lineaments",
     "geocore:synthesizesurvey": "Magnetics",
     "geocore:trainlineamentmodel": "Lineaments",
+    "geocore:finetunelineamentmodel": "Lineaments",
     "geocore:convertgrid": "Magnetics",
     "geocore:gridflightlines": "Magnetics",
     "geocore:transformgrid": "Magnetics",
@@ -76,12 +77,15 @@ def test_unload_removes_provider_and_menu(geocore_plugin, iface):
 def test_parameters_of_detect(geocore_plugin):
     algorithm = QgsApplication.processingRegistry().algorithmById("geocore:detectlineaments")
     names = [p.name() for p in algorithm.parameterDefinitions()]
-    assert names == ["INPUT", "BAND", "MODEL", "TILE_SIZE", "OVERLAP", "THRESHOLD", "DEVICE",
-                     "OUTPUT_PROBABILITY", "OUTPUT_LINES", "OUTPUT_ROSE",
-                     "MIN_LENGTH", "SPUR_LENGTH", "MAX_GAP", "JOIN_ANGLE", "SIMPLIFY"]
+    assert {"INPUT", "BAND", "MODEL", "TILE_SIZE", "OVERLAP", "THRESHOLD", "DEVICE", "METHOD", "INCLINATION",
+            "DECLINATION", "PERCENTILE", "OUTPUT_PROBABILITY", "OUTPUT_LINES", "OUTPUT_ROSE"} <= set(names)
+    from geocore.lineaments.classical import METHODS
     from qgis_plugin.compat import FLAG_ADVANCED
 
-    for name in ("MIN_LENGTH", "SPUR_LENGTH", "MAX_GAP", "JOIN_ANGLE", "SIMPLIFY"):
+    assert algorithm.parameterDefinition("METHOD").options() == list(METHODS)
+    assert algorithm.parameterDefinition("METHOD").defaultValue() == 0  # cnn
+    for name in ("MIN_LENGTH", "SPUR_LENGTH", "MAX_GAP", "JOIN_ANGLE", "SIMPLIFY", "MIN_MEAN_PROB",
+                 "MIN_STRAIGHTNESS", "PERCENTILE"):
         flags = algorithm.parameterDefinition(name).flags()
         assert flags & FLAG_ADVANCED, name
     lines = algorithm.parameterDefinition("OUTPUT_LINES")
