@@ -17,7 +17,7 @@ def _cmd_convert(args: argparse.Namespace) -> int:
 
 
 def _cmd_lines(args: argparse.Namespace) -> int:
-    from ..cli import progress_bar
+    from ..progress import progress_bar
     from .lines import LineGridParams, grid_flight_lines
 
     params = LineGridParams.from_namespace(args)

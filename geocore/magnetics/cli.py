@@ -7,7 +7,7 @@ from pathlib import Path
 
 
 def _cmd_transform(args: argparse.Namespace) -> int:
-    from ..cli import progress_bar
+    from ..progress import progress_bar
     from .transforms import TransformParams, transform_file
 
     params = TransformParams(op=args.op, inclination=args.inclination, declination=args.declination,

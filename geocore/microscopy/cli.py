@@ -12,7 +12,7 @@ from pathlib import Path
 
 
 def _bar(args, desc):
-    from ..cli import progress_bar
+    from ..progress import progress_bar
 
     return progress_bar(desc, args.quiet)
 

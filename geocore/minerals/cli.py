@@ -7,7 +7,7 @@ from pathlib import Path
 
 
 def _bar(desc, quiet):
-    from ..cli import progress_bar
+    from ..progress import progress_bar
 
     return progress_bar(desc, quiet)
 

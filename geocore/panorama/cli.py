@@ -20,7 +20,7 @@ def _distortion(values):
 
 
 def _cmd_stitch(args: argparse.Namespace) -> int:
-    from ..cli import progress_bar
+    from ..progress import progress_bar
     from .pipeline import StitchParams, stitch
 
     params = StitchParams(um_per_px=args.um_per_px, positions=args.positions, layout=args.layout,
