@@ -356,15 +356,14 @@ def test_every_numeric_option_has_a_range_that_holds_its_default():
     assert checked >= 80
 
 
-def test_ranges_reach_the_qgis_parameters():
-    """The plugin's number parameters take their bounds from geocore.validate (one table for both)."""
+def test_ranges_give_bounds_for_the_qgis_parameters():
+    """Open bounds become the nearest accepted value (QGIS bounds are inclusive); see tests/qgis/test_plugin.py."""
     from geocore.validate import RANGES
 
-    assert RANGES["lr"].minimum > 0 and RANGES["lr"].maximum == 10.0
-    assert RANGES["threshold"].minimum > 0 and RANGES["threshold"].maximum < 1
-    assert RANGES["seed"].minimum == 0 and RANGES["band"].minimum == 1
-    text = "\n".join(p.read_text() for p in (ROOT / "qgis_plugin" / "algorithms").glob("*.py"))
-    assert "number_range(" in text
+    assert 0 < RANGES["lr"].minimum < 1e-300 and RANGES["lr"].maximum == 10.0
+    assert RANGES["threshold"].contains(RANGES["threshold"].minimum)
+    assert RANGES["threshold"].contains(RANGES["threshold"].maximum) and RANGES["threshold"].maximum < 1
+    assert RANGES["seed"].minimum == 0 and RANGES["band"].minimum == 1 and RANGES["smooth"].maximum is None
 
 
 # ----------------------------------------------------------------------------- inputs never replaced
