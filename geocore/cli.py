@@ -53,16 +53,12 @@ _SUFFIXES = {("uncertainty", "out"): (V.VECTOR_SUFFIXES, "polygon layer"),
              ("panorama stitch", "report"): ((".csv",), "CSV table"),
              ("panorama stitch", "tiles_report"): ((".csv",), "CSV table"),
              ("panorama stitch", "layout_png"): ((".png",), "PNG picture"),
-             ("xpl align", "out"): (V.RASTER_SUFFIXES, "GeoTIFF"),
-             ("lineaments train", "out"): ((".safetensors",), "model file"),
-             ("minerals train", "out"): ((".safetensors",), "model file"),
-             ("minerals evaluate", "json"): ((".json",), "JSON file"),
-             ("colour fit", "out"): ((".json",), "matrix file")}
+             ("xpl align", "out"): (V.RASTER_SUFFIXES, "GeoTIFF")}
 
 
 def _not_folder(text: str) -> Path:
     p = Path(text)
-    if p.is_dir():
+    if p.is_dir() and not any(p.glob("*.adf")):  # an ArcInfo binary grid is a folder
         raise argparse.ArgumentTypeError(f"'{p}' is a folder; give a file")
     return p
 
@@ -90,9 +86,10 @@ def _check_types(parser: argparse.ArgumentParser) -> None:
                 raise RuntimeError(f"no range for '{action.dest}' of '{command}' in geocore.validate.RANGES")
             if action.type is int:
                 rng = rng.as_integer()
-            action.type = V.typed(lambda text, _r=rng: _r.parse(text))
-            action.type.__name__ = "number"
+            action.type = rng.parse
             action.range = rng
+            if action.help != argparse.SUPPRESS:
+                action.help = f"{action.help + '; ' if action.help else ''}{rng.describe()}"
         elif action.type is Path:
             key = (command, action.dest)
             if key in _GDAL_INPUTS:
@@ -109,7 +106,6 @@ def _check_types(parser: argparse.ArgumentParser) -> None:
             else:
                 continue
             action.type = kind
-            action.type.__name__ = "path"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -194,8 +190,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             previous = signal.signal(signal.SIGTERM, _terminate)
         except ValueError:
             previous = None
+    notes: list = []
     try:
-        return int(args.func(args) or 0)
+        with warnings.catch_warnings(record=True) as notes:
+            warnings.simplefilter("default")
+            warnings.filterwarnings("ignore", message="Unable to import Axes3D", category=UserWarning)
+            _quiet_gdal()
+            rc = int(args.func(args) or 0)
+        # warnings are notes on a result: one line each, after the work, and none when the command failed
+        for text in dict.fromkeys(" ".join(str(w.message).split()) for w in notes):
+            print(f"geocore: note: {text}", file=sys.stderr)
+        return rc
     except Cancelled as exc:
         print(f"geocore: {exc}", file=sys.stderr)
         return 130

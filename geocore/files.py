@@ -139,6 +139,18 @@ def output_set(replace: Optional[tuple[str | os.PathLike, Sequence[str]]] = None
         txn.cleanup()
 
 
+def all_or_nothing(func):
+    """Decorate a function that writes several outputs: they are committed all or none (:func:`output_set`)."""
+    import functools
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        with output_set():
+            return func(*args, **kwargs)
+
+    return wrapper
+
+
 def _replace_set(txn: _OutputSet, folder: Path, patterns: Sequence[str]) -> None:
     """Remove the files matching ``patterns`` in ``folder`` that this set did not write."""
     if not folder.is_dir():

@@ -90,6 +90,8 @@ def ws(tmp_path_factory):
     _png(d / "photo.png", photo)
     _png(d / "mirror.png", np.full((96, 96, 3), 200, np.uint8))
     _png(d / "tiny.png", photo[:1, :1])
+    _png(d / "tiny3.png", photo[:3, :3])
+    _png(d / "row.png", photo[:1])
     import cv2
 
     cv2.imwrite(str(d / "photo.jpg"), photo[:, :, ::-1])
@@ -177,7 +179,6 @@ CASES = [
     ("train-out-is-init", "lineaments train --out {ws}/m.safetensors --init {ws}/m.safetensors",
      "is also an input"),
     ("train-out-folder", "lineaments train --out {ws}/folder", "is a folder"),
-    ("train-out-suffix", "lineaments train --out {out}/m.txt", "must end in .safetensors"),
     ("train-epochs-zero", "lineaments train --out {out}/m.safetensors --epochs 0", "--epochs: must be an integer"),
     # lineaments evaluate
     ("evaluate-grids-zero", "lineaments evaluate --grids 0", "--grids: must be an integer"),
@@ -255,6 +256,8 @@ CASES = [
     ("mevaluate-tile", "minerals evaluate --data {ws} --tile 0", "--tile"),
     ("segment-truncated", "minerals segment {ws}/truncated.jpg --out-dir {out}", "truncated or damaged"),
     ("segment-1x1", "minerals segment {ws}/tiny.png --out-dir {out}", "too small"),
+    ("segment-3x3", "minerals segment {ws}/tiny3.png --out-dir {out}", "too small"),
+    ("segment-row", "minerals segment {ws}/row.png --out-dir {out}", "too small"),
     ("segment-um", "minerals segment {ws}/photo.png --um-per-px -1 --out-dir {out}", "--um-per-px"),
     ("segment-grain", "minerals segment {ws}/photo.png --min-grain-px -1 --out-dir {out}", "--min-grain-px"),
     ("segment-sizes", "minerals segment {ws}/photo.png --size-classes -5 --out-dir {out}", "--size-classes"),
@@ -294,6 +297,7 @@ CASES = [
     ("xpl-step-zero", "xpl align {ws}/photo.png {ws}/photo.png --out {out}.tif --step 0", "--step"),
     ("xpl-step-nan", "xpl align {ws}/photo.png {ws}/photo.png --out {out}.tif --step nan", "--step"),
     ("xpl-out-suffix", "xpl align {ws}/photo.png {ws}/photo.png --out {out}.png", "must end in .tif"),
+    ("train-out-is-init-card", "lineaments train --out {ws}/m --init {ws}/m.safetensors", "is also an input"),
     ("annotate-slic-zero", "annotate {ws}/photo.png --strokes {ws}/strokes.gpkg --out-dir {out} --slic-sizes 0",
      "--slic-sizes"),
     ("annotate-work-edge", "annotate {ws}/photo.png --strokes {ws}/strokes.gpkg --out-dir {out} --work-edge 0",
@@ -513,6 +517,37 @@ def test_ctrl_c_in_training_says_what_was_kept(tmp_path, capsys, monkeypatch):
     rc, _, err = run_cli(["lineaments", "train", "--out", str(tmp_path / "m.safetensors")], capsys)
     assert rc == 130 and "no model was written" in err and "kept" in err and "--resume" in err
     assert not (tmp_path / "m.safetensors").exists()
+
+
+def test_cancel_part_way_leaves_no_part_of_sections_or_of_a_survey(tmp_path, monkeypatch):
+    """The library's own all-or-nothing (what QGIS relies on): a cancel part-way leaves no file."""
+    import geocore.files as files
+    from geocore.errors import Cancelled
+    from geocore.magnetics.synthetic import synthesize_survey
+    from geocore.minerals.synthetic import write_sections
+
+    calls = {"n": 0}
+
+    def cancel():  # the QGIS feedback's isCanceled(), true from the 5th check on
+        calls["n"] += 1
+        return calls["n"] > 4
+
+    with pytest.raises(Cancelled):
+        write_sections(tmp_path / "sec", 10, shape=(32, 32), cancel=cancel)
+    assert calls["n"] == 5 and not (tmp_path / "sec").exists()
+
+    original, made = files.atomic_output, []
+
+    def third_is_cancelled(path):  # field and mask are in place when the axes are cancelled
+        made.append(Path(path).name)
+        if len(made) == 3:
+            raise Cancelled()
+        return original(path)
+
+    monkeypatch.setattr(files, "atomic_output", third_is_cancelled)
+    with pytest.raises(Cancelled):
+        synthesize_survey(tmp_path / "survey", rows=32, cols=32, seed=1)
+    assert made == ["field.tif", "mask.tif", "axes.gpkg"] and not (tmp_path / "survey").exists()
 
 
 # ----------------------------------------------------------------------------- re-runs replace the whole set

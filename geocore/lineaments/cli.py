@@ -33,7 +33,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from .train import TrainConfig, train_lineament_model
 
     config = TrainConfig.from_namespace(args)
-    out = Path(args.out)
+    from ..models.training import model_file
+
+    out = model_file(args.out)
     if args.init:
         init = Path(args.init)
         check_not_input([out, out.with_suffix(".json")], [init, init.with_suffix(".json")])
