@@ -2,206 +2,205 @@
 
 Every command calls one library function; errors in the user's input are
 printed as one line (``geocore: error: ...``) with exit code 2, and progress
-is shown with tqdm bars.
+is shown with tqdm bars (:func:`geocore.progress.progress_bar`). Each domain's
+commands live in its own ``cli.py`` (``geocore/lineaments/cli.py``, ...);
+this module only assembles them.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 import warnings
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Optional, Sequence
+from typing import Optional, Sequence
 
 from . import __version__
+from . import validate as V
 from .errors import Cancelled, GeocoreError
 
 
-@contextmanager
-def progress_bar(desc: str, quiet: bool = False) -> Iterator:
-    """A tqdm bar driven by a ``progress(fraction)`` callback."""
-    if quiet:
-        yield None
-        return
-    from tqdm import tqdm
-
-    bar = tqdm(total=1000, desc=desc, unit="‰", leave=True, file=sys.stderr,
-               bar_format="{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]")
-
-    def update(fraction: float) -> None:
-        n = int(round(fraction * 1000))
-        if n > bar.n:
-            bar.update(n - bar.n)
-
-    try:
-        yield update
-        update(1.0)
-    finally:
-        bar.close()
+class _UsageError(Exception):
+    """A command line argparse refused (printed as one line, exit 2)."""
 
 
-# ----------------------------------------------------------------------------- lineaments
-def _cmd_synth(args: argparse.Namespace) -> int:
-    from .magnetics.synthetic import SurveyConfig, synthesize_survey
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with geocore's one-line errors: ``geocore: error: <command>: <problem>``."""
 
-    config = SurveyConfig.from_preset(args.preset)
-    with progress_bar("synthesising survey", args.quiet) as bar:
-        res = synthesize_survey(args.out_dir, rows=args.size[0], cols=args.size[1], cell_size=args.cell,
-                                seed=args.seed, config=config, progress=bar)
-    print(f"field: {res.field_path}\nmask: {res.mask_path}\naxes: {res.axes_path} ({res.n_dykes} dykes)")
-    return 0
+    def error(self, message: str):  # noqa: D401 (argparse API)
+        command = " ".join(self.prog.split()[1:])
+        hint = f" (see 'geocore {command} --help')" if command else " (see 'geocore --help')"
+        raise _UsageError(f"{command + ': ' if command else ''}{message}{hint}")
 
 
-def _cmd_train(args: argparse.Namespace) -> int:
-    from .lineaments.train import TrainConfig, train_lineament_model
-
-    config = TrainConfig.from_namespace(args)
-    path = train_lineament_model(config, show_progress=not args.quiet)
-    print(f"model: {path}\ncard: {path.with_suffix('.json')}")
-    return 0
-
-
-def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from .lineaments.evaluate import evaluate_model
-
-    with progress_bar("evaluating", args.quiet) as bar:
-        metrics = evaluate_model(args.model, n_grids=args.grids, min_dykes=args.min_dykes, max_dykes=args.max_dykes,
-                                 seed=args.seed, preset=args.preset, threshold=args.threshold, device=args.device,
-                                 progress=bar)
-    for k, v in metrics.items():
-        print(f"{k}: {v:.4f}" if isinstance(v, float) else f"{k}: {v}")
-    return 0
-
-
-def _cmd_detect(args: argparse.Namespace) -> int:
-    from .lineaments.cli import classical_from_namespace
-    from .lineaments.detect import detect_to_folder
-    from .lineaments.vectorize import VectorizeParams
-
-    with progress_bar("detecting lineaments", args.quiet) as bar:
-        res = detect_to_folder(args.grid, args.out_dir, model_path=args.model, band=args.band,
-                               tile_size=args.tile, overlap=args.overlap, threshold=args.threshold,
-                               device=args.device, batch_size=args.batch_size,
-                               vector_params=VectorizeParams.from_namespace(args),
-                               method=args.method, classical=classical_from_namespace(args), progress=bar)
-    print(res.summary())
-    return 0
+#: Path options by argparse ``dest``: what kind of path each is. Inputs must exist and be files (or,
+#: for ``input_path``, files or folders); outputs may not be folders, output folders not files.
+_INPUT_FILES = {"probability", "detected", "expert", "cases", "area", "image", "images", "reference", "annotation",
+                "reference_annotation", "matrix", "ppl", "xpl", "strokes", "classes", "model", "positions",
+                "flat_field", "extra", "input"}
+_INPUT_PATHS = {"tiles", "data"}
+_OUTPUT_FILES = {"out", "output", "json", "map", "report", "tiles_report", "layout_png", "probability_out",
+                 "corrected"}
+_OUTPUT_FOLDERS = {"out_dir", "checkpoint_dir"}
+#: Inputs GDAL may name by a connection string (NETCDF:"file":var): only a folder is refused here.
+_GDAL_INPUTS = {("grid convert", "input"), ("magnetics transform", "input"), ("lineaments detect", "grid")}
+_SUFFIXES = {("uncertainty", "out"): (V.VECTOR_SUFFIXES, "polygon layer"),
+             ("uncertainty", "map"): (V.RASTER_SUFFIXES, "GeoTIFF"),
+             ("uncertainty", "probability_out"): (V.RASTER_SUFFIXES, "GeoTIFF"),
+             ("panorama stitch", "out"): (V.RASTER_SUFFIXES, "GeoTIFF"),
+             ("panorama stitch", "report"): ((".csv",), "CSV table"),
+             ("panorama stitch", "tiles_report"): ((".csv",), "CSV table"),
+             ("panorama stitch", "layout_png"): ((".png",), "PNG picture"),
+             ("xpl align", "out"): (V.RASTER_SUFFIXES, "GeoTIFF")}
 
 
-def _cmd_vectorize(args: argparse.Namespace) -> int:
-    from .lineaments.detect import vectorize_to_folder
-    from .lineaments.vectorize import VectorizeParams
-
-    with progress_bar("vectorising", args.quiet) as bar:
-        res = vectorize_to_folder(args.probability, args.out_dir, threshold=args.threshold,
-                                  vector_params=VectorizeParams.from_namespace(args), progress=bar)
-    print(res.summary())
-    return 0
+def _not_folder(text: str) -> Path:
+    p = Path(text)
+    if p.is_dir() and not any(p.glob("*.adf")):  # an ArcInfo binary grid is a folder
+        raise argparse.ArgumentTypeError(f"'{p}' is a folder; give a file")
+    return p
 
 
-def _cmd_demo(args: argparse.Namespace) -> int:
-    from .lineaments.demo import run_demo
+def _command_of(parser: argparse.ArgumentParser) -> str:
+    words = parser.prog.split()[1:]
+    if words[:1] == ["microscopy"]:
+        words = words[1:]
+    if words[:1] == ["color"]:
+        words = ["colour", *words[1:]]
+    return " ".join(words)
 
-    run_demo(args.out_dir, size=args.size, seed=args.seed, device=args.device, quiet=args.quiet)
-    return 0
+
+def _check_types(parser: argparse.ArgumentParser) -> None:
+    """Give every numeric and path option of every command its checked type (see :mod:`geocore.validate`)."""
+    command = _command_of(parser)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):
+                _check_types(sub)
+            continue
+        if action.type in (int, float):
+            rng = V.range_for(action.dest, command)
+            if rng is None:
+                raise RuntimeError(f"no range for '{action.dest}' of '{command}' in geocore.validate.RANGES")
+            if action.type is int:
+                rng = rng.as_integer()
+            action.type = rng.parse
+            action.range = rng
+            if action.help != argparse.SUPPRESS:
+                action.help = f"{action.help + '; ' if action.help else ''}{rng.describe()}"
+        elif action.type is Path:
+            key = (command, action.dest)
+            if key in _GDAL_INPUTS:
+                kind = _not_folder
+            elif action.dest in _INPUT_FILES:
+                kind = V.input_file
+            elif action.dest in _INPUT_PATHS:
+                kind = V.input_path
+            elif action.dest in _OUTPUT_FOLDERS:
+                kind = V.output_folder
+            elif action.dest in _OUTPUT_FILES:
+                suffixes, what = _SUFFIXES.get(key, (None, "file"))
+                kind = V.typed(V.output_file, suffixes=suffixes, what=what)
+            else:
+                continue
+            action.type = kind
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="geocore", description=__doc__.splitlines()[0])
+    p = ArgumentParser(prog="geocore", description=__doc__.splitlines()[0])
     p.add_argument("--version", action="version", version=f"geocore {__version__}")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     top = p.add_subparsers(dest="domain", required=True)
 
-    lin = top.add_parser("lineaments", help="magnetic lineaments: synthetic surveys, training, detection")
-    sub = lin.add_subparsers(dest="command", required=True)
-
-    s = sub.add_parser("synth", help="write a synthetic dyke survey with its true axes")
-    s.add_argument("--size", nargs=2, type=int, metavar=("ROWS", "COLS"), default=(192, 192))
-    s.add_argument("--cell", type=float, default=50.0, help="cell size in metres (default 50)")
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--preset", choices=("paper", "realistic"), default="paper",
-                   help="paper: vertical magnetisation and dykes only; realistic: inclined fields, remanence, distractors")
-    s.add_argument("--out-dir", required=True, type=Path)
-    s.set_defaults(func=_cmd_synth)
-
-    t = sub.add_parser("train", help="train a VGG16-U-Net on synthetic dyke grids")
-    from .lineaments.train import TrainConfig
-    from .lineaments.vectorize import VectorizeParams
-
-    TrainConfig.add_arguments(t)
-    t.set_defaults(func=_cmd_train)
-
-    e = sub.add_parser("evaluate", help="the paper's validation: fresh synthetic grids, pixel and axis metrics")
-    e.add_argument("--model", type=Path, default=None, help="model .safetensors (default: the shipped model)")
-    e.add_argument("--grids", type=int, default=100)
-    e.add_argument("--min-dykes", type=int, default=6)
-    e.add_argument("--max-dykes", type=int, default=10)
-    e.add_argument("--seed", type=int, default=90210)
-    e.add_argument("--preset", choices=("paper", "realistic"), default="paper")
-    e.add_argument("--threshold", type=float, default=0.5)
-    e.add_argument("--device", default="auto")
-    e.set_defaults(func=_cmd_evaluate)
-
-    d = sub.add_parser("detect", help="probability map, vector axes, rose diagram and density from a grid")
-    d.add_argument("grid", type=Path, help="any raster GDAL reads (GeoTIFF, Surfer, ER Mapper, ...)")
-    d.add_argument("--out-dir", required=True, type=Path)
-    d.add_argument("--model", type=Path, default=None, help="model .safetensors (default: the shipped model)")
-    d.add_argument("--band", type=int, default=None, help="band to use (required for multi-band rasters)")
-    d.add_argument("--tile", type=int, default=None, help="tile size in cells (default: the model's)")
-    d.add_argument("--overlap", type=float, default=0.5, help="tile overlap as a fraction (default 0.5)")
-    d.add_argument("--threshold", type=float, default=0.5, help="probability threshold for axes (default 0.5)")
-    d.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    d.add_argument("--batch-size", type=int, default=8)
-    VectorizeParams.add_arguments(d)
-    from .lineaments.cli import add_method_arguments
-
-    add_method_arguments(d)
-    d.set_defaults(func=_cmd_detect)
-
-    v = sub.add_parser("vectorize", help="vector axes, rose and density from a probability raster")
-    v.add_argument("probability", type=Path)
-    v.add_argument("--out-dir", required=True, type=Path)
-    v.add_argument("--threshold", type=float, default=0.5)
-    VectorizeParams.add_arguments(v)
-    v.set_defaults(func=_cmd_vectorize)
-
-    from .lineaments.cli import register_benchmark, register_compare, register_finetune
-
-    register_compare(sub)
-    register_benchmark(sub)
-    register_finetune(sub)
-
-    demo = top.add_parser("demo", help="synthesise a survey, detect its lineaments and score them against the truth")
-    demo.add_argument("--out-dir", type=Path, default=Path("demo_output"))
-    demo.add_argument("--size", type=int, default=1024, help="grid edge in cells (default 1024)")
-    demo.add_argument("--seed", type=int, default=20261122, help="survey seed (not used in training)")
-    demo.add_argument("--device", default="auto")
-    demo.set_defaults(func=_cmd_demo)
-
     from .grids.cli import register as register_grids
+    from .lineaments.cli import register as register_lineaments
     from .magnetics.cli import register as register_magnetics
     from .microscopy.cli import register as register_microscopy
     from .minerals.cli import register as register_minerals
     from .panorama.cli import register as register_panorama
 
+    register_lineaments(top)
     register_grids(top)
     register_magnetics(top)
     register_minerals(top)
     register_panorama(top)
     register_microscopy(top)
+    _check_types(p)
     return p
 
 
+def _oserror_message(exc: OSError) -> str:
+    name = exc.filename or ""
+    what = f"'{name}'" if name else "a file"
+    reason = exc.strerror or str(exc)
+    if isinstance(exc, PermissionError):
+        return f"cannot write or read {what}: {reason}; choose a folder you may write to"
+    if isinstance(exc, IsADirectoryError):
+        return f"{what} is a folder where a file is needed; give a file path"
+    if isinstance(exc, FileNotFoundError):
+        return f"{what} does not exist; check the path"
+    return f"cannot use {what}: {reason}; check the path and the free disk space"
+
+
+def _foreign_error(exc: BaseException) -> Optional[str]:
+    """One-line wording for errors of the libraries below geocore, or None to let them propagate."""
+    if isinstance(exc, OSError) and not type(exc).__module__.startswith(("rasterio", "pyogrio", "fiona")):
+        return _oserror_message(exc)
+    if isinstance(exc, MemoryError):
+        return "not enough memory for this input; use a smaller tile or input, or a machine with more memory"
+    mod = type(exc).__module__
+    if mod.startswith("rasterio"):
+        return (f"could not read or write a raster ({exc}); the file may be truncated or damaged, "
+                f"or not a raster GDAL reads")
+    if mod.startswith("pyogrio"):
+        return f"could not read or write a vector layer ({exc}); check the file and its format"
+    return None
+
+
+def _terminate(signum, frame):  # pragma: no cover (exercised by a subprocess test)
+    raise KeyboardInterrupt
+
+
+def _quiet_gdal() -> None:
+    """Keep GDAL's own ``ERROR 1: ...`` lines and pyogrio's warnings off the terminal."""
+    os.environ.setdefault("CPL_LOG", os.devnull)
+    warnings.filterwarnings("ignore", module="pyogrio")
+    warnings.filterwarnings("ignore", category=RuntimeWarning, module="rasterio")
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    """Run one ``geocore`` command; returns the exit code (2: bad input, 130: cancelled)."""
     warnings.simplefilter("default")
     # matplotlib's 3-D toolkit clashes when a system copy sits beside the pip one (Debian + venv with
     # --system-site-packages); geocore draws only 2-D figures, so the warning is noise for its users
     warnings.filterwarnings("ignore", message="Unable to import Axes3D", category=UserWarning)
+    _quiet_gdal()
+    parser = build_parser()
     try:
-        return int(args.func(args) or 0)
+        args = parser.parse_args(argv)
+        V.check_order(vars(args))
+    except (_UsageError, GeocoreError) as exc:
+        print(f"geocore: error: {exc}", file=sys.stderr)
+        return 2
+    previous = None
+    if sys.platform != "win32":
+        try:  # SIGTERM cleans up like Ctrl-C (no half-written outputs); only possible in the main thread
+            previous = signal.signal(signal.SIGTERM, _terminate)
+        except ValueError:
+            previous = None
+    notes: list = []
+    try:
+        with warnings.catch_warnings(record=True) as notes:
+            warnings.simplefilter("default")
+            warnings.filterwarnings("ignore", message="Unable to import Axes3D", category=UserWarning)
+            _quiet_gdal()
+            rc = int(args.func(args) or 0)
+        # warnings are notes on a result: one line each, after the work, and none when the command failed
+        for text in dict.fromkeys(" ".join(str(w.message).split()) for w in notes):
+            print(f"geocore: note: {text}", file=sys.stderr)
+        return rc
     except Cancelled as exc:
         print(f"geocore: {exc}", file=sys.stderr)
         return 130
@@ -211,6 +210,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except KeyboardInterrupt:
         print("geocore: interrupted; no output was written", file=sys.stderr)
         return 130
+    except Exception as exc:
+        msg = _foreign_error(exc)
+        if msg is None:
+            raise
+        print(f"geocore: error: {' '.join(msg.split())}", file=sys.stderr)
+        return 2
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -7,11 +7,14 @@ Library functions accept two optional callables:
 
 :class:`Progress` bundles them, maps sub-steps onto sub-ranges of the bar and
 raises :class:`~geocore.errors.Cancelled` when asked to stop.
+:func:`progress_bar` shows such a callback as a tqdm bar on the command line.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+import sys
+from contextlib import contextmanager
+from typing import Callable, Iterator, Optional
 
 from .errors import Cancelled
 
@@ -76,3 +79,30 @@ class Progress:
             self.start + span * start,
             self.start + span * end,
         )
+
+
+@contextmanager
+def progress_bar(desc: str, quiet: bool = False) -> Iterator[Optional[ProgressFn]]:
+    """A tqdm bar on stderr driven by a ``progress(fraction)`` callback.
+
+    Yields the callback (or None when ``quiet``); the bar is completed and
+    closed when the block ends normally.
+    """
+    if quiet:
+        yield None
+        return
+    from tqdm import tqdm
+
+    bar = tqdm(total=1000, desc=desc, unit="‰", leave=True, file=sys.stderr,
+               bar_format="{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]")
+
+    def update(fraction: float) -> None:
+        n = int(round(fraction * 1000))
+        if n > bar.n:
+            bar.update(n - bar.n)
+
+    try:
+        yield update
+        update(1.0)
+    finally:
+        bar.close()

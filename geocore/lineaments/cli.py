@@ -1,20 +1,113 @@
-"""``geocore lineaments compare``: detected lines against an expert interpretation."""
+"""``geocore lineaments ...`` and ``geocore demo``: synthetic surveys, training, detection, comparison."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
+
+from ..errors import Cancelled
+from ..files import check_not_input, output_set
+from ..progress import progress_bar
+
+#: What each command writes into its output folder: a re-run replaces the whole set (see files.output_set)
+SURVEY_SET = ("field.tif", "mask.tif", "axes.gpkg")
+VECTOR_SET = ("lineaments.*", "rose.*", "density.tif", "preview.png")
+DETECT_SET = ("probability.tif", *VECTOR_SET)
+COMPARE_SET = ("scores.csv", "expert_lines.csv", "detected_lines.csv", "overlay.png")
+DEMO_SET = tuple(f"survey/{n}" for n in SURVEY_SET) + tuple(f"detection/{n}" for n in DETECT_SET)
+
+
+def _cmd_synth(args: argparse.Namespace) -> int:
+    from ..magnetics.synthetic import SurveyConfig, synthesize_survey
+
+    config = SurveyConfig.from_preset(args.preset)
+    with output_set(replace=(args.out_dir, SURVEY_SET)), progress_bar("synthesising survey", args.quiet) as bar:
+        res = synthesize_survey(args.out_dir, rows=args.size[0], cols=args.size[1], cell_size=args.cell,
+                                seed=args.seed, config=config, progress=bar)
+    print(f"field: {res.field_path}\nmask: {res.mask_path}\naxes: {res.axes_path} ({res.n_dykes} dykes)")
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .train import TrainConfig, train_lineament_model
+
+    config = TrainConfig.from_namespace(args)
+    from ..models.training import model_file
+
+    out = model_file(args.out)
+    if args.init:
+        init = Path(args.init)
+        check_not_input([out, out.with_suffix(".json")], [init, init.with_suffix(".json")])
+    ckpt_dir = Path(args.checkpoint_dir) if args.checkpoint_dir else out.parent / (out.stem + ".ckpt")
+    try:
+        path = train_lineament_model(config, show_progress=not args.quiet)
+    except (KeyboardInterrupt, Cancelled):
+        # the samples and the last epoch are kept on purpose: --resume continues from them
+        kept = f"; samples and checkpoint kept in '{ckpt_dir}' for --resume" if ckpt_dir.is_dir() else ""
+        print(f"geocore: interrupted; no model was written{kept}", file=sys.stderr)
+        return 130
+    print(f"model: {path}\ncard: {path.with_suffix('.json')}")
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from .evaluate import evaluate_model
+
+    with progress_bar("evaluating", args.quiet) as bar:
+        metrics = evaluate_model(args.model, n_grids=args.grids, min_dykes=args.min_dykes, max_dykes=args.max_dykes,
+                                 seed=args.seed, preset=args.preset, threshold=args.threshold, device=args.device,
+                                 progress=bar)
+    for k, v in metrics.items():
+        print(f"{k}: {v:.4f}" if isinstance(v, float) else f"{k}: {v}")
+    return 0
+
+
+def _cmd_detect(args: argparse.Namespace) -> int:
+    from .detect import detect_to_folder
+    from .vectorize import VectorizeParams
+
+    with output_set(replace=(args.out_dir, DETECT_SET), inputs=[args.grid, args.model]), \
+            progress_bar("detecting lineaments", args.quiet) as bar:
+        res = detect_to_folder(args.grid, args.out_dir, model_path=args.model, band=args.band,
+                               tile_size=args.tile, overlap=args.overlap, threshold=args.threshold,
+                               device=args.device, batch_size=args.batch_size,
+                               vector_params=VectorizeParams.from_namespace(args),
+                               method=args.method, classical=classical_from_namespace(args), progress=bar)
+    print(res.summary())
+    return 0
+
+
+def _cmd_vectorize(args: argparse.Namespace) -> int:
+    from .detect import vectorize_to_folder
+    from .vectorize import VectorizeParams
+
+    with output_set(replace=(args.out_dir, VECTOR_SET), inputs=[args.probability]), \
+            progress_bar("vectorising", args.quiet) as bar:
+        res = vectorize_to_folder(args.probability, args.out_dir, threshold=args.threshold,
+                                  vector_params=VectorizeParams.from_namespace(args), progress=bar)
+    print(res.summary())
+    return 0
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from ..cli import progress_bar
     from .compare import CompareParams, compare_to_folder
 
     params = CompareParams(tolerance=args.tolerance, strike_tolerance=args.strike_tolerance,
                            shift=args.shift)
-    with progress_bar("comparing lineaments", args.quiet) as bar:
+    with output_set(replace=(args.out_dir, COMPARE_SET), inputs=[args.detected, args.expert, args.grid]), \
+            progress_bar("comparing lineaments", args.quiet) as bar:
         res = compare_to_folder(args.detected, args.expert, args.out_dir, params, grid=args.grid, progress=bar)
     print(res.summary())
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    with output_set(replace=(args.out_dir, DEMO_SET)):
+        res = run_demo(args.out_dir, size=args.size, seed=args.seed, device=args.device, quiet=args.quiet)
+    print(res.summary(), flush=True)
     return 0
 
 
@@ -33,6 +126,74 @@ def register_compare(subparsers) -> None:
     c.add_argument("--grid", type=Path, default=None, help="grid shown under the overlay figure")
     c.add_argument("--out-dir", required=True, type=Path)
     c.set_defaults(func=_cmd_compare)
+
+
+def register(subparsers) -> None:
+    """Add ``geocore lineaments ...`` and ``geocore demo`` to the top-level parser."""
+    from .train import TrainConfig
+    from .vectorize import VectorizeParams
+
+    lin = subparsers.add_parser("lineaments", help="magnetic lineaments: synthetic surveys, training, detection")
+    sub = lin.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("synth", help="write a synthetic dyke survey with its true axes")
+    s.add_argument("--size", nargs=2, type=int, metavar=("ROWS", "COLS"), default=(192, 192))
+    s.add_argument("--cell", type=float, default=50.0, help="cell size in metres (default 50)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--preset", choices=("paper", "realistic", "survey"), default="paper",
+                   help="paper: vertical magnetisation and dykes only; realistic: inclined fields, remanence, "
+                        "distractors; survey: realistic plus a fractal basement fabric, gridding from flight "
+                        "lines, swarms and thin dykes")
+    s.add_argument("--out-dir", required=True, type=Path)
+    s.set_defaults(func=_cmd_synth)
+
+    t = sub.add_parser("train", help="train a VGG16-U-Net on synthetic dyke grids")
+    TrainConfig.add_arguments(t)
+    t.set_defaults(func=_cmd_train)
+
+    e = sub.add_parser("evaluate", help="the paper's validation: fresh synthetic grids, pixel and axis metrics")
+    e.add_argument("--model", type=Path, default=None, help="model .safetensors (default: the shipped model)")
+    e.add_argument("--grids", type=int, default=100)
+    e.add_argument("--min-dykes", type=int, default=6)
+    e.add_argument("--max-dykes", type=int, default=10)
+    e.add_argument("--seed", type=int, default=90210)
+    e.add_argument("--preset", choices=("paper", "realistic", "survey"), default="paper")
+    e.add_argument("--threshold", type=float, default=0.5)
+    e.add_argument("--device", default="auto")
+    e.set_defaults(func=_cmd_evaluate)
+
+    d = sub.add_parser("detect", help="probability map, vector axes, rose diagram and density from a grid")
+    d.add_argument("grid", type=Path, help="any raster GDAL reads (GeoTIFF, Surfer, ER Mapper, ...)")
+    d.add_argument("--out-dir", required=True, type=Path)
+    d.add_argument("--model", type=Path, default=None, help="model .safetensors (default: the shipped model)")
+    d.add_argument("--band", type=int, default=None, help="band to use (required for multi-band rasters)")
+    d.add_argument("--tile", type=int, default=None, help="tile size in cells (default: the model's)")
+    d.add_argument("--overlap", type=float, default=0.5, help="tile overlap as a fraction (default 0.5)")
+    d.add_argument("--threshold", type=float, default=0.5, help="probability threshold for axes (default 0.5)")
+    d.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    d.add_argument("--batch-size", type=int, default=8)
+    VectorizeParams.add_arguments(d)
+    add_method_arguments(d)
+    d.set_defaults(func=_cmd_detect)
+
+    v = sub.add_parser("vectorize", help="vector axes, rose and density from a probability raster")
+    v.add_argument("probability", type=Path)
+    v.add_argument("--out-dir", required=True, type=Path)
+    v.add_argument("--threshold", type=float, default=0.5)
+    VectorizeParams.add_arguments(v)
+    v.set_defaults(func=_cmd_vectorize)
+
+    register_compare(sub)
+    register_benchmark(sub)
+    register_finetune(sub)
+
+    demo = subparsers.add_parser("demo", help="synthesise a survey, detect its lineaments and score them against "
+                                              "the truth")
+    demo.add_argument("--out-dir", type=Path, default=Path("demo_output"))
+    demo.add_argument("--size", type=int, default=1024, help="grid edge in cells (default 1024)")
+    demo.add_argument("--seed", type=int, default=20261122, help="survey seed (not used in training)")
+    demo.add_argument("--device", default="auto")
+    demo.set_defaults(func=_cmd_demo)
 
 
 # ----------------------------------------------------------------------------- detection method options
@@ -66,7 +227,6 @@ def classical_from_namespace(args):
 
 # ----------------------------------------------------------------------------- benchmark
 def _cmd_benchmark(args: argparse.Namespace) -> int:
-    from ..cli import progress_bar
     from ..errors import GeocoreError
     from .benchmark import BenchmarkCase, default_detectors, load_cases, run_benchmark
 
@@ -125,7 +285,6 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
     import json
     import sys
 
-    from ..cli import progress_bar
     from ..errors import GeocoreError
     from .detect import default_model_path
     from .finetune import FinetuneConfig, finetune_model, holdout_scores

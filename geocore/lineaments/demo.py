@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import sys
 import time
 from pathlib import Path
 
@@ -39,16 +38,58 @@ def score_lines(detected_path, truth_path, grid_path, tolerance_cells: float = 2
                           tolerance_cells)
 
 
+@dataclasses.dataclass
+class DemoResult:
+    """What :func:`run_demo` made: the survey, the detection and the scores.
+
+    Attributes
+    ----------
+    survey : SurveyResult
+        The synthetic survey (field, mask and true axes paths, dyke count).
+    detection : DetectResult
+        The detection outputs in ``out_dir/detection``.
+    scores : dict
+        ``axis_recall`` and ``axis_precision`` against the true axes (2-cell tolerance).
+    size, seed : int
+        Grid edge in cells and survey seed.
+    survey_dir : Path
+    seconds_synthesis, seconds_detection : float
+        Wall-clock times of the two steps, in seconds.
+    """
+
+    survey: object
+    detection: object
+    scores: dict
+    size: int
+    seed: int
+    survey_dir: Path
+    seconds_synthesis: float
+    seconds_detection: float
+
+    def summary(self) -> str:
+        s = self.survey
+        return "\n".join([
+            f"survey ({self.size} x {self.size} cells at 50 m, {s.n_dykes} dykes, seed {self.seed}): "
+            f"{self.survey_dir}",
+            f"  field: {s.field_path}\n  true axes: {s.axes_path}",
+            self.detection.summary(),
+            f"axis recall (true axes within 2 cells of a detected line): {self.scores['axis_recall']:.3f}",
+            f"axis precision (detected lines within 2 cells of a true axis): {self.scores['axis_precision']:.3f}",
+            f"time: synthesis {self.seconds_synthesis:.0f} s, detection {self.seconds_detection:.0f} s",
+        ])
+
+
 def run_demo(out_dir: Path, *, size: int = 1024, seed: int = 20261122, device: str = "auto",
-             quiet: bool = False) -> dict:
+             quiet: bool = False) -> DemoResult:
     """Synthesise a ``size`` x ``size`` realistic survey, detect its lineaments and score them.
 
-    The survey seed is one never used in training. Prints where the outputs
+    The survey seed is one never used in training. Returns where the outputs
     are and the axis recall/precision of the detected lines against the known
-    dyke axes (2-cell tolerance).
+    dyke axes (2-cell tolerance); :meth:`DemoResult.summary` words them. Shows
+    progress bars on stderr unless ``quiet``.
     """
-    from ..cli import progress_bar
     from ..magnetics.synthetic import SurveyConfig, synthesize_survey
+    from ..progress import progress_bar
     from .detect import detect_to_folder
 
     out_dir = Path(out_dir)
@@ -66,11 +107,5 @@ def run_demo(out_dir: Path, *, size: int = 1024, seed: int = 20261122, device: s
     t2 = time.time()
     gpkg = next(p for p in result.lines if str(p).endswith(".gpkg"))
     scores = score_lines(gpkg, survey.axes_path, survey.field_path)
-    print(f"survey ({size} x {size} cells at 50 m, {survey.n_dykes} dykes, seed {seed}): {survey_dir}")
-    print(f"  field: {survey.field_path}\n  true axes: {survey.axes_path}")
-    print(result.summary())
-    print(f"axis recall (true axes within 2 cells of a detected line): {scores['axis_recall']:.3f}")
-    print(f"axis precision (detected lines within 2 cells of a true axis): {scores['axis_precision']:.3f}")
-    print(f"time: synthesis {t1 - t0:.0f} s, detection {t2 - t1:.0f} s")
-    sys.stdout.flush()
-    return scores
+    return DemoResult(survey=survey, detection=result, scores=scores, size=size, seed=seed, survey_dir=survey_dir,
+                      seconds_synthesis=t1 - t0, seconds_detection=t2 - t1)

@@ -7,13 +7,15 @@ from pathlib import Path
 
 
 def _cmd_transform(args: argparse.Namespace) -> int:
-    from ..cli import progress_bar
+    from ..progress import progress_bar
     from .transforms import TransformParams, transform_file
 
     params = TransformParams(op=args.op, inclination=args.inclination, declination=args.declination,
                              stabilization_inclination=args.stabilize, height=args.height,
                              wavelength=args.wavelength)
-    with progress_bar(f"transform {args.op}", args.quiet) as bar:
+    from ..files import output_set
+
+    with output_set(inputs=[args.input]), progress_bar(f"transform {args.op}", args.quiet) as bar:
         out = transform_file(args.input, args.output, params, band=args.band, crs=args.crs, progress=bar)
     print(f"{args.output}: {args.op}, {out.shape[1]} x {out.shape[0]} cells, units {out.units or 'unknown'}")
     return 0

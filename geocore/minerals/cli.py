@@ -5,9 +5,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..files import check_not_input, output_set
+
+#: What each command writes into its output folder: a re-run replaces the whole set (see files.output_set)
+SECTIONS_SET = ("imgs/train/*.jpg", "imgs/test/*.jpg", "masks/train/*.png", "masks/test/*.png")
+STATS_SET = ("stats.csv", "grain_sizes.csv", "contacts.csv", "area_fractions.png", "grain_sizes.png",
+             "contacts.png", "report.html")
+SEGMENT_SET = ("classes.tif", "minerals.*", "probabilities.tif", *STATS_SET)
+
 
 def _bar(desc, quiet):
-    from ..cli import progress_bar
+    from ..progress import progress_bar
 
     return progress_bar(desc, quiet)
 
@@ -16,7 +24,7 @@ def _cmd_synth(args) -> int:
     from .classes import parse_codes
     from .synthetic import write_sections
 
-    with _bar("synthesising sections", args.quiet) as bar:
+    with output_set(replace=(args.out_dir, SECTIONS_SET)), _bar("synthesising sections", args.quiet) as bar:
         res = write_sections(args.out_dir, args.count, shape=tuple(args.size), seed=args.seed,
                              codes=parse_codes(args.classes), test_fraction=args.test_fraction,
                              grain_px=args.grain_px, progress=bar)
@@ -34,8 +42,12 @@ def _cmd_train(args) -> int:
 
 
 def _cmd_evaluate(args) -> int:
+    from .segment import default_model_path
     from .train import evaluate_model
 
+    if args.json:
+        model = Path(args.model) if args.model else Path(default_model_path())
+        check_not_input([args.json], [model, model.with_suffix(".json")])
     with _bar("evaluating", args.quiet) as bar:
         m = evaluate_model(args.data, args.model, split=args.split, device=args.device, tile_size=args.tile,
                            progress=bar)
@@ -56,7 +68,8 @@ def _cmd_evaluate(args) -> int:
 def _cmd_segment(args) -> int:
     from .segment import segment_to_folder
 
-    with _bar("segmenting minerals", args.quiet) as bar:
+    with output_set(replace=(args.out_dir, SEGMENT_SET), inputs=[args.image, *(args.extra or ()), args.model]), \
+            _bar("segmenting minerals", args.quiet) as bar:
         res = segment_to_folder(args.image, args.out_dir, model_path=args.model, extra=args.extra or (),
                                 um_per_px=args.um_per_px, probabilities=args.probabilities,
                                 vector_format=args.format, tile_size=args.tile, overlap=args.overlap,
@@ -70,7 +83,8 @@ def _cmd_segment(args) -> int:
 def _cmd_stats(args) -> int:
     from .stats import statistics_from_raster, write_statistics
 
-    with _bar("mineral statistics", args.quiet) as bar:
+    with output_set(replace=(args.out_dir, STATS_SET), inputs=[args.classes]), \
+            _bar("mineral statistics", args.quiet) as bar:
         st = statistics_from_raster(args.classes, um_per_px=args.um_per_px, size_classes=args.size_classes,
                                     progress=bar)
         paths = write_statistics(st, args.out_dir, source=f"Class map: {Path(args.classes).name}")

@@ -20,14 +20,20 @@ def _distortion(values):
 
 
 def _cmd_stitch(args: argparse.Namespace) -> int:
-    from ..cli import progress_bar
+    from ..progress import progress_bar
     from .pipeline import StitchParams, stitch
 
     params = StitchParams(um_per_px=args.um_per_px, positions=args.positions, layout=args.layout,
                           flat_field=args.flat_field, distortion=_distortion(args.distortion), method=args.method, model=args.model,
                           min_score=args.min_score, outlier_px=args.outlier_px, gain=not args.no_gain,
                           blend=args.blend, interpolation=args.interpolation, overviews=args.overviews)
-    with progress_bar("stitching", args.quiet) as bar:
+    from ..files import check_distinct, check_not_input, output_set
+
+    check_distinct({"--out": args.out, "--report": args.report, "--tiles-report": args.tiles_report,
+                    "--layout-png": args.layout_png})
+    inputs = [p for p in args.tiles if p.is_file()] + [args.positions, args.flat_field]
+    check_not_input([args.out, args.report, args.tiles_report, args.layout_png], inputs)
+    with output_set(inputs=inputs), progress_bar("stitching", args.quiet) as bar:
         result = stitch(args.tiles, args.out, params, report=args.report or True,
                         tiles_report=args.tiles_report or True, layout_png=args.layout_png or True, progress=bar)
     print(result.summary())
