@@ -493,9 +493,15 @@ def overlay_png(result: CompareResult, path: str | os.PathLike, grid=None) -> Pa
         ax.legend(handles=[Line2D([], [], color="#ffd400", lw=3, label="expert"),
                            Line2D([], [], color="black", lw=1.2, label="detected")], loc="upper right")
         ax.set_aspect("equal")
-        ax.set_xlabel(f"easting ({result.crs.to_string()})")
-        ax.set_ylabel("northing")
-        ax.ticklabel_format(useOffset=False, style="plain")
+        # kilometres relative to the lower-left corner: plain map coordinates overlap on the axis
+        x0, y0 = ax.get_xlim()[0], ax.get_ylim()[0]
+        from matplotlib.ticker import FuncFormatter
+
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{(v - x0) / 1000:g}"))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{(v - y0) / 1000:g}"))
+        name = getattr(result.crs, "name", None) or "projected CRS"
+        ax.set_xlabel(f"easting, km from {x0:,.0f} m ({name})", fontsize=8)
+        ax.set_ylabel(f"northing, km from {y0:,.0f} m", fontsize=8)
         fig.tight_layout()
         with atomic_output(path) as tmp:
             fig.savefig(tmp)

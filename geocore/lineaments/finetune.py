@@ -13,6 +13,11 @@ is not a non-dyke), so the labels are built with that in mind:
 * cells outside the interpreted area (``area`` polygons; default the whole
   grid) and nodata cells carry no weight at all.
 
+Lines are thin, so positives are a few per cent of the weighted cells: their
+weight is raised until positives and uncertain negatives weigh alike in total
+(at most ``max_positive_weight`` times), or the model learns to say "no line"
+everywhere.
+
 Synthetic samples of the ``survey`` preset are mixed into every batch
 (``synthetic_share``) so the model does not forget what a dyke is elsewhere.
 Real samples are random crops of the normalised grid with the 8 rotations
@@ -63,6 +68,8 @@ class FinetuneConfig:
         positive, and beyond which it is an uncertain negative.
     negative_weight : float
         Loss weight of the uncertain negatives, in (0, 1].
+    max_positive_weight : float
+        Largest factor on the positives' weight (class balance).
     seed : int
     device : str
     max_minutes : float or None
@@ -79,6 +86,7 @@ class FinetuneConfig:
     positive_cells: float = 1.0
     negative_cells: float = 4.0
     negative_weight: float = 0.2
+    max_positive_weight: float = 20.0
     seed: int = 0
     device: str = "auto"
     max_minutes: Optional[float] = None
@@ -220,6 +228,9 @@ def finetune_model(grid_path: str | os.PathLike, expert_path: str | os.PathLike,
     area = read_vector(area_path, "interpreted area") if area_path is not None else None
     target, weight = label_rasters(grid, expert, area, positive_cells=config.positive_cells,
                                    negative_cells=config.negative_cells, negative_weight=config.negative_weight)
+    pos, neg = float((weight * target).sum()), float((weight * (1 - target)).sum())
+    balance = float(np.clip(neg / max(pos, 1e-9), 1.0, config.max_positive_weight))
+    weight = np.where(target > 0, weight * balance, weight).astype(np.float32)
     device = resolve_device(config.device)
     model, card = load_model(init, device=device)
     if card.task != "lineaments" or int(card.in_channels) != 1:
@@ -286,7 +297,7 @@ def finetune_model(grid_path: str | os.PathLike, expert_path: str | os.PathLike,
                           area=Path(area_path).name if area_path else "whole grid",
                           expert_lines=int(len(expert)), cell_size_m=float(grid.spacing[1]),
                           positive_cells=config.positive_cells, negative_cells=config.negative_cells,
-                          negative_weight=config.negative_weight),
+                          negative_weight=config.negative_weight, positive_weight=round(balance, 3)),
         synthetic=dict(preset="survey", samples=config.synthetic_samples if n_syn_batch else 0,
                        share=config.synthetic_share),
         optimizer=dict(name="Adam", lr=config.lr, schedule="cosine", steps_planned=config.steps,
