@@ -79,6 +79,10 @@ def main() -> None:
     args = ap.parse_args()
     methods = [m for m in args.methods.split(",") if m]
     dets = default_detectors(None, methods)
+    if "cnn" in methods:
+        from geocore.lineaments.benchmark import Detector
+
+        dets.append(Detector(label="cnn (shipped, scales 1 0.5 0.25)", method="cnn", scales=(1.0, 0.5, 0.25)))
     for m in args.model:
         dets += default_detectors(m, ["cnn"])
     cases = real_cases()

@@ -177,3 +177,47 @@ def test_a_geographic_grid_is_refused_with_the_utm_zone(tmp_path, capsys):
         assert rc == 2 and "geographic" in err and "EPSG:32723" in err, err
         assert not (tmp_path / method).exists()
     check_projected(rasterio.open(write_grid(tmp_path / "utm.tif", data)).crs, "utm.tif")  # no error
+
+
+# ----------------------------------------------------------------------------- multi-scale CNN
+@pytest.fixture(scope="module")
+def tiny_cnn(tmp_path_factory):
+    import torch
+
+    from geocore.models import ModelCard, build_model, save_model
+
+    card = ModelCard(tile_size=64, encoder="resnet18", decoder_channels=[8, 8, 8, 8, 8],
+                     normalization={"mode": "local_zscore", "window": 31, "clip": 3.0})
+    torch.manual_seed(0)
+    return save_model(build_model(card), card, tmp_path_factory.mktemp("m") / "tiny.safetensors")
+
+
+def test_multiscale_is_the_cellwise_maximum_over_scales(tmp_path, tiny_cnn):
+    grid, _ = dyke_grid(60.0, 0.0, rows=100, cols=90)
+    data = grid.data.copy()
+    data[:6, :9] = np.nan
+    path = write_grid(tmp_path / "g.tif", data)
+    one = detect_to_folder(path, tmp_path / "one", model_path=tiny_cnn)
+    multi = detect_to_folder(path, tmp_path / "multi", model_path=tiny_cnn, scales=[1.0, 0.5])
+    with rasterio.open(one.probability) as a, rasterio.open(multi.probability) as b:
+        p1, pm = a.read(1), b.read(1)
+        assert "scales 1, 0.5" in b.descriptions[0]
+    assert np.isnan(pm[:6, :9]).all() and np.isfinite(pm[6:, 9:]).all()
+    ok = np.isfinite(p1)
+    assert np.all(pm[ok] >= p1[ok] - 1e-6)           # never below the full-resolution pass
+    assert np.mean(pm[ok] > p1[ok] + 1e-4) > 0.05     # and the coarse pass adds something
+    # [1] alone is the single-scale run, exactly
+    same = detect_to_folder(path, tmp_path / "same", model_path=tiny_cnn, scales=[1.0])
+    with rasterio.open(same.probability) as c:
+        assert np.array_equal(np.nan_to_num(c.read(1), nan=-1), np.nan_to_num(p1, nan=-1))
+
+
+def test_bad_scales_are_refused(tmp_path, tiny_cnn):
+    grid, _ = dyke_grid()
+    path = write_grid(tmp_path / "g.tif", grid.data)
+    for scales in ([1.0, 2.0], [0.5, 0.5], [0.0]):
+        with pytest.raises(GeocoreError, match="scales"):
+            detect_to_folder(path, tmp_path / "o", model_path=tiny_cnn, scales=scales)
+    with pytest.raises(GeocoreError, match="CNN only"):
+        detect_to_folder(path, tmp_path / "o", method="tga", scales=[1.0, 0.5])
+    assert not (tmp_path / "o").exists()

@@ -78,6 +78,8 @@ class Detector:
     percentile : float
         Classical ridge percentile.
     vector_params : VectorizeParams or None
+    scales : tuple of float or None
+        CNN resolutions merged by the maximum (None: full resolution only).
     """
 
     label: str
@@ -85,6 +87,7 @@ class Detector:
     model: Optional[Path] = None
     percentile: float = 70.0
     vector_params: object = None
+    scales: Optional[tuple] = None
 
 
 @dataclass
@@ -161,7 +164,7 @@ def _detect(case: BenchmarkCase, det: Detector, out: Path, device: str):
     res = detect_lineaments(case.grid, probability_path=out / "probability.tif",
                             lines_paths=[out / "lineaments.gpkg"], model_path=det.model, band=case.band,
                             device=device, vector_params=det.vector_params, method=det.method,
-                            classical=classical)
+                            classical=classical, scales=det.scales)
     return res
 
 

@@ -73,7 +73,8 @@ def _cmd_detect(args: argparse.Namespace) -> int:
                                tile_size=args.tile, overlap=args.overlap, threshold=args.threshold,
                                device=args.device, batch_size=args.batch_size,
                                vector_params=VectorizeParams.from_namespace(args),
-                               method=args.method, classical=classical_from_namespace(args), progress=bar)
+                               method=args.method, classical=classical_from_namespace(args),
+                               scales=args.scales, progress=bar)
     print(res.summary())
     return 0
 
@@ -211,6 +212,9 @@ def add_method_arguments(p) -> None:
                    help="main-field declination in degrees, clockwise from north")
     g.add_argument("--reduction", choices=("auto", "rtp", "rte", "none"), default=d.reduction,
                    help="classical methods: reduce to the pole (|I| >= 30) or equator (below) with auto (default)")
+    g.add_argument("--scales", type=float, nargs="+", default=None,
+                   help="cnn: also run at these fractions of the grid's resolution and keep the largest "
+                        "probability, e.g. 1 0.5 0.25 (default: 1 only)")
     g.add_argument("--percentile", type=float, default=d.percentile,
                    help=f"classical methods: ridge strength percentile that maps to 0.5 (default {d.percentile:g})")
 

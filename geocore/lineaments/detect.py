@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
 
+import numpy as np
+
 from ..errors import GeocoreError
 from ..files import atomic_output, check_not_input, prepare_out_dir
 from ..progress import Progress
@@ -193,6 +195,7 @@ def detect_lineaments(
     vector_params: Optional[VectorizeParams] = None,
     method: str = "cnn",
     classical: Optional[ClassicalParams] = None,
+    scales: Optional[Sequence[float]] = None,
     progress=None,
     cancel=None,
 ) -> DetectResult:
@@ -232,6 +235,10 @@ def detect_lineaments(
     classical : ClassicalParams or None
         Field direction, reduction and percentile of a classical method (its
         ``method`` is replaced by ``method``).
+    scales : list of float or None
+        CNN only: run the network at these fractions of the grid's
+        resolution (e.g. ``[1, 0.5, 0.25]``) and keep the largest
+        probability (:func:`predict_multiscale`); None or ``[1]``: one pass.
     progress, cancel : callables or Progress
 
     Returns
@@ -258,6 +265,10 @@ def detect_lineaments(
     info = open_raster_checked(grid, band)
     check_size(info.width, info.height, grid, minimum=MIN_CELLS, bytes_per_cell=BYTES_PER_CELL, what="grid")
     check_projected(info.crs, grid)
+    scales = _check_scales(scales)
+    if method != "cnn" and scales != (1.0,):
+        msg = "scales apply to the CNN only; the classical methods run at the grid's resolution"
+        raise GeocoreError(msg)
     cparams = None
     if method != "cnn":
         cparams = dataclasses.replace(classical or ClassicalParams(), method=method)
@@ -285,7 +296,10 @@ def detect_lineaments(
 
     with contextlib.ExitStack() as stack:
         prob_tmp = stack.enter_context(atomic_output(probability_path))
-        if cparams is None:
+        if cparams is None and scales != (1.0,):
+            predict_multiscale(grid, prob_tmp, model, card, band=info.band, params=params, scales=scales,
+                               progress=prog.sub(0.0, 0.8))
+        elif cparams is None:
             predict_raster(grid, prob_tmp, model, card, bands=[info.band], params=params,
                            progress=prog.sub(0.0, 0.8))
         else:
@@ -297,6 +311,98 @@ def detect_lineaments(
     return DetectResult(probability=Path(probability_path), lines=[Path(p) for p in lines_paths],
                         rose=_path(rose_path), density=_path(density_path), preview=_path(preview_path),
                         n_lines=len(gdf), gdf=gdf)
+
+
+def _check_scales(scales) -> tuple:
+    scales = tuple(float(x) for x in (scales or (1.0,)))
+    if not scales or any(not (0.05 <= x <= 1.0) for x in scales) or len(set(scales)) != len(scales):
+        msg = (f"scales {list(scales)} must be distinct fractions in [0.05, 1] of the grid's resolution, "
+               "e.g. 1 0.5 0.25")
+        raise GeocoreError(msg)
+    return tuple(sorted(scales, reverse=True))
+
+
+def predict_multiscale(grid: str | os.PathLike, path: str | os.PathLike, model, card, *, band: int, params,
+                       scales: Sequence[float], progress=None) -> Path:
+    """The network at several resolutions of the grid, merged by the maximum probability.
+
+    Dyke anomalies are 2-10 cells wide depending on the cell size, line
+    spacing and depth, while the network learned one range of widths: at
+    ``scale`` 0.5 the grid is averaged to cells twice as large, so anomalies
+    twice as wide look like the ones it learned. The full-resolution pass is
+    tiled like a single-scale run; each coarser grid (``scale**2`` of the
+    cells) is held in memory, predicted tile by tile, and upsampled
+    bilinearly onto the full-resolution cells strip by strip.
+    """
+    import tempfile
+
+    import rasterio
+    from rasterio.enums import Resampling
+    from scipy import ndimage
+
+    from ..inference import predict_raster
+
+    prog = Progress.wrap(progress)
+    scales = _check_scales(scales)
+    n = len(scales)
+    with tempfile.TemporaryDirectory(prefix="geocore_scales_", dir=Path(path).parent) as tmp:
+        tmp = Path(tmp)
+        fine = tmp / "scale1.tif" if scales[0] == 1.0 else None
+        coarse = []
+        with rasterio.open(grid) as ds:
+            H, W, profile = ds.height, ds.width, ds.profile
+            nodata = ds.nodatavals[band - 1]
+            for k, sc in enumerate(scales):
+                sub = prog.sub(k / n, (k + 1) / n)
+                if sc == 1.0:
+                    predict_raster(grid, fine, model, card, bands=[band], params=params, progress=sub)
+                    continue
+                h, w = max(8, int(round(H * sc))), max(8, int(round(W * sc)))
+                data = ds.read(band, out_shape=(h, w), resampling=Resampling.average, masked=True)
+                arr = np.ma.filled(data.astype(np.float32), np.nan)
+                if nodata is not None and not np.isnan(nodata):
+                    arr[arr == nodata] = np.nan
+                small = tmp / f"grid{k}.tif"
+                t = ds.transform * ds.transform.scale(W / w, H / h)
+                with rasterio.open(small, "w", driver="GTiff", width=w, height=h, count=1, dtype="float32",
+                                   crs=ds.crs, transform=t, nodata=float("nan")) as dst:
+                    dst.write(arr, 1)
+                out = tmp / f"prob{k}.tif"
+                predict_raster(small, out, model, card, bands=[1], params=params, progress=sub)
+                with rasterio.open(out) as pd:
+                    coarse.append(pd.read(1))
+        # merge strip by strip onto the full-resolution cells (NaN where the grid is nodata)
+        out_profile = dict(driver="GTiff", width=W, height=H, count=1, dtype="float32", crs=profile.get("crs"),
+                           transform=profile["transform"], nodata=float("nan"), compress="deflate", predictor=3)
+        if H >= 256 and W >= 256:
+            out_profile.update(tiled=True, blockxsize=256, blockysize=256)
+        with rasterio.open(grid) as ds, rasterio.open(path, "w", **out_profile) as dst:
+            fine_ds = rasterio.open(fine) if fine is not None else None
+            try:
+                step = 256
+                for r0 in range(0, H, step):
+                    r1 = min(H, r0 + step)
+                    win = rasterio.windows.Window(0, r0, W, r1 - r0)
+                    nan = ds.read_masks(band, window=win) == 0
+                    best = fine_ds.read(1, window=win) if fine_ds is not None else np.full((r1 - r0, W), 0.0,
+                                                                                           np.float32)
+                    rows = (np.arange(r0, r1) + 0.5)
+                    cols = (np.arange(W) + 0.5)
+                    for c in coarse:
+                        h, w = c.shape
+                        rr = rows[:, None] * h / H - 0.5 + 0 * cols[None, :]
+                        cc = cols[None, :] * w / W - 0.5 + 0 * rows[:, None]
+                        up = ndimage.map_coordinates(np.nan_to_num(c, nan=0.0), [rr, cc], order=1, mode="nearest")
+                        best = np.fmax(best, up.astype(np.float32))
+                    best = best.astype(np.float32)
+                    best[nan] = np.nan
+                    dst.write(best, 1, window=win)
+            finally:
+                if fine_ds is not None:
+                    fine_ds.close()
+            dst.set_band_description(1, f"lineament probability, maximum over scales {', '.join(f'{x:g}' for x in scales)}")
+    prog.update(1.0)
+    return Path(path)
 
 
 def write_ridge_map(grid: str | os.PathLike, path: str | os.PathLike, params: ClassicalParams, *,
@@ -344,6 +450,7 @@ def detect_to_folder(
     vector_params: Optional[VectorizeParams] = None,
     method: str = "cnn",
     classical: Optional[ClassicalParams] = None,
+    scales: Optional[Sequence[float]] = None,
     progress=None,
     cancel=None,
 ) -> DetectResult:
@@ -358,7 +465,7 @@ def detect_to_folder(
         grid, probability_path=out / "probability.tif", **_folder_paths(out),
         model_path=model_path, band=band, tile_size=tile_size, overlap=overlap, threshold=threshold,
         device=device, batch_size=batch_size, vector_params=vector_params, method=method, classical=classical,
-        progress=progress, cancel=cancel)
+        scales=scales, progress=progress, cancel=cancel)
 
 
 def vectorize_to_folder(

@@ -241,6 +241,10 @@ def test_detect_with_a_classical_method(geocore_plugin, survey, tmp_path):
         "INPUT": survey.result["OUTPUT_FIELD"], "METHOD": 2, "INCLINATION": 90.0, "DECLINATION": 0.0,
         "OUTPUT_PROBABILITY": str(tmp_path / "t.tif"), "OUTPUT_LINES": str(tmp_path / "t.gpkg")})
     assert result["N_LINES"] > 0
+    with pytest.raises(QgsProcessingException, match="not numbers"):
+        processing.run("geocore:detectlineaments", {
+            "INPUT": survey.result["OUTPUT_FIELD"], "SCALES": "1, half",
+            "OUTPUT_PROBABILITY": str(tmp_path / "s.tif"), "OUTPUT_LINES": str(tmp_path / "s.gpkg")})
 
 
 def test_finetune_on_interpreted_lines_then_detect(geocore_plugin, survey, tmp_path):
