@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Iterator, Optional, Sequence
 
 from . import __version__
-from .errors import Cancelled, GeocoreError
+from .errors import Cancelled, GeocoreError, cli_option
 
 
 @contextmanager
@@ -186,6 +186,22 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def option_names(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict:
+    """Library parameter (argparse ``dest``) -> how the chosen subcommand spells it (``--crs``, ``INPUT``)."""
+    names: dict = {}
+    while parser is not None:
+        chosen = None
+        for action in parser._actions:  # noqa: SLF001 (argparse keeps no public list)
+            if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
+                chosen = action.choices.get(getattr(args, action.dest, None) or "")
+            elif action.option_strings:
+                names[action.dest] = max(action.option_strings, key=len)
+            elif action.dest != argparse.SUPPRESS:
+                names[action.dest] = action.metavar if isinstance(action.metavar, str) else action.dest.upper()
+        parser = chosen
+    return names
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -199,7 +215,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"geocore: {exc}", file=sys.stderr)
         return 130
     except GeocoreError as exc:
-        print(f"geocore: error: {exc}", file=sys.stderr)
+        names = option_names(parser, args)
+        print(f"geocore: error: {exc.phrase(lambda p: names.get(p, cli_option(p)))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("geocore: interrupted; no output was written", file=sys.stderr)

@@ -11,7 +11,7 @@ import rasterio
 from rasterio.transform import from_origin
 
 from geocore.cli import main
-from geocore.errors import GeocoreError
+from geocore.errors import GeocoreError, InputError, ParameterError
 from geocore.grids.io import Grid, convert_grid, ers_header_crs, read_grid, write_geotiff
 
 DATA = Path(os.environ.get("GEOCORE_TEST_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))
@@ -82,10 +82,15 @@ def test_surfer_and_er_mapper_hold_the_same_dem():
 
 @needs_data
 def test_surfer_grid_without_crs_needs_one(tmp_path):
-    with pytest.raises(GeocoreError, match="no coordinate reference system.*--crs"):
+    with pytest.raises(ParameterError, match="no coordinate reference system; give it with 'crs'") as err:
         read_grid(GRIDS / "elevation_surfer.GRD")
+    assert err.value.param == "crs"
     grid = read_grid(GRIDS / "elevation_surfer.GRD", crs="EPSG:28354")
-    assert grid.crs.to_epsg() == 28354 and grid.dtype == "float64"
+    # Surfer 7 stores doubles whatever the data; these values are exact in float32, as in the ER Mapper copy
+    assert grid.crs.to_epsg() == 28354 and grid.dtype == "float32" == read_grid(GRIDS / "elevation.ers").dtype
+    write_geotiff(grid, tmp_path / "dem.tif")
+    with rasterio.open(tmp_path / "dem.tif") as ds:
+        assert ds.dtypes == ("float32",)
 
 
 @needs_data

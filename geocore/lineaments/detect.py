@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
 
-from ..errors import GeocoreError
+from ..errors import GeocoreError, ParameterError
 from ..files import atomic_output, check_not_input, prepare_out_dir
 from ..progress import Progress
 from ..raster.io import open_raster_checked
@@ -37,8 +37,8 @@ def default_model_path() -> Path:
     """
     path = Path(__file__).resolve().parent / "models" / SHIPPED_MODEL
     if not path.is_file():
-        msg = f"the shipped lineament model is missing ({path}); pass --model with a trained .safetensors model"
-        raise GeocoreError(msg)
+        msg = f"the shipped lineament model is missing ({path}); give a trained .safetensors model with {{param}}"
+        raise ParameterError(msg, param="model")
     return path
 
 
@@ -203,6 +203,9 @@ def detect_lineaments(
     # -- everything that can be wrong with the request, before any heavy work
     _check_threshold(threshold)
     _check_overlap(overlap)
+    from ..grids.io import check_streamable
+
+    check_streamable(grid, band)  # Geosoft .grd, GDAL-unreadable netCDF, undeclared dummies: point to grid convert
     info = open_raster_checked(grid, band)
     model_file = Path(model_path) if model_path is not None else default_model_path()
     outputs = [probability_path, *lines_paths, rose_path, density_path, preview_path]
