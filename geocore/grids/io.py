@@ -683,7 +683,7 @@ def check_streamable(path: str | os.PathLike, band: Optional[int] = None) -> Non
             ds = rasterio.open(name)
         except (RasterioIOError, OSError, ValueError):
             if path.suffix.lower() in GEOSOFT_SUFFIXES:
-                raise InputError(f"'{path}' is a Geosoft grid, which GDAL does not read; {fix}") from None
+                raise InputError(f"'{path}' is not a raster GDAL reads (a Geosoft .grd?); {fix}") from None
             return
     with ds:
         if ds.count == 0 and ds.subdatasets:
