@@ -380,7 +380,9 @@ def install(requirements: Sequence[str], target: Optional[Path], *, log: Callabl
             if cancel is not None and cancel():
                 proc.kill()
                 proc.wait()
+                proc.stdout.close()
                 raise InstallError("installation cancelled; what pip installed so far stays in place")
+        proc.stdout.close()
         rc = proc.wait()
         if rc != 0:
             hint = " (QGIS's Python has no pip: install it, e.g. apt-get install python3-pip)" \
@@ -396,14 +398,16 @@ def install(requirements: Sequence[str], target: Optional[Path], *, log: Callabl
 
 # ----------------------------------------------------------------------------- self-test
 def _version_of(module: str, requirement: str) -> Optional[str]:
+    """The module's own ``__version__`` (PyTorch's names its build, e.g. ``2.4.1+cpu``), else the installed one."""
     from importlib import metadata
 
-    dist = re.split(r"[<>=!~ ;\[]", requirement, maxsplit=1)[0]
+    version = getattr(sys.modules.get(module), "__version__", None)
+    if version:
+        return str(version)
     try:
-        return metadata.version(dist)
+        return metadata.version(re.split(r"[<>=!~ ;\[]", requirement, maxsplit=1)[0])
     except metadata.PackageNotFoundError:
-        mod = sys.modules.get(module)
-        return str(getattr(mod, "__version__", "")) or None
+        return None
 
 
 def self_test(tile: int = 192, repeats: int = 3) -> dict:
