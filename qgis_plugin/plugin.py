@@ -63,9 +63,10 @@ class GeocorePlugin:
         message bar names the missing libraries and the installer. Running an
         algorithm that lacks some prints its own message, once.
         """
+        # before anything imports them, whatever else is missing (a wheel's GEOS/GDAL bound to QGIS's crashes)
+        isolated = dependencies.isolate_bundled_native_libraries()
         missing = dependencies.missing_requirements()
         if not missing:
-            isolated = dependencies.isolate_bundled_native_libraries()
             QgsMessageLog.logMessage(f"geocore library: {self.geocore_location}; "
                                      f"library folders: {', '.join(self.library_folders) or 'none'}; "
                                      f"loaded with their own GEOS/GDAL: {', '.join(isolated) or 'none'}",

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Dict
 
 from qgis.core import (
+    QgsProcessing,
     QgsProcessingOutputNumber,
     QgsProcessingParameterBand,
     QgsProcessingParameterEnum,
@@ -114,7 +115,10 @@ axes by skeletonisation of the thresholded probability.</p>""" + VECTOR_HELP
                                                        defaultValue=0.5, minValue=0.0, maxValue=0.9))
         self.addParameter(_threshold_param())
         self.addParameter(QgsProcessingParameterEnum("DEVICE", "Device", options=DEVICES, defaultValue=0))
-        self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT_PROBABILITY", "Lineament probability"))
+        # optional with a temporary default: qgis_process insists on every mandatory output otherwise
+        self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT_PROBABILITY", "Lineament probability",
+                                                                  defaultValue=QgsProcessing.TEMPORARY_OUTPUT,
+                                                                  optional=True, createByDefault=True))
         self.addParameter(_lines_output("Lineaments"))
         self.addParameter(_rose_output())
         _add_vector_params(self)
