@@ -159,7 +159,7 @@ def test_bad_inputs_are_clear_errors(tmp_path, capsys):
         write_geotiff(Grid(np.ones((2, 2)), TRANSFORM), tmp_path / "x.png")
 
 
-@pytest.mark.parametrize("driver", ["GSBG", "GSAG"])
+@pytest.mark.parametrize("driver", ["GSBG", "GSAG", "GS7BG"])
 def test_surfer_6_binary_and_ascii_grids(tmp_path, driver):
     from rasterio.io import MemoryFile
 
@@ -178,6 +178,12 @@ def test_surfer_6_binary_and_ascii_grids(tmp_path, driver):
     grid = read_grid(path, crs="EPSG:26910")
     assert grid.transform == TRANSFORM and grid.crs.to_epsg() == 26910
     np.testing.assert_allclose(grid.data, data, rtol=1e-6, equal_nan=True)
+    if driver == "GS7BG":  # Surfer 7 stores doubles; these values are float32 ones, so the GeoTIFF is float32
+        with rasterio.open(path) as ds:
+            assert ds.dtypes == ("float64",)
+        assert grid.dtype == "float32"
+        with rasterio.open(write_geotiff(grid, tmp_path / "s7.tif")) as ds:
+            assert ds.dtypes == ("float32",)
 
 
 # ----------------------------------------------------------------------------- the fatiando stack's netCDF
