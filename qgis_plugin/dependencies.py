@@ -320,6 +320,8 @@ def pip_commands(requirements: Sequence[str], target: Optional[Path], *, torch_s
     base = [python or python_executable(), "-m", "pip", "install", "--disable-pip-version-check", "--no-input",
             "--progress-bar", "off"]
     base += ["--user"] if target is None else ["--prefix", str(target)]
+    if target is None and externally_managed() and "--break-system-packages" not in extra_args:
+        base.append("--break-system-packages")  # PEP 668 (Debian/Ubuntu): pip refuses --user installs otherwise
     base += list(extra_args)
     names = [r for r in requirements if r != "geocore"]
     torch_reqs = [r for r in names if re.split(r"[<>=!~ ;\[]", r, maxsplit=1)[0] in TORCH_MODULES]
@@ -333,6 +335,15 @@ def pip_commands(requirements: Sequence[str], target: Optional[Path], *, torch_s
     if others:
         commands.append(base + others)
     return commands
+
+
+def externally_managed() -> bool:
+    """True when this Python is marked as managed by the system (PEP 668, e.g. Debian's)."""
+    import sysconfig
+
+    if sys.prefix != getattr(sys, "base_prefix", sys.prefix):
+        return False  # a virtual environment is never externally managed
+    return Path(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED").is_file()
 
 
 def _pip_env(target: Optional[Path]) -> dict:

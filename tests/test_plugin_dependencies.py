@@ -52,6 +52,9 @@ def test_pip_commands_put_pytorch_on_its_index_and_the_rest_on_the_configured_on
                             extra_args=["--break-system-packages"])
     assert gpu[0][8:] == ["--user", "--break-system-packages", "--index-url", "https://mirror/whl/cu124",
                           "torch>=2.1", "torchvision"]
+    # the user site of a system-managed Python (PEP 668) gets the flag pip needs there, once
+    user = deps.pip_commands(["skan"], None, cuda=None, python="py")[0]
+    assert ("--break-system-packages" in user) == deps.externally_managed()
     # where PyTorch comes from the configured index (as on the test machine): one plain command
     plain = deps.pip_commands(reqs, tmp_path, torch_source="index", python="py")
     assert len(plain) == 1 and "--index-url" not in plain[0]
