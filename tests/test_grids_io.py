@@ -328,3 +328,11 @@ def test_detect_points_undetectable_grids_to_grid_convert(tmp_path, capsys):
         err = capsys.readouterr().err
         assert what in err and "geocore grid convert" in err and err.count("\n") == 1, err
         assert not out.exists()
+
+
+@needs_data
+def test_detect_on_a_real_geosoft_grid_points_to_grid_convert(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["-q", "lineaments", "detect", str(GRIDS / "wittichica_residual_tmi_50m.grd"), "--out-dir", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "(a Geosoft .grd?); convert it to GeoTIFF first with 'geocore grid convert'" in err and not out.exists()

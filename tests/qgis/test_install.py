@@ -161,3 +161,32 @@ def test_installer_check_only_reports_what_each_algorithm_lacks(geocore_plugin, 
     assert "  Detect lineaments: needs torch>=2.1" in log and "Convert survey grid" not in log
     blocked = [ln for ln in feedback.lines if ln.startswith("  ") and "needs torch" in ln]
     assert f"{20 - len(blocked)} of 20 geocore algorithms have every library they need" in log
+
+
+def test_plugin_load_puts_the_library_folders_on_the_path(qgis_app, make_iface, tmp_path, monkeypatch):
+    from qgis.core import QgsSettings
+
+    from qgis_plugin import dependencies
+    from qgis_plugin.plugin import GeocorePlugin
+
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    chosen = tmp_path / "chosen" / "lib" / "python3.11" / "site-packages"
+    default = tmp_path / "default" / "local" / "lib" / "python3.11" / "dist-packages"
+    for folder, name in ((chosen, "probe_chosen_lib"), (default, "probe_default_lib")):
+        folder.mkdir(parents=True)
+        (folder / f"{name}.py").write_text("OK = True\n")
+    monkeypatch.setattr(dependencies, "default_target", lambda: tmp_path / "default")
+    settings = QgsSettings()
+    old = settings.value(dependencies.SETTINGS_KEY, [], type=list)
+    settings.setValue(dependencies.SETTINGS_KEY, [str(tmp_path / "chosen")])
+    try:
+        plugin = GeocorePlugin(make_iface())
+    finally:
+        settings.setValue(dependencies.SETTINGS_KEY, old)
+    assert plugin.library_folders == [str(default), str(chosen)]
+    import probe_chosen_lib
+    import probe_default_lib
+
+    assert probe_chosen_lib.OK and probe_default_lib.OK
+    sys.modules.pop("probe_chosen_lib")
+    sys.modules.pop("probe_default_lib")
