@@ -11,7 +11,7 @@ import rasterio
 from rasterio.transform import from_origin
 
 from geocore.cli import main
-from geocore.errors import GeocoreError, InputError, ParameterError
+from geocore.errors import GeocoreError, ParameterError
 from geocore.grids.io import Grid, convert_grid, ers_header_crs, read_grid, write_geotiff
 
 DATA = Path(os.environ.get("GEOCORE_TEST_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))

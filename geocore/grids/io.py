@@ -23,7 +23,7 @@ from typing import Optional
 
 import numpy as np
 
-from ..errors import GeocoreError, InputError, OutputError, ParameterError
+from ..errors import InputError, OutputError, ParameterError
 from ..files import atomic_output, check_not_input
 
 #: Suffixes read with harmonica's Geosoft reader (GDAL cannot).

@@ -54,7 +54,7 @@ def fill_nan_nearest(data: np.ndarray) -> np.ndarray:
         return np.array(data, dtype=np.float64)
     if invalid.all():
         msg = "the grid holds only NaN/nodata cells; there is nothing to transform"
-        raise GeocoreError(msg)
+        raise InputError(msg)
     idx = ndimage.distance_transform_edt(invalid, return_distances=False, return_indices=True)
     return np.asarray(data, dtype=np.float64)[tuple(idx)]
 
@@ -69,11 +69,11 @@ def _check_metric(grid: Grid) -> None:
     if crs.is_geographic:
         msg = ("the grid is in geographic coordinates (degrees); transforms need a projected CRS in metres: "
                "reproject it first, e.g. gdalwarp -t_srs EPSG:326NN IN OUT.tif")
-        raise GeocoreError(msg)
+        raise InputError(msg)
     units = {ax.unit_name for ax in crs.axis_info}
     if units and not units <= {"metre", "meter", "m"}:
         msg = f"the grid's CRS is in {', '.join(sorted(units))}; transforms need metres: reproject it first"
-        raise GeocoreError(msg)
+        raise InputError(msg)
 
 
 def _apply(grid: Grid, func: Callable, *, pad_fraction: float = PAD_FRACTION, units: Optional[str] = None) -> Grid:
@@ -84,7 +84,7 @@ def _apply(grid: Grid, func: Callable, *, pad_fraction: float = PAD_FRACTION, un
     rows, cols = grid.shape
     if rows < 3 or cols < 3:
         msg = f"the grid is {rows} x {cols} cells; transforms need at least 3 x 3"
-        raise GeocoreError(msg)
+        raise InputError(msg)
     mask = ~np.isfinite(grid.data)
     filled = fill_nan_nearest(grid.data)[::-1]  # northing increasing
     py = min(rows - 1, max(2, int(round(rows * pad_fraction))))
