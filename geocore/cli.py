@@ -19,7 +19,7 @@ from typing import Optional, Sequence
 
 from . import __version__
 from . import validate as V
-from .errors import Cancelled, GeocoreError
+from .errors import Cancelled, GeocoreError, cli_option
 
 
 class _UsageError(Exception):
@@ -170,6 +170,22 @@ def _quiet_gdal() -> None:
     warnings.filterwarnings("ignore", category=RuntimeWarning, module="rasterio")
 
 
+def option_names(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict:
+    """Library parameter (argparse ``dest``) -> how the chosen subcommand spells it (``--crs``, ``INPUT``)."""
+    names: dict = {}
+    while parser is not None:
+        chosen = None
+        for action in parser._actions:  # noqa: SLF001 (argparse keeps no public list)
+            if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
+                chosen = action.choices.get(getattr(args, action.dest, None) or "")
+            elif action.option_strings:
+                names[action.dest] = max(action.option_strings, key=len)
+            elif action.dest != argparse.SUPPRESS:
+                names[action.dest] = action.metavar if isinstance(action.metavar, str) else action.dest.upper()
+        parser = chosen
+    return names
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run one ``geocore`` command; returns the exit code (2: bad input, 130: cancelled)."""
     warnings.simplefilter("default")
@@ -205,7 +221,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"geocore: {exc}", file=sys.stderr)
         return 130
     except GeocoreError as exc:
-        print(f"geocore: error: {exc}", file=sys.stderr)
+        names = option_names(parser, args)
+        print(f"geocore: error: {exc.phrase(lambda p: names.get(p, cli_option(p)))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("geocore: interrupted; no output was written", file=sys.stderr)

@@ -99,7 +99,7 @@ def test_vectorize_options_reach_the_vectoriser(tmp_path, capsys):
 @pytest.mark.parametrize("case,match", [
     ("not_raster", "is not a raster GDAL can read"),
     ("all_nan", "contains no valid cells"),
-    ("multiband", "has 3 bands; choose one with --band N"),
+    ("multiband", "has 3 bands; choose one with --band (1..3)"),
     ("integer", "integer raster (int16)"),
     ("out_is_file", "is an existing file"),
     ("corrupt_model", "is not a safetensors model file"),

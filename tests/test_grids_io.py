@@ -11,7 +11,7 @@ import rasterio
 from rasterio.transform import from_origin
 
 from geocore.cli import main
-from geocore.errors import GeocoreError
+from geocore.errors import GeocoreError, ParameterError
 from geocore.grids.io import Grid, convert_grid, ers_header_crs, read_grid, write_geotiff
 
 DATA = Path(os.environ.get("GEOCORE_TEST_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))
@@ -82,10 +82,15 @@ def test_surfer_and_er_mapper_hold_the_same_dem():
 
 @needs_data
 def test_surfer_grid_without_crs_needs_one(tmp_path):
-    with pytest.raises(GeocoreError, match="no coordinate reference system.*--crs"):
+    with pytest.raises(ParameterError, match="no coordinate reference system; give it with 'crs'") as err:
         read_grid(GRIDS / "elevation_surfer.GRD")
+    assert err.value.param == "crs"
     grid = read_grid(GRIDS / "elevation_surfer.GRD", crs="EPSG:28354")
-    assert grid.crs.to_epsg() == 28354 and grid.dtype == "float64"
+    # Surfer 7 stores doubles whatever the data; these values are exact in float32, as in the ER Mapper copy
+    assert grid.crs.to_epsg() == 28354 and grid.dtype == "float32" == read_grid(GRIDS / "elevation.ers").dtype
+    write_geotiff(grid, tmp_path / "dem.tif")
+    with rasterio.open(tmp_path / "dem.tif") as ds:
+        assert ds.dtypes == ("float32",)
 
 
 @needs_data
@@ -154,7 +159,7 @@ def test_bad_inputs_are_clear_errors(tmp_path, capsys):
         write_geotiff(Grid(np.ones((2, 2)), TRANSFORM), tmp_path / "x.png")
 
 
-@pytest.mark.parametrize("driver", ["GSBG", "GSAG"])
+@pytest.mark.parametrize("driver", ["GSBG", "GSAG", "GS7BG"])
 def test_surfer_6_binary_and_ascii_grids(tmp_path, driver):
     from rasterio.io import MemoryFile
 
@@ -173,3 +178,161 @@ def test_surfer_6_binary_and_ascii_grids(tmp_path, driver):
     grid = read_grid(path, crs="EPSG:26910")
     assert grid.transform == TRANSFORM and grid.crs.to_epsg() == 26910
     np.testing.assert_allclose(grid.data, data, rtol=1e-6, equal_nan=True)
+    if driver == "GS7BG":  # Surfer 7 stores doubles; these values are float32 ones, so the GeoTIFF is float32
+        with rasterio.open(path) as ds:
+            assert ds.dtypes == ("float64",)
+        assert grid.dtype == "float32"
+        with rasterio.open(write_geotiff(grid, tmp_path / "s7.tif")) as ds:
+            assert ds.dtypes == ("float32",)
+
+
+# ----------------------------------------------------------------------------- the fatiando stack's netCDF
+def _verde_grid(path, engine):
+    """Two grids (tmi, gravity) as verde writes them: 1-D easting/northing (increasing), no CRS."""
+    vd = pytest.importorskip("verde")
+    rng = np.random.default_rng(20261203)
+    # 12 columns of 100 m, 8 rows of 50 m: a swapped axis or spacing cannot pass
+    east, north = vd.grid_coordinates((500000.0, 501100.0, 6000000.0, 6000350.0), spacing=(50.0, 100.0))
+    ds = vd.make_xarray_grid((east, north), (rng.normal(0, 100, east.shape), rng.normal(0, 5, east.shape)),
+                             data_names=["tmi", "gravity"])
+    ds["tmi"].attrs["units"] = "nT"
+    ds.to_netcdf(path, engine=engine)
+    return ds
+
+
+@pytest.mark.parametrize("engine", ["h5netcdf", "scipy"])  # netCDF-4 (HDF5) and netCDF-3 classic
+def test_verde_netcdf_grid_reads_exactly(tmp_path, engine):
+    path = tmp_path / f"survey_{engine}.nc"
+    ds = _verde_grid(path, engine)
+    assert ds.tmi.shape == (8, 12)
+    with pytest.raises(ParameterError, match=r"holds several grids \(tmi, gravity\); choose one with 'variable'"):
+        read_grid(path, crs="EPSG:32633")
+    with pytest.raises(ParameterError, match="no coordinate reference system"):
+        read_grid(path, variable="tmi")
+    grid = read_grid(path, variable="tmi", crs="EPSG:32633")
+    # north-up: row 0 is the largest northing; verde's rows go south to north
+    np.testing.assert_array_equal(grid.data, ds.tmi.values[::-1])
+    assert grid.spacing == (50.0, 100.0)  # (dy, dx)
+    assert grid.transform == from_origin(500000.0 - 50.0, 6000350.0 + 25.0, 100.0, 50.0)
+    east, north = grid.coordinates()
+    np.testing.assert_array_equal(east, ds.easting.values)
+    np.testing.assert_array_equal(north, ds.northing.values[::-1])
+    assert grid.crs.to_epsg() == 32633 and grid.units == "nT" and grid.dtype == "float64"
+    # GDAL's own name for one variable works too, and picks the other grid
+    gravity = read_grid(f'NETCDF:"{path}":gravity', crs="EPSG:32633")
+    np.testing.assert_array_equal(gravity.data, ds.gravity.values[::-1])
+    with pytest.raises(ParameterError, match="has no variable 'mag'; its grids are: tmi, gravity"):
+        read_grid(path, variable="mag", crs="EPSG:32633")
+
+
+def test_convert_and_transform_commands_read_a_verde_grid(tmp_path, capsys):
+    path = tmp_path / "survey.nc"
+    ds = _verde_grid(path, "h5netcdf")
+    out = tmp_path / "tmi.tif"
+    assert main(["-q", "grid", "convert", str(path), str(out), "--crs", "EPSG:32633"]) == 2
+    assert "choose one with --variable" in capsys.readouterr().err and not out.exists()
+    assert main(["-q", "grid", "convert", str(path), str(out), "--crs", "EPSG:32633", "--variable", "tmi"]) == 0
+    assert "12 x 8 cells of 100 x 50, CRS EPSG:32633, float64" in capsys.readouterr().out
+    with rasterio.open(out) as tif:
+        assert tif.transform == from_origin(499950.0, 6000375.0, 100.0, 50.0) and tif.dtypes == ("float64",)
+        np.testing.assert_array_equal(tif.read(1), ds.tmi.values[::-1])
+    dz = tmp_path / "dz.tif"
+    assert main(["-q", "magnetics", "transform", str(path), str(dz), "--op", "dz", "--variable", "gravity",
+                 "--crs", "EPSG:32633"]) == 0
+    assert read_grid(dz).shape == (8, 12)
+
+
+def test_float64_only_where_float32_would_change_values(tmp_path):
+    xr = pytest.importorskip("xarray")
+    exact = np.arange(12, dtype=np.float64).reshape(3, 4) * 0.5  # exact in float32, stored as doubles
+    ds = xr.Dataset({"z": (("northing", "easting"), exact)},
+                    coords={"northing": [0.0, 10.0, 20.0], "easting": [0.0, 10.0, 20.0, 30.0]})
+    ds.to_netcdf(tmp_path / "exact.nc", engine="scipy")
+    assert read_grid(tmp_path / "exact.nc", require_crs=False).dtype == "float32"
+    ds["z"].values[1, 1] = 0.1  # not a float32 number
+    ds.to_netcdf(tmp_path / "fine.nc", engine="scipy")
+    assert read_grid(tmp_path / "fine.nc", require_crs=False).dtype == "float64"
+
+
+# ----------------------------------------------------------------------------- dummies, CRS, progress
+def test_common_dummies_without_nodata_are_nodata_with_a_note(tmp_path, capsys):
+    data = np.arange(36, dtype=np.float32).reshape(6, 6)
+    data[0, :] = -99999.0  # an exporter's blank frame, no nodata declared
+    path = _tif(tmp_path / "dummy.tif", data)
+    grid = read_grid(path)
+    assert np.isnan(grid.data[0]).all() and np.isfinite(grid.data[1:]).all()
+    assert len(grid.notes) == 1 and "-99999" in grid.notes[0]
+    kept = read_grid(path, nodata=float("nan"))  # the way to keep them as data
+    assert np.isfinite(kept.data).all() and kept.data.min() == -99999.0
+    chosen = read_grid(path, nodata=10.0)  # an explicit nodata value replaces the detection
+    assert np.isnan(chosen.data[1, 4]) and np.isnan(chosen.data).sum() == 1 and np.nanmin(chosen.data) == -99999.0
+    # a real value of -9999 that is not the grid's minimum is data
+    real = data.copy()
+    real[0, :] = 0.0
+    real[2, 2], real[3, 3] = -9999.0, -20000.0
+    assert np.isfinite(read_grid(_tif(tmp_path / "real.tif", real)).data).all()
+    # a declared nodata value wins: -99999 is then data like any other
+    declared = read_grid(_tif(tmp_path / "declared.tif", data, nodata=35.0))
+    assert np.isnan(declared.data).sum() == 1
+    out = tmp_path / "out.tif"
+    assert main(["-q", "grid", "convert", str(path), str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "geocore: note: cells equal to -99999 are read as nodata" in err and "--nodata nan" in err
+    with rasterio.open(out) as tif:
+        assert np.isnan(tif.read(1)[0]).all()
+
+
+def test_crs_given_for_a_grid_that_has_one_is_refused_unless_forced(tmp_path, capsys):
+    path = _tif(tmp_path / "utm.tif", np.ones((4, 4), np.float32), crs="EPSG:26910")
+    with pytest.raises(ParameterError, match="already has the CRS EPSG:26910") as err:
+        read_grid(path, crs="EPSG:32633")
+    assert err.value.param == "crs" and "'force_crs'" in str(err.value)
+    assert read_grid(path, crs="EPSG:26910").crs.to_epsg() == 26910  # the same CRS: fine
+    assert read_grid(path, crs="EPSG:32633", force_crs=True).crs.to_epsg() == 32633
+    out = tmp_path / "out.tif"
+    assert main(["-q", "grid", "convert", str(path), str(out), "--crs", "EPSG:32633"]) == 2
+    msg = capsys.readouterr().err
+    assert msg.count("\n") == 1 and "--crs EPSG:32633 would relabel it" in msg and "add --force-crs" in msg
+    assert not out.exists()
+    assert main(["-q", "grid", "convert", str(path), str(out), "--crs", "EPSG:32633", "--force-crs"]) == 0
+    assert read_grid(out).crs.to_epsg() == 32633
+
+
+def test_convert_shows_progress_and_cancel_leaves_nothing(tmp_path, capsys):
+    from geocore.errors import Cancelled
+
+    path = _tif(tmp_path / "a.tif", np.ones((8, 8), np.float32))
+    out = tmp_path / "b.tif"
+    assert main(["grid", "convert", str(path), str(out)]) == 0
+    assert "converting grid: 100%" in capsys.readouterr().err
+    seen = []
+    calls = iter(range(100))
+    with pytest.raises(Cancelled):  # cancelled at the last check, after the GeoTIFF was written aside
+        convert_grid(path, tmp_path / "c.tif", progress=seen.append, cancel=lambda: next(calls) >= 2)
+    assert not (tmp_path / "c.tif").exists() and seen == [0.05, 0.6]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.tif", "b.tif"]
+
+
+def test_detect_points_undetectable_grids_to_grid_convert(tmp_path, capsys):
+    nc = tmp_path / "survey.nc"
+    _verde_grid(nc, "h5netcdf")
+    data = np.arange(64 * 64, dtype=np.float32).reshape(64, 64)
+    data[:, :4] = -99999.0
+    dummy = _tif(tmp_path / "dummy.tif", data)
+    junk = tmp_path / "oasis.grd"
+    junk.write_bytes(b"DSAA?" * 40)
+    for src, what in ((nc, "holds several variables"), (f'NETCDF:"{nc}":tmi', "coordinates GDAL does not understand"),
+                      (dummy, "holds -99999 cells, a common dummy value"), (junk, "not a raster GDAL reads")):
+        out = tmp_path / "out"
+        assert main(["-q", "lineaments", "detect", str(src), "--out-dir", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert what in err and "geocore grid convert" in err and err.count("\n") == 1, err
+        assert not out.exists()
+
+
+@needs_data
+def test_detect_on_a_real_geosoft_grid_points_to_grid_convert(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["-q", "lineaments", "detect", str(GRIDS / "wittichica_residual_tmi_50m.grd"), "--out-dir", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "(a Geosoft .grd?); convert it to GeoTIFF first with 'geocore grid convert'" in err and not out.exists()

@@ -108,7 +108,7 @@ def test_bad_inputs_are_clear_and_write_nothing(tmp_path, capsys):
         err = capsys.readouterr().err
         assert code == 2 and message in err, (extra, err)
         assert not out.exists()
-    with pytest.raises(GeocoreError, match="larger --cell"):
+    with pytest.raises(GeocoreError, match="larger 'cell'"):
         grid_flight_lines(table, out, LineGridParams(cell=0.001, value="tmi", source_crs="EPSG:32632"))
     with pytest.raises(GeocoreError, match="cell size must be positive"):
         grid_flight_lines(table, out, LineGridParams(cell=0, value="tmi", source_crs="EPSG:32632"))

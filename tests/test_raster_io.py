@@ -55,7 +55,7 @@ def test_not_a_raster(tmp_path):
 
 def test_multiband_needs_band_and_band_in_range(tmp_path):
     p = write_tif(tmp_path / "m.tif", np.ones((3, 10, 10), np.float32))
-    with pytest.raises(GeocoreError, match="has 3 bands; choose one with --band N"):
+    with pytest.raises(GeocoreError, match=r"has 3 bands; choose one with 'band' \(1..3\)"):
         open_raster_checked(p)
     with pytest.raises(GeocoreError, match="band 4 is out of range"):
         open_raster_checked(p, band=4)

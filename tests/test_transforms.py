@@ -182,7 +182,7 @@ def test_transform_command(tmp_path, capsys):
     # a missing option: one line naming it, nothing written
     missing = tmp_path / "up.tif"
     assert main(["-q", "magnetics", "transform", str(src), str(missing), "--op", "up"]) == 2
-    assert "needs --height" in capsys.readouterr().err and not missing.exists()
+    assert "needs --height (continuation height" in capsys.readouterr().err and not missing.exists()
     assert main(["-q", "magnetics", "transform", str(src), str(tmp_path / "t.tif"), "--op", "tilt"]) == 0
     tilt = read_grid(tmp_path / "t.tif").data
     assert -90 <= np.nanmin(tilt) < 0 < np.nanmax(tilt) <= 90

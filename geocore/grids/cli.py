@@ -8,14 +8,41 @@ from pathlib import Path
 
 def _cmd_convert(args: argparse.Namespace) -> int:
     from ..files import output_set
+    from ..progress import progress_bar
     from .io import convert_grid
 
-    with output_set(inputs=[args.input]):
-        grid = convert_grid(args.input, args.output, band=args.band, crs=args.crs)
+    with output_set(inputs=[args.input]), progress_bar("converting grid", args.quiet) as bar:
+        grid = convert_grid(args.input, args.output, band=args.band, crs=args.crs, variable=args.variable,
+                            nodata=args.nodata, force_crs=args.force_crs, progress=bar)
+    print_notes(grid.notes)
     rows, cols = grid.shape
     crs = grid.crs.to_string() if grid.crs else "none"
-    print(f"{args.output}: {cols} x {rows} cells of {grid.spacing[1]:g} x {grid.spacing[0]:g}, CRS {crs}")
+    print(f"{args.output}: {cols} x {rows} cells of {grid.spacing[1]:g} x {grid.spacing[0]:g}, CRS {crs}, "
+          f"{grid.dtype}")
     return 0
+
+
+def print_notes(notes) -> None:
+    """Print a reader's notes (see :attr:`Grid.notes`) as ``geocore: note: ...`` lines on stderr."""
+    import sys
+
+    from ..errors import GeocoreError, cli_option
+
+    for note in notes:
+        print(f"geocore: note: {GeocoreError(note).phrase(cli_option)}", file=sys.stderr)
+
+
+def add_read_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--band``, ``--variable``, ``--crs``, ``--force-crs`` and ``--nodata``: the options of ``read_grid``."""
+    parser.add_argument("--band", type=int, default=None, help="band to use (required for multi-band rasters)")
+    parser.add_argument("--variable", default=None,
+                        help="netCDF variable to read (required when the file holds several grids)")
+    parser.add_argument("--crs", default=None, help="CRS to assign when the file has none, e.g. EPSG:28354")
+    parser.add_argument("--force-crs", action="store_true",
+                        help="let --crs replace a different CRS the file has (relabels, does not reproject)")
+    parser.add_argument("--nodata", type=float, default=None,
+                        help="value of cells without data (default: the file's; when it declares none, "
+                             "common dummies such as -99999 or 1e30 at the data's extreme; nan: none)")
 
 
 def _cmd_lines(args: argparse.Namespace) -> int:
@@ -37,10 +64,9 @@ def register(subparsers) -> None:
     sub = grid.add_subparsers(dest="command", required=True)
 
     c = sub.add_parser("convert", help="any survey grid (Surfer, ER Mapper, netCDF, Geosoft .grd, ...) to GeoTIFF")
-    c.add_argument("input", type=Path, help="grid file (GDAL raster or Geosoft .grd with its .xml)")
+    c.add_argument("input", type=Path, help="grid file (GDAL raster, netCDF, or Geosoft .grd with its .xml)")
     c.add_argument("output", type=Path, help="GeoTIFF to write (.tif)")
-    c.add_argument("--band", type=int, default=None, help="band to use (required for multi-band rasters)")
-    c.add_argument("--crs", default=None, help="CRS to assign when the file has none, e.g. EPSG:28354")
+    add_read_arguments(c)
     c.set_defaults(func=_cmd_convert)
 
     from .lines import LineGridParams

@@ -17,7 +17,7 @@ from typing import Optional
 
 import numpy as np
 
-from ..errors import GeocoreError
+from ..errors import GeocoreError, ParameterError
 from ..files import check_not_input
 from ..progress import Progress
 
@@ -223,15 +223,15 @@ def _coordinate_columns(df, params: LineGridParams, path) -> tuple[str, str, boo
         geographic = params.x.lower() in ("longitude", "lon", "long")
         return params.x, params.y, geographic
     if params.x or params.y:
-        msg = "give both --x and --y, or neither"
-        raise GeocoreError(msg)
+        msg = "give both {param:x} and {param:y}, or neither"
+        raise ParameterError(msg, param="x" if params.x else "y")
     names = {c.lower() for c in df.columns}
     for x, y, geographic in COORDINATE_COLUMNS:
         if x in names and y in names:
             return x, y, geographic
     msg = (f"'{path}' has no x/y, easting/northing or longitude/latitude columns ({', '.join(df.columns)}); "
-           "name them with --x and --y")
-    raise GeocoreError(msg)
+           "name them with {param:x} and {param:y}")
+    raise ParameterError(msg, param="x")
 
 
 def _crs(value, what: str):
@@ -264,14 +264,14 @@ def project_points(df, params: LineGridParams, path=None):
     elif geographic:
         src = _crs("EPSG:4326", "source CRS")
     else:
-        msg = (f"the CRS of columns {xname}/{yname} is unknown; give it with --source-crs "
+        msg = (f"the CRS of columns {xname}/{yname} is unknown; give it with {{param}} "
                "(or the target CRS too, if the coordinates are already in it)")
         if params.crs is None:
-            raise GeocoreError(msg)
+            raise ParameterError(msg, param="source_crs")
         src = _crs(params.crs, "target CRS")
     if src.is_geographic and (np.abs(y).max() > 90 or np.abs(x).max() > 360):
-        msg = f"columns {xname}/{yname} hold values beyond longitude/latitude range; give --source-crs"
-        raise GeocoreError(msg)
+        msg = f"columns {xname}/{yname} hold values beyond longitude/latitude range; give {{param}}"
+        raise ParameterError(msg, param="source_crs")
     if params.crs:
         dst = _crs(params.crs, "target CRS")
     elif src.is_projected:
@@ -349,23 +349,23 @@ def grid_points(east, north, values, params: LineGridParams, crs=None, *, progre
     cols = int(round((east_edge - west) / cell)) + 1
     rows = int(round((north_edge - south) / cell)) + 1
     if rows * cols > MAX_CELLS:
-        msg = (f"a {cell:g} m cell gives {cols} x {rows} cells over the data; give a larger --cell "
+        msg = (f"a {cell:g} m cell gives {cols} x {rows} cells over the data; give a larger {{param}} "
                "(in metres of the target CRS)")
-        raise GeocoreError(msg)
+        raise ParameterError(msg, param="cell")
     with threadpool_limits(limits=max(1, int(params.threads))):
         (be, bn), bv = block_median(east, north, values, cell, origin=(west, south))
         n_blocks = len(bv)
         prog.update(0.3)
         if n_blocks < 3:
-            msg = f"the points fall in only {n_blocks} cell(s) of {cell:g} m; give a smaller --cell"
-            raise GeocoreError(msg)
+            msg = f"the points fall in only {n_blocks} cell(s) of {cell:g} m; give a smaller {{param}}"
+            raise ParameterError(msg, param="cell")
         gridder = {"linear": lambda: vd.Linear(), "cubic": lambda: vd.Cubic(),
                    "nearest": lambda: vd.KNeighbors(k=1)}[params.method]()
         try:
             gridder.fit((be, bn), bv)
         except Exception as exc:  # noqa: BLE001 (Qhull errors for collinear points)
-            msg = f"the points cannot be interpolated with '{params.method}' ({exc}); try --method nearest"
-            raise GeocoreError(msg) from exc
+            msg = f"the points cannot be interpolated with '{params.method}' ({exc}); try {{param}} nearest"
+            raise ParameterError(msg, param="method") from exc
         prog.update(0.5)
         ge = west + cell * np.arange(cols)
         gn = north_edge - cell * np.arange(rows)  # north-up rows

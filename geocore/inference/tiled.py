@@ -18,7 +18,7 @@ from typing import Iterator, Optional, Sequence
 
 import numpy as np
 
-from ..errors import GeocoreError
+from ..errors import GeocoreError, ParameterError
 from ..files import atomic_output, check_not_input
 from ..models import depends_on_tile, halo_cells, normalize, resolve_device
 from ..progress import Progress
@@ -175,10 +175,10 @@ def _choose_bands(info_count: int, bands: Optional[Sequence[int]], card, path: P
         if info_count == need:
             return list(range(1, need + 1))
         if need == 1:
-            msg = f"'{path}' has {info_count} bands; choose one with --band N (1..{info_count})"
+            msg = f"'{path}' has {info_count} bands; choose one with {{param}} (1..{info_count})"
         else:
             msg = f"the model needs {need} bands but '{path}' has {info_count}; choose {need} bands"
-        raise GeocoreError(msg)
+        raise ParameterError(msg, param="band")
     bands = [int(b) for b in bands]
     if len(bands) != need:
         msg = f"the model needs {need} input band{'s' if need > 1 else ''}, {len(bands)} were chosen; choose {need}"

@@ -18,7 +18,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from ..errors import GeocoreError
+from ..errors import GeocoreError, ParameterError
 from ..files import atomic_output, check_not_input, prepare_out_dir
 from ..progress import Progress
 from ..raster.io import check_size, open_raster_checked
@@ -46,8 +46,8 @@ def default_model_path() -> Path:
     """
     path = Path(__file__).resolve().parent / "models" / SHIPPED_MODEL
     if not path.is_file():
-        msg = f"the shipped lineament model is missing ({path}); pass --model with a trained .safetensors model"
-        raise GeocoreError(msg)
+        msg = f"the shipped lineament model is missing ({path}); give a trained .safetensors model with {{param}}"
+        raise ParameterError(msg, param="model")
     return path
 
 
@@ -262,6 +262,9 @@ def detect_lineaments(
         raise GeocoreError(msg)
     _check_threshold(threshold)
     _check_overlap(overlap)
+    from ..grids.io import check_streamable
+
+    check_streamable(grid, band)  # Geosoft .grd, GDAL-unreadable netCDF, undeclared dummies: point to grid convert
     info = open_raster_checked(grid, band)
     check_size(info.width, info.height, grid, minimum=MIN_CELLS, bytes_per_cell=BYTES_PER_CELL, what="grid")
     check_projected(info.crs, grid)

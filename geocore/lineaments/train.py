@@ -20,7 +20,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from ..errors import GeocoreError
+from ..errors import GeocoreError, ParameterError
 from ..magnetics.synthetic import SurveyConfig
 from ..models.card import ModelCard
 from ..models.network import build_model, load_imagenet_encoder, load_model, resolve_device, save_model
@@ -242,7 +242,8 @@ def train_lineament_model(config: TrainConfig, *, progress=None, cancel=None, sh
     n_val = max(1, int(round(config.samples * config.val_fraction)))
     val_idx, train_idx = np.sort(order[:n_val]), order[n_val:]
     if len(train_idx) == 0:
-        raise GeocoreError("no samples left for training; raise --samples or lower --val-fraction")
+        raise ParameterError("no samples left for training; raise {param} or lower {param:val_fraction}",
+                             param="samples")
 
     # ---- model
     model = build_model(card).to(device)
@@ -251,9 +252,10 @@ def train_lineament_model(config: TrainConfig, *, progress=None, cancel=None, sh
     if config.init:
         init_model, init_card = load_model(config.init, device="cpu")
         if (init_card.encoder, list(init_card.decoder_channels)) != (config.encoder, list(config.decoder_channels)):
-            raise GeocoreError(f"--init model '{config.init}' has encoder {init_card.encoder} and decoder "
-                               f"{init_card.decoder_channels}; this run builds {config.encoder} with "
-                               f"{list(config.decoder_channels)}: pass the same --encoder and --decoder-channels")
+            raise ParameterError(f"{{param}} model '{config.init}' has encoder {init_card.encoder} and decoder "
+                                 f"{init_card.decoder_channels}; this run builds {config.encoder} with "
+                                 f"{list(config.decoder_channels)}: give the same {{param:encoder}} and "
+                                 "{param:decoder_channels}", param="init")
         model.load_state_dict({k: v.float() for k, v in init_model.state_dict().items()})
         log(f"initialised from {config.init}")
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 
 def _cmd_transform(args: argparse.Namespace) -> int:
+    from ..grids.cli import print_notes
     from ..progress import progress_bar
     from .transforms import TransformParams, transform_file
 
@@ -16,13 +17,16 @@ def _cmd_transform(args: argparse.Namespace) -> int:
     from ..files import output_set
 
     with output_set(inputs=[args.input]), progress_bar(f"transform {args.op}", args.quiet) as bar:
-        out = transform_file(args.input, args.output, params, band=args.band, crs=args.crs, progress=bar)
+        out = transform_file(args.input, args.output, params, band=args.band, crs=args.crs, progress=bar,
+                             variable=args.variable, nodata=args.nodata, force_crs=args.force_crs)
+    print_notes(out.notes)
     print(f"{args.output}: {args.op}, {out.shape[1]} x {out.shape[0]} cells, units {out.units or 'unknown'}")
     return 0
 
 
 def register(subparsers) -> None:
     """Add ``magnetics transform`` to the top-level parser."""
+    from ..grids.cli import add_read_arguments
     from .transforms import OPERATIONS
 
     mag = subparsers.add_parser("magnetics", help="potential-field transforms of magnetic and gravity grids")
@@ -42,6 +46,5 @@ def register(subparsers) -> None:
                    help="rtp at low latitudes: MacLeod amplitude-correction inclination (e.g. 30)")
     t.add_argument("--height", type=float, default=None, help="continuation height in metres (positive up)")
     t.add_argument("--wavelength", type=float, default=None, help="cut-off wavelength in metres")
-    t.add_argument("--band", type=int, default=None)
-    t.add_argument("--crs", default=None, help="CRS to assign when the file has none")
+    add_read_arguments(t)
     t.set_defaults(func=_cmd_transform)

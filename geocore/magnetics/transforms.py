@@ -28,7 +28,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from ..errors import GeocoreError
+from ..errors import GeocoreError, InputError, ParameterError
 from ..grids.io import Grid
 
 #: Operation names accepted by :func:`transform_grid`.
@@ -54,7 +54,7 @@ def fill_nan_nearest(data: np.ndarray) -> np.ndarray:
         return np.array(data, dtype=np.float64)
     if invalid.all():
         msg = "the grid holds only NaN/nodata cells; there is nothing to transform"
-        raise GeocoreError(msg)
+        raise InputError(msg)
     idx = ndimage.distance_transform_edt(invalid, return_distances=False, return_indices=True)
     return np.asarray(data, dtype=np.float64)[tuple(idx)]
 
@@ -69,11 +69,11 @@ def _check_metric(grid: Grid) -> None:
     if crs.is_geographic:
         msg = ("the grid is in geographic coordinates (degrees); transforms need a projected CRS in metres: "
                "reproject it first, e.g. gdalwarp -t_srs EPSG:326NN IN OUT.tif")
-        raise GeocoreError(msg)
+        raise InputError(msg)
     units = {ax.unit_name for ax in crs.axis_info}
     if units and not units <= {"metre", "meter", "m"}:
         msg = f"the grid's CRS is in {', '.join(sorted(units))}; transforms need metres: reproject it first"
-        raise GeocoreError(msg)
+        raise InputError(msg)
 
 
 def _apply(grid: Grid, func: Callable, *, pad_fraction: float = PAD_FRACTION, units: Optional[str] = None) -> Grid:
@@ -84,7 +84,7 @@ def _apply(grid: Grid, func: Callable, *, pad_fraction: float = PAD_FRACTION, un
     rows, cols = grid.shape
     if rows < 3 or cols < 3:
         msg = f"the grid is {rows} x {cols} cells; transforms need at least 3 x 3"
-        raise GeocoreError(msg)
+        raise InputError(msg)
     mask = ~np.isfinite(grid.data)
     filled = fill_nan_nearest(grid.data)[::-1]  # northing increasing
     py = min(rows - 1, max(2, int(round(rows * pad_fraction))))
@@ -297,12 +297,12 @@ def gaussian_lowpass(grid: Grid, wavelength: float) -> Grid:
 
 def _check_wavelength(grid: Grid, wavelength: float) -> None:
     if not wavelength > 0:
-        msg = f"cut-off wavelength must be positive metres (got {wavelength})"
-        raise GeocoreError(msg)
+        msg = f"cut-off wavelength must be positive metres (got {wavelength}); give a positive {{param}}"
+        raise ParameterError(msg, param="wavelength")
     cell = min(grid.spacing)
     if wavelength < 2 * cell:
-        msg = f"cut-off wavelength {wavelength} m is shorter than two cells ({2 * cell} m); give a longer one"
-        raise GeocoreError(msg)
+        msg = f"cut-off wavelength {wavelength} m is shorter than two cells ({2 * cell} m); give a longer {{param}}"
+        raise ParameterError(msg, param="wavelength")
 
 
 # ----------------------------------------------------------------------------- one entry point
@@ -334,14 +334,14 @@ class TransformParams:
     def check(self) -> None:
         """Raise GeocoreError naming the missing option."""
         if self.op not in OPERATIONS:
-            msg = f"unknown transform '{self.op}'; choose one of {', '.join(OPERATIONS)}"
-            raise GeocoreError(msg)
+            msg = f"unknown transform '{self.op}'; choose one of {', '.join(OPERATIONS)} as {{param}}"
+            raise ParameterError(msg, param="op")
         need = {"rtp": ("inclination", "declination"), "up": ("height",),
                 "highpass": ("wavelength",), "lowpass": ("wavelength",)}.get(self.op, ())
         for name in need:
             if getattr(self, name) is None:
-                msg = f"transform '{self.op}' needs --{name} ({_OPTION_HELP[name]})"
-                raise GeocoreError(msg)
+                msg = f"transform '{self.op}' needs {{param}} ({_OPTION_HELP[name]})"
+                raise ParameterError(msg, param=name)
 
 
 _OPTION_HELP = {"inclination": "main-field inclination in degrees, positive down",
@@ -366,19 +366,24 @@ def transform_grid(grid: Grid, params: TransformParams) -> Grid:
 
 
 def transform_file(src, dst, params: TransformParams, *, band: Optional[int] = None, crs=None,
+                   variable: Optional[str] = None, nodata: Optional[float] = None, force_crs: bool = False,
                    progress=None, cancel=None) -> Grid:
-    """Read ``src`` (any grid format), transform it, write GeoTIFF ``dst`` atomically."""
+    """Read ``src`` (any grid format), transform it, write GeoTIFF ``dst`` atomically.
+
+    ``band``, ``crs``, ``variable``, ``nodata`` and ``force_crs`` are those of
+    :func:`geocore.grids.io.read_grid`; the result keeps the input's ``notes``.
+    """
     from ..files import check_not_input
-    from ..grids.io import read_grid, write_geotiff
+    from ..grids.io import read_grid, split_netcdf_name, write_geotiff
     from ..progress import Progress
 
     prog = Progress.wrap(progress, cancel)
     params.check()
-    check_not_input([dst], [src])
-    grid = read_grid(src, band=band, crs=crs)
+    check_not_input([dst], [split_netcdf_name(src)[0]])
+    grid = read_grid(src, band=band, crs=crs, variable=variable, nodata=nodata, force_crs=force_crs)
     prog.update(0.2)
     out = transform_grid(grid, params)
     prog.update(0.8)
-    write_geotiff(out, dst, dtype="float32")
+    write_geotiff(out, dst, dtype="float32", cancel=prog.check)
     prog.update(1.0)
     return out

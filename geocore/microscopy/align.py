@@ -30,7 +30,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from ..errors import GeocoreError
+from ..errors import GeocoreError, ParameterError
 from ..files import atomic_output, check_not_input
 from ..progress import Progress
 from .images import read_rgb, write_bands
@@ -229,17 +229,18 @@ def sift_ransac(reference: np.ndarray, moving: np.ndarray, *, model: str = "affi
     kr, dr = sift.detectAndCompute(prep(ref_g), None)
     km, dm = sift.detectAndCompute(prep(mov_g), None)
     if dr is None or dm is None or len(kr) < 3 or len(km) < 3:
-        raise GeocoreError("too few SIFT keypoints to align the photos; try --method ecc")
+        raise ParameterError("too few SIFT keypoints to align the photos; try {param} ecc", param="method")
     matches = cv2.BFMatcher(cv2.NORM_L2).knnMatch(dr, dm, k=2)
     good = [p[0] for p in matches if len(p) == 2 and p[0].distance < 0.75 * p[1].distance]
     if len(good) < 6:
-        raise GeocoreError(f"only {len(good)} SIFT matches between the photos; try --method ecc")
+        raise ParameterError(f"only {len(good)} SIFT matches between the photos; try {{param}} ecc", param="method")
     src = np.float32([kr[g.queryIdx].pt for g in good])
     dst = np.float32([km[g.trainIdx].pt for g in good])
     estimate = cv2.estimateAffine2D if model == "affine" else cv2.estimateAffinePartial2D
     m, inliers = estimate(src, dst, method=cv2.RANSAC, ransacReprojThreshold=3.0)
     if m is None:
-        raise GeocoreError("RANSAC found no consistent transform between the photos; try --method ecc")
+        raise ParameterError("RANSAC found no consistent transform between the photos; try {param} ecc",
+                             param="method")
     return _to_full(m, scale), float(inliers.mean())
 
 

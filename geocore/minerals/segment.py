@@ -21,7 +21,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from ..errors import GeocoreError
+from ..errors import GeocoreError, ParameterError
 from ..files import atomic_output, check_not_input, prepare_out_dir, write_vector
 from ..progress import Progress
 from ..raster.io import available_memory, check_size
@@ -43,8 +43,8 @@ def default_model_path() -> Path:
     """Path of the demo mineral model shipped with geocore (trained on synthetic sections)."""
     path = Path(__file__).resolve().parent / "models" / SHIPPED_MODEL
     if not path.is_file():
-        msg = f"the shipped mineral model is missing ({path}); pass --model with a trained .safetensors model"
-        raise GeocoreError(msg)
+        msg = f"the shipped mineral model is missing ({path}); give a trained .safetensors model with {{param}}"
+        raise ParameterError(msg, param="model")
     return path
 
 
@@ -64,7 +64,8 @@ def micrometre_transform(um_per_px: float):
 
 def _check_um(um_per_px: Optional[float]) -> None:
     if um_per_px is not None and not (np.isfinite(um_per_px) and um_per_px > 0):
-        raise GeocoreError(f"pixel size {um_per_px} µm is not a positive number; give e.g. --um-per-px 1.1")
+        raise ParameterError(f"pixel size {um_per_px} µm is not a positive number; give e.g. 1.1 as {{param}}",
+                             param="um_per_px")
 
 
 #: Smallest image edge in pixels that segmentation accepts.

@@ -20,7 +20,7 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from ..errors import GeocoreError
+from ..errors import GeocoreError, ParameterError
 from ..models.card import ModelCard
 from ..models.network import build_model, load_model, resolve_device, save_model
 from ..models.training import (ConfigFromNamespace, epoch_logger, model_file, optimizer_step, out_of_time,
@@ -93,7 +93,7 @@ class MineralTrainConfig(ConfigFromNamespace):
 
     def validate(self) -> None:
         if not self.data:
-            raise GeocoreError("no data folders given; pass --data with LumenStone-layout folders")
+            raise ParameterError("no data folders given; give LumenStone-layout folders with {param}", param="data")
         if self.patch < 32 or self.patch % 32:
             raise GeocoreError(f"patch {self.patch} must be a multiple of 32 (the networks halve it 5 times)")
         if self.tile_size and (self.tile_size < 32 or self.tile_size % 32):

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import GeocoreError
+from ..errors import GeocoreError, ParameterError
 from ..files import atomic_output
 from .card import ModelCard
 
@@ -180,8 +180,8 @@ def load_model(path: str | os.PathLike, *, device: str = "cpu"):
     torch = _torch()
     path = Path(path)
     if not path.is_file():
-        msg = f"model file '{path}' does not exist; omit --model to use the shipped model"
-        raise GeocoreError(msg)
+        msg = f"model file '{path}' does not exist; check the path or leave {{param}} empty for the shipped model"
+        raise ParameterError(msg, param="model")
     _check_safetensors_header(path)
     card_path = path.with_suffix(".json")
     if card_path.is_file():
@@ -215,8 +215,8 @@ def resolve_device(device: str = "auto") -> str:
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():
-        msg = "CUDA was requested but no GPU is visible to PyTorch; use --device cpu or auto"
-        raise GeocoreError(msg)
+        msg = "CUDA was requested but no GPU is visible to PyTorch; set {param} to cpu or auto"
+        raise ParameterError(msg, param="device")
     if device not in ("cpu",) and not device.startswith("cuda"):
         msg = f"unknown device {device!r}; use auto, cpu or cuda"
         raise GeocoreError(msg)

@@ -25,7 +25,7 @@ from typing import Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..errors import GeocoreError
+from ..errors import GeocoreError, ParameterError
 
 #: File suffixes taken from a folder (case-insensitive).
 IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg", ".bmp", ".jp2")
@@ -169,8 +169,8 @@ def read_positions_csv(path: str | os.PathLike, um_per_px: Optional[float] = Non
             raise GeocoreError(msg)
         if "x_um" in cols and "y_um" in cols:
             if not um_per_px:
-                msg = f"'{p}' gives positions in micrometres; also give the pixel size (--um-per-px)"
-                raise GeocoreError(msg)
+                msg = f"'{p}' gives positions in micrometres; also give the pixel size ({{param}})"
+                raise ParameterError(msg, param="um_per_px")
             kx, ky, scale = cols["x_um"], cols["y_um"], 1.0 / um_per_px
         elif "x_px" in cols and "y_px" in cols:
             kx, ky, scale = cols["x_px"], cols["y_px"], 1.0

@@ -14,7 +14,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from ..errors import GeocoreError
+from ..errors import GeocoreError, ParameterError
 
 #: Longest edge of the decimated read used by the quick "any valid cell?" check.
 QUICK_CHECK_EDGE = 1024
@@ -154,8 +154,8 @@ def open_raster_checked(
         count = ds.count
         if band is None:
             if count > 1:
-                msg = f"'{path}' has {count} bands; choose one with --band N (1..{count})"
-                raise GeocoreError(msg)
+                msg = f"'{path}' has {count} bands; choose one with {{param}} (1..{count})"
+                raise ParameterError(msg, param="band")
             band = 1
         band = int(band)
         if not 1 <= band <= count:

@@ -1,6 +1,7 @@
 """The geocore Processing algorithms, one thin adapter per library function."""
 
 from .grids import CompareLineaments, ConvertGrid, GridFlightLines, TransformGrid
+from .libraries import InstallDependencies
 from .lineaments import DetectLineaments, FinetuneLineamentModel, VectorizeLineaments
 from .magnetics import SynthesizeSurvey
 from .microscopy import AlignPolarized, ColourCorrect, ColourFit, FlatField, SuperpixelAnnotate, UncertaintyRegions
@@ -13,6 +14,6 @@ ALGORITHMS = (DetectLineaments, VectorizeLineaments, SynthesizeSurvey, TrainLine
               GridFlightLines, TransformGrid, CompareLineaments,
               SegmentMinerals, MineralStatistics, SynthesizeSection, TrainMineralModel, EvaluateMineralModel,
               StitchPanorama, FlatField, ColourFit, ColourCorrect, AlignPolarized, SuperpixelAnnotate,
-              UncertaintyRegions)
+              UncertaintyRegions, InstallDependencies)
 
 __all__ = ["ALGORITHMS"] + [a.__name__ for a in ALGORITHMS]

@@ -28,6 +28,7 @@ GROUPS = {
     "lineaments": "Lineaments",
     "minerals": "Minerals",
     "microscopy": "Microscopy",
+    "setup": "Setup",
 }
 
 DEVICES = ["auto", "cpu", "cuda"]
@@ -70,6 +71,9 @@ class GeocoreAlgorithm(QgsProcessingAlgorithm):
     DISPLAY_NAME = ""
     GROUP = "lineaments"  #: key of :data:`GROUPS`
     HELP = ""  #: shortHelpString (HTML allowed)
+    #: library parameter name -> this algorithm's parameter, where it is not the name in capitals
+    #: (how error messages name what to change, see geocore.errors)
+    PARAMETER_NAMES: Dict[str, str] = {}
 
     def __init__(self) -> None:
         super().__init__()
@@ -104,11 +108,23 @@ class GeocoreAlgorithm(QgsProcessingAlgorithm):
         return type(self)()
 
     # --- running ------------------------------------------------------------------
+    def missing_libraries(self) -> List[str]:
+        """pip requirements of the libraries *this* algorithm needs that QGIS's Python lacks."""
+        return dependencies.missing_for_algorithm(self.NAME)
+
     def canExecute(self) -> Tuple[bool, str]:  # noqa: N802
-        missing = dependencies.missing_requirements()
+        missing = self.missing_libraries()
         if missing:
-            return False, dependencies.install_message(missing)
+            return False, dependencies.install_message(missing, self.DISPLAY_NAME)
         return True, ""
+
+    def checkParameterValues(self, parameters: Dict, context: QgsProcessingContext) -> Tuple[bool, str]:  # noqa: N802
+        # dialogs, processing.run and qgis_process all check here first and print the message once
+        # (an exception from processAlgorithm is printed three times by qgis_process)
+        ok, message = self.canExecute()
+        if not ok:
+            return False, message
+        return super().checkParameterValues(parameters, context)
 
     def processAlgorithm(self, parameters: Dict, context: QgsProcessingContext,
                          feedback: QgsProcessingFeedback) -> Dict:  # noqa: N802
@@ -123,7 +139,21 @@ class GeocoreAlgorithm(QgsProcessingAlgorithm):
         try:
             return self.call_geocore(parameters, context, feedback)
         except GeocoreError as exc:
-            raise QgsProcessingException(str(exc)) from exc
+            raise QgsProcessingException(exc.phrase(self.parameter_label)) from exc
+
+    def parameter_label(self, param: str) -> str:
+        """How this dialog names the library parameter ``param``: its label, e.g. ``'Band'``."""
+        definition = self.parameterDefinition(self.PARAMETER_NAMES.get(param, param.upper()))
+        if definition is None:
+            return f"'{param}'"
+        return f"'{definition.description()}'"
+
+    def push_notes(self, notes, feedback: QgsProcessingFeedback) -> None:
+        """A reader's notes (e.g. dummies read as nodata) as warnings, parameters named by their labels."""
+        from geocore.errors import GeocoreError
+
+        for note in notes:
+            feedback.pushWarning(GeocoreError(note).phrase(self.parameter_label))
 
     def call_geocore(self, parameters: Dict, context: QgsProcessingContext,
                      feedback: QgsProcessingFeedback) -> Dict:

@@ -7,6 +7,8 @@ from typing import Dict, Optional
 
 from qgis.core import (
     QgsProcessingOutputNumber,
+    QgsProcessingParameterBand,
+    QgsProcessingParameterBoolean,
     QgsProcessingParameterCrs,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFeatureSource,
@@ -47,20 +49,28 @@ class ConvertGrid(GeocoreAlgorithm):
     HELP = """<p>Reads a survey grid in any of the formats geophysicists exchange and writes it as a
 GeoTIFF with its CRS and nodata, so every QGIS tool can use it.</p>
 <h3>Inputs</h3>
-<ul><li><b>Grid file</b>: GeoTIFF, Surfer 6/7 <code>.grd</code>, ER Mapper <code>.ers</code>, netCDF (CF),
+<ul><li><b>Grid file</b>: GeoTIFF, Surfer 6/7 <code>.grd</code>, ER Mapper <code>.ers</code>, netCDF (CF, or
+the grids verde, harmonica and xarray write, with 1-D <code>easting</code>/<code>northing</code> coordinates),
 any other GDAL raster, or a Geosoft Oasis montaj <code>.grd</code> (read with harmonica; its CRS is taken from
 the <code>.grd.xml</code> companion). Nodata cells and Geosoft dummies become nodata.</li>
-<li><b>Band</b>: for multi-band files.</li>
-<li><b>CRS</b> (optional): assigned when the file has none (Surfer grids carry no CRS).</li></ul>
+<li><b>Band</b>: for multi-band files. <b>netCDF variable</b>: for netCDF files holding several grids
+(e.g. <code>tmi</code>).</li>
+<li><b>CRS</b> (optional): assigned when the file has none (Surfer and verde grids carry no CRS). A CRS
+different from the one the file has is refused unless <b>Replace the file's CRS</b> is ticked: that
+relabels the grid, it does not reproject it.</li>
+<li><b>Nodata value</b> (advanced): when the file declares none, the common dummies -99999, -9999,
+-999999, &plusmn;1e30, -1e32 and 1.70141e38 are read as nodata where they are the grid's extreme value (the log
+says so); give a value to use instead, or <code>nan</code> to keep every value as data.</li></ul>
 <h3>Outputs</h3>
-<ul><li><b>GeoTIFF</b>: float grid (NaN nodata), same cells, CRS as read or assigned.</li></ul>"""
+<ul><li><b>GeoTIFF</b>: float32 grid (float64 only when the values need it), NaN nodata, same cells, CRS as
+read or assigned.</li></ul>"""
 
     def initAlgorithm(self, config=None) -> None:  # noqa: N802
         self.addParameter(QgsProcessingParameterFile("INPUT", "Grid file", behavior=FILE_BEHAVIOR_FILE,
                                                      fileFilter=GRID_FORMATS))
         self.addParameter(QgsProcessingParameterNumber("BAND", "Band (0: the only one)", type=NUMBER_INTEGER,
                                                        defaultValue=0, minValue=0, optional=True))
-        self.addParameter(QgsProcessingParameterCrs("CRS", "CRS to assign when the file has none", optional=True))
+        add_read_parameters(self, variable=True)
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "GeoTIFF"))
 
     def call_geocore(self, parameters: Dict, context, feedback) -> Dict:
@@ -70,9 +80,43 @@ the <code>.grd.xml</code> companion). Nodata cells and Geosoft dummies become no
         band = self.parameterAsInt(parameters, "BAND", context) or None
         with geotiff_output(output) as tif:
             grid = convert_grid(self.parameterAsFile(parameters, "INPUT", context), tif, band=band,
-                                crs=crs_or_none(self, parameters, "CRS", context))
-        feedback.pushInfo(f"{grid.shape[1]} x {grid.shape[0]} cells, CRS {grid.crs.to_string()}")
+                                progress=self.progress(feedback), cancel=feedback.isCanceled,
+                                **read_options(self, parameters, context))
+        self.push_notes(grid.notes, feedback)
+        crs = grid.crs.to_string() if grid.crs else "none"
+        feedback.pushInfo(f"{grid.shape[1]} x {grid.shape[0]} cells, CRS {crs}, {grid.dtype}")
         return {"OUTPUT": output}
+
+
+def add_read_parameters(alg, variable: bool) -> None:
+    """CRS, replace-CRS, nodata (and netCDF variable) parameters of the algorithms that read survey grids."""
+    if variable:
+        alg.addParameter(QgsProcessingParameterString("VARIABLE", "netCDF variable (empty: the only grid)",
+                                                      optional=True))
+    alg.addParameter(QgsProcessingParameterCrs("CRS", "CRS to assign when the file has none", optional=True))
+    alg.addParameter(QgsProcessingParameterBoolean("FORCE_CRS", "Replace the file's CRS (relabel, no reprojection)",
+                                                   defaultValue=False))
+    nodata = QgsProcessingParameterString("NODATA", "Nodata value (empty: the file's or common dummies; "
+                                                    "nan: none)", optional=True)
+    nodata.setFlags(nodata.flags() | FLAG_ADVANCED)
+    alg.addParameter(nodata)
+
+
+def read_options(alg, parameters: Dict, context) -> Dict:
+    """Keyword arguments of ``geocore.grids.io.read_grid`` from :func:`add_read_parameters`."""
+    from geocore.errors import ParameterError
+
+    text = alg.parameterAsString(parameters, "NODATA", context).strip()
+    try:
+        nodata = float(text) if text else None
+    except ValueError as exc:
+        raise ParameterError(f"nodata value '{text}' is not a number; give e.g. -99999 or nan as {{param}}",
+                             param="nodata") from exc
+    options = {"crs": crs_or_none(alg, parameters, "CRS", context), "nodata": nodata,
+               "force_crs": alg.parameterAsBool(parameters, "FORCE_CRS", context)}
+    if alg.parameterDefinition("VARIABLE") is not None:
+        options["variable"] = alg.parameterAsString(parameters, "VARIABLE", context).strip() or None
+    return options
 
 
 class TransformGrid(GeocoreAlgorithm):
@@ -83,11 +127,14 @@ class TransformGrid(GeocoreAlgorithm):
     LABELS = ("Reduction to the pole", "Upward continuation", "Derivative east (dx)", "Derivative north (dy)",
               "Derivative up (dz)", "Total horizontal gradient", "Total gradient amplitude (analytic signal)",
               "Tilt angle (degrees)", "Gaussian high-pass", "Gaussian low-pass")
+    PARAMETER_NAMES = {"stabilization_inclination": "STABILIZATION", "op": "OPERATION"}
     HELP = """<p>Transforms a magnetic (or gravity) grid with harmonica's FFT filters. Gaps (nodata) are
 filled and the grid padded by reflection before the transform; the gaps are nodata again in the result,
 which keeps the CRS and cells of the input.</p>
 <h3>Inputs</h3>
-<ul><li><b>Grid</b>: a raster in a projected CRS in metres, north up.</li>
+<ul><li><b>Grid</b>: a raster in a projected CRS in metres, north up (a netCDF layer is read by its
+coordinates). <b>Band</b>: the band holding the field, for multi-band rasters. <b>CRS</b>, <b>replace the
+file's CRS</b> and <b>nodata value</b> as in <i>Convert survey grid to GeoTIFF</i>.</li>
 <li><b>Operation</b>: <i>reduction to the pole</i> (needs the field's <b>inclination</b>, positive down,
 and <b>declination</b>, clockwise from north, in degrees; at low magnetic latitudes give a
 <b>stabilisation inclination</b>, e.g. 30, for MacLeod's amplitude correction); <i>upward continuation</i>
@@ -100,6 +147,7 @@ degrees (positive over a reduced-to-pole source, zero near its edges); Gaussian 
 
     def initAlgorithm(self, config=None) -> None:  # noqa: N802
         self.addParameter(QgsProcessingParameterRasterLayer("INPUT", "Grid"))
+        self.addParameter(QgsProcessingParameterBand("BAND", "Band", parentLayerParameterName="INPUT", optional=True))
         self.addParameter(QgsProcessingParameterEnum("OPERATION", "Operation", options=list(self.LABELS),
                                                      defaultValue=0))
         for name, label in (("INCLINATION", "Field inclination (degrees, positive down; RTP)"),
@@ -108,6 +156,7 @@ degrees (positive over a reduced-to-pole source, zero near its edges); Gaussian 
                             ("HEIGHT", "Continuation height (m, positive up)"),
                             ("WAVELENGTH", "Cut-off wavelength (m; Gaussian filters)")):
             self.addParameter(QgsProcessingParameterNumber(name, label, type=NUMBER_DOUBLE, optional=True))
+        add_read_parameters(self, variable=False)
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "Transformed grid"))
 
     def call_geocore(self, parameters: Dict, context, feedback) -> Dict:
@@ -124,7 +173,10 @@ degrees (positive over a reduced-to-pole source, zero near its edges); Gaussian 
         output = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
         with geotiff_output(output) as tif:
             grid = transform_file(self.raster_source(parameters, "INPUT", context), tif, params,
-                                  progress=self.progress(feedback), cancel=feedback.isCanceled)
+                                  band=self.parameterAsInt(parameters, "BAND", context) or None,
+                                  progress=self.progress(feedback), cancel=feedback.isCanceled,
+                                  **read_options(self, parameters, context))
+        self.push_notes(grid.notes, feedback)
         feedback.pushInfo(f"{params.op}: units {grid.units or 'unknown'}")
         return {"OUTPUT": output}
 
@@ -208,6 +260,7 @@ detected line holding most of the match, mean distance and strike difference.</l
 
 class GridFlightLines(GeocoreAlgorithm):
     NAME = "gridflightlines"
+    PARAMETER_NAMES = {"cell": "CELL_SIZE"}
     DISPLAY_NAME = "Grid flight-line data"
     GROUP = "magnetics"
     METHODS = ("linear", "nearest", "cubic")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Dict
 
 from qgis.core import (
+    QgsProcessing,
     QgsProcessingOutputNumber,
     QgsProcessingParameterBand,
     QgsProcessingParameterEnum,
@@ -150,7 +151,10 @@ zone to reproject it to.</p>""" + VECTOR_HELP
                                            type=NUMBER_DOUBLE, defaultValue=70.0, minValue=1.0, maxValue=99.0)
         pct.setFlags(pct.flags() | FLAG_ADVANCED)
         self.addParameter(pct)
-        self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT_PROBABILITY", "Lineament probability"))
+        # optional with a temporary default: qgis_process insists on every mandatory output otherwise
+        self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT_PROBABILITY", "Lineament probability",
+                                                                  defaultValue=QgsProcessing.TEMPORARY_OUTPUT,
+                                                                  optional=True, createByDefault=True))
         self.addParameter(_lines_output("Lineaments"))
         self.addParameter(_rose_output())
         _add_vector_params(self)

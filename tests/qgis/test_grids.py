@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("qgis.core", reason="QGIS Python bindings are not installed (apt-get install python3-qgis)")
 
-from qgis.core import QgsProcessingException  # noqa: E402
+from qgis.core import QgsProcessingException, QgsProcessingFeedback  # noqa: E402
 
 from qgis_layers import raster  # noqa: E402
 
@@ -41,7 +41,8 @@ def test_convert_surfer_grid_needs_a_crs(geocore_plugin, tmp_path):
     import processing
 
     out = tmp_path / "dem.tif"
-    with pytest.raises(QgsProcessingException, match="no coordinate reference system.*in QGIS the 'CRS to assign'"):
+    with pytest.raises(QgsProcessingException,
+                       match="no coordinate reference system; give it with 'CRS to assign when the file has none'"):
         processing.run("geocore:convertgrid", {"INPUT": str(GRIDS / "elevation_surfer.GRD"), "OUTPUT": str(out)})
     assert not out.exists()
     result = processing.run("geocore:convertgrid", {"INPUT": str(GRIDS / "elevation_surfer.GRD"),
@@ -96,9 +97,10 @@ def test_transform_tilt_and_missing_option(geocore_plugin, dipole_grid, tmp_path
                                                       "OUTPUT": str(tmp_path / "tilt.tif")})
     tilt = read_grid(result["OUTPUT"]).data
     assert -90 <= np.nanmin(tilt) < 0 < np.nanmax(tilt) <= 90
-    with pytest.raises(QgsProcessingException, match="needs --height"):
+    with pytest.raises(QgsProcessingException, match=r"needs 'Continuation height \(m, positive up\)'") as err:
         processing.run("geocore:transformgrid", {"INPUT": str(path), "OPERATION": 1,
                                                  "OUTPUT": str(tmp_path / "up.tif")})
+    assert "--" not in str(err.value)  # QGIS names its parameters, not the command line's flags
     assert not (tmp_path / "up.tif").exists()
 
 
@@ -191,3 +193,102 @@ def test_cancel_leaves_no_output(geocore_plugin, dipole_grid, tmp_path):
         processing.run("geocore:transformgrid", {"INPUT": str(dipole_grid[0]), "OPERATION": 6,
                                                  "OUTPUT": str(tmp_path / "tga.tif")}, feedback=feedback)
     assert not list(tmp_path.iterdir())
+
+
+# ----------------------------------------------------------------------------- netCDF, band, CRS, dummies, progress
+class RecordingFeedback(QgsProcessingFeedback):
+    """A feedback that keeps what the algorithm reported."""
+
+    def __init__(self):
+        super().__init__()
+        self.progress_values, self.infos, self.warnings = [], [], []
+        self.progressChanged.connect(self.progress_values.append)
+
+    def pushInfo(self, info):  # noqa: N802
+        self.infos.append(info)
+        super().pushInfo(info)
+
+    def pushWarning(self, warning):  # noqa: N802
+        self.warnings.append(warning)
+        super().pushWarning(warning)
+
+
+def test_convert_verde_netcdf_with_a_variable_and_progress(geocore_plugin, tmp_path):
+    import processing
+    import verde as vd
+
+    from geocore.grids.io import read_grid
+
+    rng = np.random.default_rng(7)
+    east, north = vd.grid_coordinates((600000.0, 601500.0, 7000000.0, 7000900.0), spacing=(100.0, 150.0))
+    ds = vd.make_xarray_grid((east, north), (rng.normal(size=east.shape), rng.normal(size=east.shape)),
+                             data_names=["tmi", "residual"])
+    nc = tmp_path / "survey.nc"
+    ds.to_netcdf(nc, engine="h5netcdf")
+    with pytest.raises(QgsProcessingException, match=r"holds several grids \(tmi, residual\); choose one with "
+                                                     r"'netCDF variable \(empty: the only grid\)'"):
+        processing.run("geocore:convertgrid", {"INPUT": str(nc), "CRS": "EPSG:32633",
+                                               "OUTPUT": str(tmp_path / "x.tif")})
+    feedback = RecordingFeedback()
+    result = processing.run("geocore:convertgrid", {"INPUT": str(nc), "VARIABLE": "residual", "CRS": "EPSG:32633",
+                                                    "OUTPUT": str(tmp_path / "residual.tif")}, feedback=feedback)
+    layer = raster(result["OUTPUT"])
+    assert layer.crs().authid() == "EPSG:32633" and (layer.width(), layer.height()) == (11, 10)
+    assert (layer.rasterUnitsPerPixelX(), layer.rasterUnitsPerPixelY()) == (150.0, 100.0)
+    assert layer.extent().xMinimum() == 600000.0 - 75.0 and layer.extent().yMaximum() == 7000900.0 + 50.0
+    np.testing.assert_array_equal(read_grid(result["OUTPUT"]).data, ds.residual.values[::-1])
+    # the progress bar moves (and ends full)
+    assert len(set(feedback.progress_values)) >= 3 and max(feedback.progress_values) == 100.0
+
+
+def test_convert_refuses_to_replace_a_crs_and_reads_dummies(geocore_plugin, tmp_path):
+    import processing
+    import rasterio
+    from rasterio.transform import from_origin
+
+    data = np.arange(100, dtype=np.float32).reshape(10, 10)
+    data[:, 0] = -99999.0
+    src = tmp_path / "dummies.tif"
+    with rasterio.open(src, "w", driver="GTiff", width=10, height=10, count=1, dtype="float32", crs="EPSG:26910",
+                       transform=from_origin(400000, 6100000, 50, 50)) as ds:
+        ds.write(data, 1)
+    out = tmp_path / "out.tif"
+    with pytest.raises(QgsProcessingException, match="already has the CRS EPSG:26910") as err:
+        processing.run("geocore:convertgrid", {"INPUT": str(src), "CRS": "EPSG:32633", "OUTPUT": str(out)})
+    assert "'Replace the file's CRS (relabel, no reprojection)'" in str(err.value) and "--" not in str(err.value)
+    assert not out.exists()
+    feedback = RecordingFeedback()
+    result = processing.run("geocore:convertgrid", {"INPUT": str(src), "CRS": "EPSG:32633", "FORCE_CRS": True,
+                                                    "OUTPUT": str(out)}, feedback=feedback)
+    assert raster(result["OUTPUT"]).crs().authid() == "EPSG:32633"
+    with rasterio.open(out) as ds:
+        assert np.isnan(ds.read(1)[:, 0]).all() and np.isfinite(ds.read(1)[:, 1:]).all()
+    assert any("-99999 are read as nodata" in w and "'Nodata value" in w for w in feedback.warnings)
+    kept = processing.run("geocore:convertgrid", {"INPUT": str(src), "NODATA": "nan",
+                                                  "OUTPUT": str(tmp_path / "kept.tif")})
+    with rasterio.open(kept["OUTPUT"]) as ds:
+        assert ds.read(1).min() == -99999.0
+
+
+def test_transform_grid_band_choice(geocore_plugin, dipole_grid, tmp_path):
+    import processing
+    import rasterio
+
+    from geocore.grids.io import read_grid
+
+    path, _ = dipole_grid
+    with rasterio.open(path) as ds:
+        field = ds.read(1)
+        profile = dict(ds.profile, count=2)
+    two = tmp_path / "two_bands.tif"
+    with rasterio.open(two, "w", **profile) as ds:
+        ds.write(np.zeros_like(field), 1)
+        ds.write(field, 2)
+    with pytest.raises(QgsProcessingException, match=r"has 2 bands; choose one with 'Band' \(1..2\)"):
+        processing.run("geocore:transformgrid", {"INPUT": str(two), "OPERATION": 4,
+                                                 "OUTPUT": str(tmp_path / "dz0.tif")})
+    second = processing.run("geocore:transformgrid", {"INPUT": str(two), "BAND": 2, "OPERATION": 4,
+                                                      "OUTPUT": str(tmp_path / "dz2.tif")})
+    single = processing.run("geocore:transformgrid", {"INPUT": str(path), "OPERATION": 4,
+                                                      "OUTPUT": str(tmp_path / "dz1.tif")})
+    np.testing.assert_array_equal(read_grid(second["OUTPUT"]).data, read_grid(single["OUTPUT"]).data)

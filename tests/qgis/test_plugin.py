@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytest.importorskip("qgis.core", reason="QGIS Python bindings are not installed (apt-get install python3-qgis)")
@@ -33,6 +34,7 @@ ALGORITHMS = {
     "geocore:synthesizesection": "Minerals",
     "geocore:trainmineralmodel": "Minerals",
     "geocore:evaluatemineralmodel": "Minerals",
+    "geocore:installdependencies": "Setup",
 }
 
 
@@ -55,10 +57,29 @@ def test_provider_and_algorithms_register(geocore_plugin):
     assert {a.group() for a in provider.algorithms()} == set(ALGORITHMS.values())
 
 
-def test_menu_entries(geocore_plugin, iface):
-    texts = [a.text() for a in iface.menus["&geocore"]]
-    assert "Detect lineaments…" in texts and "Check Python libraries" in texts and "Help" in texts
-    assert "Segment ore minerals…" in texts
+def test_menu_opens_every_algorithm_grouped(geocore_plugin, iface):
+    actions = iface.menus["&geocore"]
+    groups = {a.text(): [sub.text() for sub in a.menu().actions()] for a in actions if a.menu() is not None}
+    assert list(groups) == ["Magnetics", "Lineaments", "Minerals", "Microscopy"]
+    registry = QgsApplication.processingRegistry()
+    for algorithm_id, group in ALGORITHMS.items():
+        if group == "Setup":
+            continue
+        text = registry.algorithmById(algorithm_id).displayName() + "…"
+        assert text in groups[group], (algorithm_id, groups[group])
+    assert sum(len(v) for v in groups.values()) == len(ALGORITHMS) - 1
+    plain = [a.text() for a in actions if a.menu() is None]
+    assert plain == ["Check / install Python libraries…", "Help"]
+
+
+def test_menu_actions_open_their_algorithm(geocore_plugin, iface, monkeypatch):
+    opened = []
+    monkeypatch.setattr(type(geocore_plugin), "open_algorithm", staticmethod(opened.append))
+    actions = iface.menus["&geocore"]
+    magnetics = next(a for a in actions if a.text() == "Magnetics").menu()
+    next(a for a in magnetics.actions() if a.text().startswith("Convert survey grid")).trigger()
+    next(a for a in actions if a.text().startswith("Check / install")).trigger()
+    assert opened == ["geocore:convertgrid", "geocore:installdependencies"]
 
 
 def test_unload_removes_provider_and_menu(geocore_plugin, iface):
@@ -122,26 +143,57 @@ def without_torch(monkeypatch):
     return dependencies
 
 
-def test_missing_libraries_are_named_with_the_install_command(geocore_plugin, without_torch, tmp_path):
+def test_only_the_libraries_of_the_algorithm_block_it(geocore_plugin, without_torch, tmp_path):
     import processing
 
     missing = without_torch.missing_requirements()
     assert missing == ["torch>=2.1", "skan>=0.11"]
-    message = without_torch.install_message(missing)
+    message = without_torch.install_message(missing, "Detect lineaments")
     assert f'"{sys.executable}" -m pip install --user "torch>=2.1" "skan>=0.11"' in message
-    assert "--break-system-packages" in message
+    assert "--break-system-packages" in message and "Check / install Python libraries" in message
 
-    # the provider still lists every algorithm; running one explains what to install
     registry = QgsApplication.processingRegistry()
     assert len(registry.providerById("geocore").algorithms()) == len(ALGORITHMS)
-    algorithm = registry.algorithmById("geocore:synthesizesurvey")
-    ok, why = algorithm.canExecute()
-    assert not ok and "pip install" in why
+    # grids, transforms and photos need no PyTorch
+    for name in ("convertgrid", "transformgrid", "gridflightlines", "synthesizesurvey", "flatfield",
+                 "stitchpanorama", "installdependencies"):
+        assert registry.algorithmById(f"geocore:{name}").canExecute() == (True, ""), name
+    ok, why = registry.algorithmById("geocore:vectorizelineaments").canExecute()  # skan, not torch
+    assert not ok and "skan>=0.11" in why and "torch" not in why
+    ok, why = registry.algorithmById("geocore:segmentminerals").canExecute()  # torch, not skan
+    assert not ok and "torch>=2.1" in why and "skan" not in why
+
+    # running one: its message, once, and nothing written
+    from qgis.core import QgsProcessingFeedback
+
+    class Errors(QgsProcessingFeedback):
+        def __init__(self):
+            super().__init__()
+            self.errors = []
+
+        def reportError(self, error, fatalError=False):  # noqa: N802,N803
+            self.errors.append(error)
+
+    feedback = Errors()
     with pytest.raises(QgsProcessingException, match="pip install"):
-        processing.run("geocore:synthesizesurvey", {
-            "OUTPUT_FIELD": str(tmp_path / "f.tif"), "OUTPUT_MASK": str(tmp_path / "m.tif"),
-            "OUTPUT_AXES": str(tmp_path / "a.gpkg")})
+        processing.run("geocore:detectlineaments", {
+            "INPUT": str(tmp_path / "none.tif"), "OUTPUT_PROBABILITY": str(tmp_path / "p.tif"),
+            "OUTPUT_LINES": str(tmp_path / "l.gpkg")}, feedback=feedback)
+    assert sum(e.count("needs Python libraries") for e in feedback.errors) == 1, feedback.errors
+    assert "'Detect lineaments' needs Python libraries that QGIS's Python cannot find: torch>=2.1, skan>=0.11." \
+        in feedback.errors[0]
     assert not list(tmp_path.iterdir())
+
+    # a grid converts without PyTorch
+    import rasterio
+    from rasterio.transform import from_origin
+
+    src = tmp_path / "g.tif"
+    with rasterio.open(src, "w", driver="GTiff", width=4, height=3, count=1, dtype="float32", crs="EPSG:32633",
+                       transform=from_origin(0, 300, 100, 100)) as ds:
+        ds.write(np.ones((3, 4), np.float32), 1)
+    result = processing.run("geocore:convertgrid", {"INPUT": str(src), "OUTPUT": str(tmp_path / "out.tif")})
+    assert Path(result["OUTPUT"]).is_file()
 
 
 def test_missing_libraries_reach_the_message_bar(qgis_app, without_torch, make_iface):

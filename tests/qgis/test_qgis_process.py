@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -122,6 +123,25 @@ def test_synthesize_then_detect_with_qgis_process(installed):
     assert (out / "rose.png").stat().st_size > 1000
 
 
+def test_detect_without_a_probability_output_uses_a_temporary_one(installed, tmp_path):
+    import numpy as np
+    import rasterio
+    from rasterio.windows import Window
+
+    survey = tmp_path / "survey"
+    run_json(installed, "geocore:synthesizesurvey", ROWS=64, COLS=64, SEED=5, PRESET=0,
+             OUTPUT_FIELD=survey / "field.tif", OUTPUT_MASK=survey / "mask.tif", OUTPUT_AXES=survey / "axes.gpkg")
+    with rasterio.open(survey / "field.tif") as ds:
+        assert ds.shape == (64, 64) and np.isfinite(ds.read(1, window=Window(0, 0, 8, 8))).all()
+    detected = run_json(installed, "geocore:detectlineaments", INPUT=survey / "field.tif", DEVICE=1,
+                        OUTPUT_LINES=tmp_path / "lines.gpkg")["results"]
+    # qgis_process made (and, on exit, removed) a temporary probability raster
+    assert Path(detected["OUTPUT_PROBABILITY"]).name == "OUTPUT_PROBABILITY.tif"
+    assert not Path(detected["OUTPUT_PROBABILITY"]).is_relative_to(tmp_path)
+    lines = QgsVectorLayer(detected["OUTPUT_LINES"], "l", "ogr")
+    assert lines.isValid() and lines.featureCount() == detected["N_LINES"]
+
+
 def test_transform_grid_with_qgis_process(installed):
     import numpy as np
     from rasterio.crs import CRS
@@ -179,7 +199,10 @@ def test_without_libraries_the_provider_loads_and_explains(installed, tmp_path):
     text = out.stdout + out.stderr
     # QGIS's own interpreter, not whatever python3 comes first on PATH
     python = f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}"
-    assert f'"{python}" -m pip install --user' in text and '"torch>=2.1"' in text, text[-2000:]
+    assert f'"{python}" -m pip install --user' in text and '"rasterio>=1.3"' in text, text[-2000:]
+    assert text.count("needs Python libraries") == 1, text[-3000:]  # printed once
+    # only what the survey needs: no PyTorch in its list
+    assert "'Synthesize dyke survey' needs" in text and "torch" not in text
     assert not list(tmp_path.iterdir())
 
 
@@ -198,3 +221,49 @@ def test_flatfield_with_qgis_process(installed, tmp_path):
     assert [Path(p).name for p in result["results"]["OUTPUT_LAYERS"]] == ["a.jpg"]
     corrected = cv2.imread(str(out / "a.jpg")).astype(float)
     assert np.ptp(corrected[5:-5, 5:-5].mean(axis=2)) < 8
+
+
+TORCH_PACKAGES = re.compile(r"^(torch|torchvision|segmentation_models_pytorch|functorch)([-_.]|$)")
+
+
+def test_without_pytorch_grids_convert_and_detect_names_only_what_it_lacks(installed, tmp_path):
+    """QGIS's Python with every library but PyTorch (a copy of the venv's site-packages without it)."""
+    import numpy as np
+    import rasterio
+    from rasterio.transform import from_origin
+
+    site = Path(sysconfig.get_paths()["purelib"])
+    no_torch = tmp_path / "site-packages-without-torch"
+    no_torch.mkdir()
+    for entry in site.iterdir():
+        if not TORCH_PACKAGES.match(entry.name):
+            (no_torch / entry.name).symlink_to(entry)
+    env = dict(installed.env, PYTHONPATH=str(no_torch))
+    bare = SimpleNamespace(env=env, plugins=installed.plugins, tmp=installed.tmp)
+    probe = subprocess.run([QGIS_PYTHON, "-c", "import importlib.util as u; print(u.find_spec('torch'), "
+                            "u.find_spec('rasterio') is not None)"], env=env, capture_output=True, text=True)
+    assert probe.stdout.split() == ["None", "True"]
+
+    src = tmp_path / "grid.tif"
+    with rasterio.open(src, "w", driver="GTiff", width=64, height=64, count=1, dtype="float32", crs="EPSG:32633",
+                       transform=from_origin(500000, 6000000, 50, 50)) as ds:
+        ds.write(np.random.default_rng(0).normal(size=(64, 64)).astype(np.float32), 1)
+    converted = run_json(bare, "geocore:convertgrid", INPUT=src, OUTPUT=tmp_path / "copy.tif")
+    assert Path(converted["results"]["OUTPUT"]).is_file()
+    thg = run_json(bare, "geocore:transformgrid", INPUT=src, OPERATION=5, OUTPUT=tmp_path / "thg.tif")
+    assert Path(thg["results"]["OUTPUT"]).is_file()
+
+    out = qgis_process(bare, "run", "geocore:detectlineaments", "--", f"INPUT={src}",
+                       f"OUTPUT_LINES={tmp_path / 'l.gpkg'}")
+    text = out.stdout + out.stderr
+    assert out.returncode != 0 and not (tmp_path / "l.gpkg").exists()
+    assert text.count("needs Python libraries") == 1, text[-3000:]  # once, not three times
+    needs = text[text.index("'Detect lineaments' needs"):].splitlines()[0]
+    assert needs.endswith("cannot find: torch>=2.1, segmentation-models-pytorch>=0.3."), needs
+    assert "Check / install Python libraries" in text
+
+    # the installer runs headless: a check-only run lists what each algorithm lacks
+    check = run_json(bare, "geocore:installdependencies", INSTALL="false", SELF_TEST="false")
+    assert check["results"]["MISSING_BEFORE"].split() == ["torch>=2.1", "torchvision", "segmentation-models-pytorch>=0.3"]
+    info = "\n".join(check["log"]["info"]) if isinstance(check["log"].get("info"), list) else str(check["log"])
+    assert "Detect lineaments: needs torch>=2.1" in info and "Convert survey grid" not in info
