@@ -22,7 +22,9 @@ def test_hierarchy_and_placeholders():
         raise err
 
 
-def test_cli_names_come_from_the_command_that_ran():
+def test_cli_names_come_from_the_command_that_ran(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "t.csv").write_text("x,y,v\n0,0,1\n")
     parser = build_parser()
     args = parser.parse_args(["magnetics", "transform", "in.tif", "out.tif", "--op", "rtp"])
     names = option_names(parser, args)

@@ -32,6 +32,19 @@ def print_notes(notes) -> None:
         print(f"geocore: note: {GeocoreError(note).phrase(cli_option)}", file=sys.stderr)
 
 
+def nodata_value(text: str) -> float:
+    """``--nodata``: a finite number, or ``nan`` for "no nodata value" (everything is data)."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number or nan (got {text!r})") from None
+    if math.isinf(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number or nan (got {text!r})")
+    return value
+
+
 def add_read_arguments(parser: argparse.ArgumentParser) -> None:
     """``--band``, ``--variable``, ``--crs``, ``--force-crs`` and ``--nodata``: the options of ``read_grid``."""
     parser.add_argument("--band", type=int, default=None, help="band to use (required for multi-band rasters)")
@@ -40,7 +53,7 @@ def add_read_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--crs", default=None, help="CRS to assign when the file has none, e.g. EPSG:28354")
     parser.add_argument("--force-crs", action="store_true",
                         help="let --crs replace a different CRS the file has (relabels, does not reproject)")
-    parser.add_argument("--nodata", type=float, default=None,
+    parser.add_argument("--nodata", type=nodata_value, default=None,
                         help="value of cells without data (default: the file's; when it declares none, "
                              "common dummies such as -99999 or 1e30 at the data's extreme; nan: none)")
 
