@@ -186,10 +186,10 @@ def test_straightness_and_mean_probability_filters(tmp_path):
     prob[weak > 0] = 0.55                                  # straight but barely above the threshold
     path = _write(tmp_path / "p.tif", prob)
     every = vectorize_probability(path)
-    assert len(every) == 3 and every["straightness"].between(0, 1).all()
-    assert every["straightness"].min() < 0.3 and every["straightness"].max() > 0.95
+    assert len(every) == 3 and every["straight"].between(0, 1).all()
+    assert every["straight"].min() < 0.3 and every["straight"].max() > 0.95
     kept = vectorize_probability(path, params=VectorizeParams(min_straightness=0.5, min_mean_prob=0.7))
-    assert len(kept) == 1 and kept.iloc[0]["straightness"] > 0.95 and kept.iloc[0]["mean_prob"] > 0.85
+    assert len(kept) == 1 and kept.iloc[0]["straight"] > 0.95 and kept.iloc[0]["mean_prob"] > 0.85
     with pytest.raises(GeocoreError, match="between 0 and 1"):
         VectorizeParams(min_straightness=1.5).check()
 

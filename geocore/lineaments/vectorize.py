@@ -33,7 +33,7 @@ from ..progress import Progress
 from ..raster.io import open_raster_checked, read_window
 
 #: Columns written for every line, in order.
-LINE_FIELDS = ("id", "length", "azimuth", "mean_prob", "max_prob", "straightness")
+LINE_FIELDS = ("id", "length", "azimuth", "mean_prob", "max_prob", "straight")
 #: Quantised probability code for NaN cells.
 _NAN_CODE = 255
 #: Rows read at a time when scanning a probability map.
@@ -446,7 +446,7 @@ def _lines_to_frame(lines_rc: list, q: np.ndarray, info, params: VectorizeParams
             "azimuth": np.asarray(az)[order],
             "mean_prob": mean_prob[order],
             "max_prob": max_prob[order],
-            "straightness": np.clip(straight[order], 0.0, 1.0),
+            "straight": np.clip(straight[order], 0.0, 1.0),
         },
         geometry=np.asarray(geoms)[order],
         crs=info.crs,
@@ -491,7 +491,8 @@ def vectorize_probability(
         ``azimuth``, the length-weighted strike in degrees 0-180 clockwise from
         grid north (for a raster without georeferencing, from the top of the
         image); ``mean_prob`` and ``max_prob`` sampled once a cell along the
-        line (probabilities quantised to 1/254).
+        line (probabilities quantised to 1/254); ``straight``, the distance
+        between the end points over the length (1 for a straight line).
     """
     from skimage.morphology import skeletonize
 

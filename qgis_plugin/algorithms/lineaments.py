@@ -23,7 +23,8 @@ from .base import DEVICES, GeocoreAlgorithm, number_range
 from .outputs import geotiff_output
 
 LINE_FIELDS = "<code>length</code> (map units), <code>azimuth</code> (degrees clockwise from north, 0..180), " \
-              "<code>mean_prob</code> and <code>max_prob</code> (probability along the axis)"
+              "<code>mean_prob</code> and <code>max_prob</code> (probability along the axis), " \
+              "<code>straight</code> (end-to-end distance over length, 1 for a straight line)"
 
 
 def _lines_output(description: str) -> QgsProcessingParameterVectorDestination:

@@ -227,7 +227,7 @@ def test_detect_with_a_classical_method(geocore_plugin, survey, tmp_path):
         "OUTPUT_PROBABILITY": str(tmp_path / "ridge.tif"), "OUTPUT_LINES": str(tmp_path / "l.gpkg")})
     lines = vector(result["OUTPUT_LINES"])
     assert lines.featureCount() == result["N_LINES"] > 0
-    assert {"straightness", "mean_prob"} <= set(lines.fields().names())
+    assert {"straight", "mean_prob"} <= set(lines.fields().names())
     from osgeo import gdal
 
     ds = gdal.Open(result["OUTPUT_PROBABILITY"])
