@@ -111,8 +111,9 @@ class SurveyConfig:
             # dykes; dykes thinner than a cell; weaker dykes against the background
             return dataclasses.replace(
                 cls.from_preset("realistic"), preset="survey",
-                dyke_magnetization=(0.2, 5.0),
-                fractal_share=(0.0, 1.2),
+                dyke_magnetization=(0.3, 5.0),
+                dyke_depth_to_top=(0.5, 8.0),
+                fractal_share=(0.0, 0.6),
                 fabric_along_dykes=0.4,
                 gridded_share=0.6,
                 swarm_share=0.5,
