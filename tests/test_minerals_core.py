@@ -23,6 +23,7 @@ from geocore.minerals.segment import segment_image
 from geocore.minerals.stats import contact_lengths, statistics_from_classes
 from geocore.minerals.synthetic import DEMO_CODES, synthesize_section, write_sections
 from geocore.models import ModelCard, build_model, save_model
+from geocore.raster.micrometre import is_micrometre_crs, micrometre_transform
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -199,13 +200,14 @@ def test_empty_polygon_layer_keeps_fields_and_crs(tmp_path):
     import geopandas as gpd
 
     from geocore.files import write_vector
-    from geocore.minerals.segment import micrometre_crs, micrometre_transform, polygons_from_classes
+    from geocore.minerals.segment import polygons_from_classes
+    from geocore.raster.micrometre import micrometre_crs
 
     gdf = polygons_from_classes(np.zeros((8, 8), np.uint8), micrometre_transform(2.0), micrometre_crs())
     write_vector(gdf, tmp_path / "none.gpkg")
     back = gpd.read_file(tmp_path / "none.gpkg")
     assert len(back) == 0 and {"code", "label", "name", "area"} <= set(back.columns)
-    assert "micrometre" in back.crs.to_wkt()
+    assert is_micrometre_crs(back.crs)
     one = polygons_from_classes(np.pad(np.ones((2, 3), np.uint8), 1), micrometre_transform(2.0), micrometre_crs())
     assert one["name"].tolist() == ["chalcopyrite"] and one["area"].tolist() == [24.0]
 
@@ -245,17 +247,31 @@ def test_segment_cli_outputs(tiny_model, photo, tmp_path, capsys):
         assert (out / name).is_file(), name
     with rasterio.open(out / "classes.tif") as ds:
         classes = ds.read(1)
-        assert ds.crs.to_wkt().count("micrometre") and ds.transform.a == 1.5
+        assert is_micrometre_crs(ds.crs) and ds.transform == micrometre_transform(1.5)
         assert ds.colormap(1)[1][:3] == (255, 165, 0)
+        assert ds.tags()["UM_PER_PX"] == "1.5" and ds.tags()["MODEL"] == "tiny" and "MODEL_NOTE" not in ds.tags()
     with rasterio.open(out / "probabilities.tif") as ds:
-        p = ds.read()
-        assert p.shape == (10, 96, 128) and np.allclose(p.sum(axis=0), 1, atol=1e-4)
-        assert np.array_equal(np.asarray(DEMO_CODES)[p.argmax(0)], classes)
+        q = ds.read()
+        # compact: uint8, p = value / 254 through the GDAL scale, 255 = nodata
+        assert q.dtype == np.uint8 and ds.scales == (1 / 254,) * 10 and ds.nodata == 255
+        p = q * np.asarray(ds.scales)[:, None, None]
+        assert p.shape == (10, 96, 128) and np.allclose(p.sum(axis=0), 1, atol=10 * 0.5 / 254)
+        # the class map's class holds the largest stored probability (to one step of 1/254: rounding)
+        idx = np.searchsorted(np.asarray(DEMO_CODES), classes)
+        at_class = np.take_along_axis(q, idx[None], axis=0)[0].astype(int)
+        assert (q.max(axis=0) - at_class <= 1).all()
+        assert is_micrometre_crs(ds.crs) and ds.transform == micrometre_transform(1.5)
+    # a plain JPEG with a pixel size: its lossless copy in the outputs' frame is written beside them
+    with rasterio.open(out / "photo.tif") as ds, rasterio.open(photo) as src:
+        assert is_micrometre_crs(ds.crs) and ds.transform == micrometre_transform(1.5)
+        assert np.array_equal(ds.read(), src.read()) and ds.bounds == (0.0, -96 * 1.5, 128 * 1.5, 0.0)
     import geopandas as gpd
 
     gdf = gpd.read_file(out / "minerals.gpkg")
     assert {"code", "label", "name", "area", "perimeter", "ecd"} <= set(gdf.columns)
-    assert "micrometre" in gdf.crs.to_wkt()
+    assert is_micrometre_crs(gdf.crs)
+    minx, miny, maxx, maxy = gdf.total_bounds  # on the photo copy: x in 0..192 µm, y in -144..0 µm
+    assert 0 <= minx and maxx <= 192 and -144 <= miny and maxy <= 0
     # the polygons tile the ore exactly: total area = ore pixels x (1.5 µm)²
     assert gdf["area"].sum() == pytest.approx((classes != 0).sum() * 2.25)
     rows = list(csv.DictReader((out / "stats.csv").read_text().splitlines()))
@@ -274,7 +290,10 @@ def test_segment_shapefile_keeps_the_micrometre_crs(tiny_model, photo, tmp_path)
                  "--um-per-px", "1.5", "--format", "shp"]) == 0
     assert "1E-06.0" not in (out / "minerals.prj").read_text()
     gdf = gpd.read_file(out / "minerals.shp")
-    assert gdf.crs is not None and "micrometre" in gdf.crs.to_wkt()
+    assert gdf.crs is not None and is_micrometre_crs(gdf.crs)
+    from geocore.raster.micrometre import MICROMETRE_VECTOR_WKT
+
+    assert (out / "minerals.prj").read_text() == MICROMETRE_VECTOR_WKT
 
 
 @pytest.mark.parametrize("args, message", [

@@ -292,8 +292,8 @@ def write_section_rasters(
 ) -> Section:
     """Write one synthetic section as GeoTIFFs: RGB photograph and class map.
 
-    With ``um_per_px`` both are placed in the local micrometre CRS of
-    :mod:`geocore.minerals.segment`; the class map carries the LumenStone
+    With ``um_per_px`` both are placed in the micrometre frame of
+    :mod:`geocore.raster.micrometre`; the class map carries the LumenStone
     palette. Both files are written atomically, together.
     """
     import contextlib
@@ -301,8 +301,8 @@ def write_section_rasters(
     import rasterio
 
     from ..files import atomic_output, check_not_input
+    from ..raster.micrometre import micrometre_crs, micrometre_transform
     from .classes import CLASSES
-    from .segment import micrometre_crs, micrometre_transform
 
     check_not_input([image_path], [mask_path])
     sec = synthesize_section(shape, seed=seed, codes=codes, grain_px=grain_px)
