@@ -370,12 +370,18 @@ def test_synth_train_evaluate_stats_cli(tmp_path, capsys):
     card = json.loads(model.with_suffix(".json").read_text())
     assert card["class_codes"][0] == 0 and card["task"] == "minerals" and card["in_channels"] == 3
     assert "--encoder resnet18" in card["training"]["command"]
+    # a finished run leaves no per-epoch checkpoint folder (it was 285 MB for a VGG16 U-Net)
+    assert not (tmp_path / "m.ckpt").exists()
+    # trained on synthetic sections: the card says so, and every use of the model repeats it
+    assert card["training"]["data"]["generator"] == "geocore.minerals.synthetic"
     bal = card["training"]["sampler"]["balance_rarest_over_commonest"]
     assert bal["balanced"] >= bal["random"]
     capsys.readouterr()
     assert main(["-q", "minerals", "evaluate", "--data", str(data), "--model", str(model), "--device", "cpu",
                  "--json", str(tmp_path / "m.json")]) == 0
     printed = capsys.readouterr().out
+    first = printed.splitlines()[0]
+    assert first.startswith("WARNING: model '") and "was trained on synthetic sections only" in first
     metrics = json.loads((tmp_path / "m.json").read_text())
     assert f"mean IoU: {card['metrics']['test']['mean_iou']:.4f}" in printed
     assert np.asarray(metrics["confusion_matrix"]).sum() == 96 * 96
@@ -459,3 +465,52 @@ def test_train_pspnet_with_crossed_polar_channels(tmp_path):
     (data / "imgs_xpl" / "test" / next((data / "imgs" / "test").iterdir()).name).unlink()
     with pytest.raises(GeocoreError, match="extra image 'xpl'"):
         evaluate_model([data], model, device="cpu")
+
+
+def test_demo_model_outputs_say_so_and_overlay_the_photo_copy(photo, tmp_path, capsys):
+    """The shipped DEMO model on a plain JPEG with a pixel size: every output carries the caveat, and the
+    compact probabilities feed the uncertainty regions in the same micrometre frame as photo.tif."""
+    import geopandas as gpd
+
+    from geocore.microscopy.uncertainty import read_probabilities
+
+    out = tmp_path / "seg"
+    assert main(["-q", "minerals", "segment", str(photo), "--out-dir", str(out), "--um-per-px", "0.5",
+                 "--probabilities", "--device", "cpu"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("WARNING: DEMO model") and "synthetic sections" in printed
+    assert "area fractions (DEMO model):" in printed
+    report = (out / "report.html").read_text()
+    assert 'class="warning"' in report and "DEMO model" in report
+    for name in ("classes.tif", "probabilities.tif"):
+        with rasterio.open(out / name) as ds:
+            assert "DEMO" in ds.tags()["MODEL_NOTE"]
+    # stats of the class map again (geocore minerals stats): the caveat follows the class map
+    assert main(["-q", "minerals", "stats", str(out / "classes.tif"), "--out-dir", str(tmp_path / "st")]) == 0
+    assert "WARNING: DEMO" in capsys.readouterr().out
+    assert 'class="warning"' in (tmp_path / "st" / "report.html").read_text()
+    # uncertainty from the uint8 probabilities: the scale is applied (entropy within 0..1, like float input)
+    ent, mar, valid, transform, crs, georef = read_probabilities(out / "probabilities.tif")
+    assert valid.all() and 0 <= ent.min() and ent.max() <= 1 and 0 <= mar.min() and mar.max() <= 1
+    assert transform == micrometre_transform(0.5) and is_micrometre_crs(crs)
+    assert main(["uncertainty", str(out / "probabilities.tif"), "--out", str(tmp_path / "unc.gpkg"),
+                 "--share", "0.1"]) == 0
+    assert capsys.readouterr().out.startswith("WARNING: DEMO model")
+    regions = gpd.read_file(tmp_path / "unc.gpkg")
+    with rasterio.open(out / "photo.tif") as ds:
+        left, bottom, right, top = ds.bounds
+    minx, miny, maxx, maxy = regions.total_bounds
+    assert is_micrometre_crs(regions.crs) and left <= minx and maxx <= right and bottom <= miny and maxy <= top
+
+
+@pytest.mark.parametrize("notes, generator, expected", [
+    ("DEMO MODEL, trained only on synthetic polished sections", "", "DEMO model"),
+    ("", "geocore.minerals.synthetic (classes S1+S2)", "trained on synthetic sections only"),
+    ("trained on LumenStone S1", "", ""),
+])
+def test_model_notice(notes, generator, expected):
+    from geocore.minerals.segment import model_notice
+
+    card = ModelCard(name="m", task="minerals", notes=notes, training={"data": {"generator": generator}})
+    notice = model_notice(card)
+    assert (expected in notice) if expected else notice == ""

@@ -393,11 +393,17 @@ def uncertainty_regions(probability: str | os.PathLike, regions_out: str | os.Pa
     gdf = regions_to_polygons(labels, score, transform=transform, crs=crs, margin_map=mar)
     bar.update(0.9)
     write_polygons(gdf, regions_out)
+    from ..minerals.stats import class_map_note
+
+    notice = class_map_note(probability)
     if map_out is not None:
+        import rasterio
+
         with atomic_output(map_out) as tmp:
             write_bands(tmp, np.where(valid, score, np.nan)[None].astype(np.float32), transform=transform,
                         crs=crs if georef else None, nodata=float("nan"))
-    from ..minerals.stats import class_map_note
-
+            if notice:
+                with rasterio.open(tmp, "r+") as ds:
+                    ds.update_tags(MODEL_NOTE=notice)
     return UncertaintyResult(Path(regions_out), len(gdf), float((labels > 0).sum() / max(valid.sum(), 1)),
-                             Path(map_out) if map_out else None, notice=class_map_note(probability))
+                             Path(map_out) if map_out else None, notice=notice)

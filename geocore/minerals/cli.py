@@ -39,6 +39,8 @@ def _cmd_evaluate(args) -> int:
     with _bar("evaluating", args.quiet) as bar:
         m = evaluate_model(args.data, args.model, split=args.split, device=args.device, tile_size=args.tile,
                            progress=bar)
+    if m.get("model_note"):
+        print(f"WARNING: {m['model_note']}")
     print(f"images: {m['images']}\nmean IoU: {m['mean_iou']:.4f}\npixel accuracy: {m['pixel_accuracy']:.4f}")
     for label, v in m["iou"].items():
         print(f"  IoU {label:>4s}: {v:.4f}")

@@ -224,6 +224,10 @@ def _render(rng, mask: np.ndarray, pits: np.ndarray) -> np.ndarray:
     return np.clip(img + 0.5, 0, 255).astype(np.uint8)
 
 
+#: File written at the root of a synthetic data set (its presence marks models trained on it).
+SYNTHETIC_MARKER = "geocore_synthetic.json"
+
+
 def write_sections(
     out_dir: str | os.PathLike,
     count: int = 20,
@@ -241,7 +245,9 @@ def write_sections(
     ``out_dir/imgs/{train,test}/synth_NNNN.jpg`` (JPEG, quality 95) with masks
     ``out_dir/masks/{train,test}/synth_NNNN.png`` (8-bit class codes). Section
     ``i`` uses seed ``seed + i``; the last ``round(count * test_fraction)``
-    sections form the test split. Every file is written atomically.
+    sections form the test split. Every file is written atomically;
+    ``out_dir/geocore_synthetic.json`` records the generator, so that a model
+    trained on the folder is marked as trained on synthetic sections.
 
     Returns
     -------
@@ -276,6 +282,11 @@ def write_sections(
             with atomic_output(path) as tmp:
                 if not cv2.imwrite(str(tmp), arr, params):
                     raise GeocoreError(f"could not write '{path}'; check the folder is writable")
+    import json
+
+    with atomic_output(out / SYNTHETIC_MARKER) as tmp:  # lets training mark its model as synthetic-trained
+        tmp.write_text(json.dumps({"generator": "geocore.minerals.synthetic", "count": count, "seed": seed,
+                                   "shape": list(shape), "codes": [int(c) for c in codes]}) + "\n")
     prog.update(1.0)
     return {"train": n_train, "test": n_test, "folder": out}
 

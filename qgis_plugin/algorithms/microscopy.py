@@ -433,11 +433,25 @@ regions smaller than the minimum area are dropped.</p>"""
                 smooth_px=self.parameterAsDouble(parameters, "SMOOTH", context),
                 min_area_px=self.parameterAsInt(parameters, "MIN_AREA", context),
                 map_out=map_tif, progress=bar, cancel=feedback.isCanceled)
-        feedback.pushInfo(result.summary())
+        from .minerals import demo_tag
+
+        if result.notice:
+            feedback.pushWarning(f"WARNING: {result.notice}")
+        feedback.pushInfo(result.summary().replace(f"WARNING: {result.notice}\n", ""))
         self.style_output(regions, "uncertainty_regions")
+        tag = demo_tag(result.notice)
+        self._names = {regions: f"Uncertain regions{tag}"}
         if map_out:
             self.style_output(map_out, "probability")
+            self._names[map_out] = f"Uncertainty map{tag}"
         return {"OUTPUT": regions, "OUTPUT_MAP": map_out, "N_REGIONS": result.n_regions}
+
+    def postProcessAlgorithm(self, context, feedback) -> Dict:  # noqa: N802
+        from .minerals import name_loaded_outputs
+
+        super().postProcessAlgorithm(context, feedback)
+        name_loaded_outputs(context, getattr(self, "_names", {}))
+        return {}
 
 
 MICROSCOPY_ALGORITHMS = (FlatField, ColourFit, ColourCorrect, AlignPolarized, SuperpixelAnnotate, UncertaintyRegions)

@@ -447,6 +447,8 @@ and 0.96 pixel accuracy.</p>
                            split=SPLITS[self.parameterAsEnum(parameters, "SPLIT", context)],
                            device=DEVICES[self.parameterAsEnum(parameters, "DEVICE", context)],
                            progress=self.progress(feedback), cancel=feedback.isCanceled)
+        if m.get("model_note"):
+            feedback.pushWarning(f"WARNING: {m['model_note']}")
         feedback.pushInfo(f"mean IoU {m['mean_iou']:.4f}, pixel accuracy {m['pixel_accuracy']:.4f} "
                           f"on {m['images']} images")
         for label, v in m["iou"].items():
