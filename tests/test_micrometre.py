@@ -77,3 +77,15 @@ def test_other_crs_left_alone(tmp_path):
     write_vector(gdf, tmp_path / "v.shp")
     assert "UTM" in (tmp_path / "v.prj").read_text()
     assert gpd.read_file(tmp_path / "v.shp").crs.to_epsg() == 32633
+
+
+def test_one_micrometre_pixels_keep_their_transform(tmp_path):
+    """At 1 µm per pixel the micrometre transform equals the pixel frame; with the CRS it must still be
+    written (a CRS without a geotransform made GDAL and QGIS refuse the uncertainty map)."""
+    from geocore.microscopy.images import write_bands
+
+    write_bands(tmp_path / "u.tif", np.zeros((1, 4, 4), np.float32), transform=micrometre_transform(1.0),
+                crs=micrometre_crs())
+    with rasterio.open(tmp_path / "u.tif") as ds:
+        assert ds.transform == micrometre_transform(1.0) and is_micrometre_crs(ds.crs)
+        assert not ds.transform.is_identity

@@ -197,8 +197,6 @@ with a pixel size).</li>
             feedback.pushInfo(f"{label}: {100 * f:.2f} %{tag}")
         self.style_output(classes, "mineral_classes")
         self.style_output(polygons, "minerals")
-        if probs:
-            self.style_output(probs, "probability")
         self._names = {classes: f"Mineral classes{tag}", polygons: f"Mineral polygons{tag}"}
         if probs:
             self._names[probs] = f"Class probabilities{tag}"
