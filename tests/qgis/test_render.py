@@ -161,8 +161,10 @@ def save_preview(image: QImage, artefacts: Path, name: str) -> Path:
     small = artefacts / "docs_img"
     small.mkdir(exist_ok=True)
     out = small / f"{name}.png"
-    assert image.scaled(PREVIEW, PREVIEW, Qt.AspectRatioMode.KeepAspectRatio,
-                        Qt.TransformationMode.SmoothTransformation).save(str(out), "PNG")
+    small_image = image.scaled(PREVIEW, PREVIEW, Qt.AspectRatioMode.KeepAspectRatio,
+                               Qt.TransformationMode.SmoothTransformation)
+    # 256 colours: a preview of tens of kB, small enough to commit
+    assert small_image.convertToFormat(QImage.Format.Format_Indexed8).save(str(out), "PNG")
     return out
 
 
