@@ -180,9 +180,10 @@ from the white-balance solution.</p>"""
             with _photo_output(corrected) as path:
                 apply_colour_file(image, corr, path, progress=lambda f: bar(0.5 + 0.5 * f),
                                   cancel=feedback.isCanceled)
-        before = sum(corr.delta_e_before.values()) / len(corr.classes)
-        after = sum(corr.delta_e_after.values()) / len(corr.classes)
+        before, after = corr.mean_delta_e
         feedback.pushInfo(f"{len(corr.classes)} classes; mean CIEDE2000 of class colours {before:.2f} -> {after:.2f}")
+        if corr.warning():
+            feedback.pushWarning(f"WARNING: {corr.warning()}")
         return {"OUTPUT_MATRIX": matrix, "OUTPUT": corrected, "DELTA_E_BEFORE": before, "DELTA_E_AFTER": after}
 
 

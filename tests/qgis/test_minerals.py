@@ -242,3 +242,17 @@ def rasterio_open_write(path, count):
     import rasterio
 
     return rasterio.open(path, "w", driver="GTiff", width=64, height=64, count=count, dtype="uint8")
+
+
+def test_help_texts_have_no_line_breaks_inside_paragraphs(geocore_plugin):
+    """QGIS's dialog turns each line break of shortHelpString into a paragraph: one line per help text."""
+    from qgis.core import QgsApplication
+
+    algorithms = [a for a in QgsApplication.processingRegistry().algorithms() if a.provider().id() == "geocore"]
+    assert len(algorithms) >= 15
+    for algorithm in algorithms:
+        text = algorithm.shortHelpString()
+        assert text and "\n" not in text, algorithm.id()
+        assert text.count("<p>") == text.count("</p>"), algorithm.id()
+    segment = QgsApplication.processingRegistry().algorithmById("geocore:segmentminerals").shortHelpString()
+    assert "1/254" in segment and "micrometres" in segment  # the probabilities' cost and the overlay are told
