@@ -125,7 +125,8 @@ def register(subparsers) -> None:
                         "gets photo.tif, its copy in that frame, to overlay the outputs in QGIS")
     g.add_argument("--extra", nargs="*", type=Path, default=None, help="aligned extra photographs (crossed polars)")
     g.add_argument("--probabilities", action="store_true", help="also write probabilities.tif: one band per class, uint8 scaled "
-                   "by 1/254 (1 byte per pixel and class before compression; adds a few %% to the run time)")
+                   "by 1/254, written in the class-map pass (measured: 3.3 MB and no extra time for "
+                   "1698 x 1273 px, 10 classes)")
     g.add_argument("--format", default="gpkg", choices=("gpkg", "shp", "geojson"), help="polygon format")
     g.add_argument("--tile", type=int, default=None, help="tile size in px (default: the model's)")
     g.add_argument("--overlap", type=float, default=0.5)

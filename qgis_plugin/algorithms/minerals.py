@@ -123,8 +123,9 @@ LumenStone colours.</li>
 <li><b>Mineral polygons</b>: one polygon per grain with {POLYGON_FIELDS}; non-ore left out unless asked.</li>
 <li><b>Class probabilities</b> (optional): one band per model class, stored compactly as 8-bit values
 0..254 with a GDAL scale of 1/254 (QGIS and <i>Uncertainty regions</i> read probabilities 0..1): one byte per
-pixel and class before compression, written in the same pass as the class map, so it adds only a few per cent
-to the run time.</li>
+pixel and class before compression, written in the same pass as the class map: measured on a 1698 x 1273 px
+photo with 10 classes, 3.3 MB and no measurable extra time (the float32 bands used to cost 40 s -> 175 s and
+260 MB on a 3396 x 2547 photo).</li>
 <li><b>Photograph in micrometres</b>: the photograph in the outputs' micrometre CRS (only for a plain photo
 with a pixel size).</li>
 <li><b>Statistics folder</b> (optional): <code>stats.csv</code> (area fractions, grain counts, ECD),
