@@ -316,8 +316,14 @@ def repair_prj(shapefile: str | os.PathLike) -> None:
 
     PROJ writes a unit of 1E-06 (the micrometre CRSs of microscope outputs)
     as ``1E-06.0`` in ESRI WKT, which GDAL and QGIS cannot read back: the
-    layer would lose its CRS.
+    layer would lose its CRS. A file in the micrometre CRS of the microscope
+    outputs (a Shapefile or a GeoPackage) is then given the WKT that QGIS
+    reads as the same CRS as the rasters
+    (:func:`geocore.raster.micrometre.stamp_vector_crs`).
     """
+    from .raster.micrometre import stamp_vector_crs
+
     prj = Path(shapefile).with_suffix(".prj")
     if prj.is_file():
         prj.write_text(re.sub(r"(\d[eE][-+]?\d+)\.0\b", r"\1", prj.read_text()))
+    stamp_vector_crs(shapefile)

@@ -12,7 +12,7 @@ The .qml files are made by ``scripts/make_plugin_styles.py``:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict
+from typing import List
 
 from qgis.core import QgsProcessingContext, QgsProcessingFeedback, QgsProcessingLayerPostProcessorInterface
 
@@ -38,15 +38,18 @@ class StyleLoader(QgsProcessingLayerPostProcessorInterface):
         layer.triggerRepaint()
 
 
-# QGIS keeps only a C++ pointer to a post-processor, so the Python objects must
-# outlive every algorithm run: one stateless loader per style, kept here.
-_LOADERS: Dict[str, StyleLoader] = {}
+# QGIS takes ownership of a post-processor and deletes it once the layer is
+# loaded, so every output gets a fresh loader (reusing one crashed the second
+# run that loaded the same style: "wrapped C/C++ object has been deleted").
+# The Python objects are also kept here (the last few), so that they outlive
+# the run even where a QGIS build keeps only a pointer.
+_LOADERS: List[StyleLoader] = []
 
 
 def loader(name: str) -> StyleLoader:
-    if name not in _LOADERS:
-        _LOADERS[name] = StyleLoader(style_path(name))
-    return _LOADERS[name]
+    _LOADERS.append(StyleLoader(style_path(name)))
+    del _LOADERS[:-64]
+    return _LOADERS[-1]
 
 
 def style_on_load(context: QgsProcessingContext, destination: str, name: str,

@@ -24,6 +24,7 @@ from qgis.core import (  # noqa: E402
     QgsRasterLayer,
     QgsRasterShader,
     QgsSingleBandPseudoColorRenderer,
+    QgsSimpleLineSymbolLayer,
     QgsSingleSymbolRenderer,
     QgsStyle,
     QgsSymbolLayer,
@@ -38,12 +39,43 @@ STYLES = Path(__file__).resolve().parents[1] / "qgis_plugin" / "styles"
 WIDTH_EXPRESSION = 'scale_linear(coalesce("mean_prob", 0.5), 0.5, 1, 0.3, 1.4)'
 
 
-def line_style(path: Path, colour: str, width: float, data_defined_width: bool) -> None:
-    layer = QgsVectorLayer("LineString?crs=EPSG:32633&field=mean_prob:double", "lines", "memory")
-    symbol = QgsLineSymbol.createSimple({"line_color": colour, "line_width": str(width),
+def _luminance(colour: str) -> float:
+    c = QColor(colour)
+    return 0.299 * c.red() + 0.587 * c.green() + 0.114 * c.blue()
+
+
+def casing_for(colour: str) -> str:
+    """A casing that contrasts with ``colour``: near-black under light colours, near-white under dark ones.
+
+    A line drawn as a core over its casing has one light and one dark part, so
+    it stays visible on light rasters, dark rasters and colour ramps alike.
+    """
+    return "#101010" if _luminance(colour) >= 110 else "#f2f2f2"
+
+
+def cased_line(colour: str, width: float, casing: float, dash: bool = False,
+               casing_colour: str = "#101010") -> QgsLineSymbol:
+    """A line of a bright ``colour`` (``width`` mm) over a dark casing ``casing`` mm wider: on a dark raster
+    the core stands out, on a light one the casing, on a colour ramp at least one of them."""
+    symbol = QgsLineSymbol.createSimple({"line_color": casing_colour, "line_width": str(width + casing),
                                         "line_width_unit": "MM", "capstyle": "round", "joinstyle": "round"})
+    core = QgsSimpleLineSymbolLayer.create({"line_color": colour, "line_width": str(width), "line_width_unit": "MM",
+                                            "capstyle": "round", "joinstyle": "round",
+                                            "line_style": "dash" if dash else "solid"})
+    symbol.appendSymbolLayer(core)
+    return symbol
+
+
+def line_style(path: Path, colour: str, width: float, data_defined_width: bool, dash: bool = False) -> None:
+    """Lines as a bright core over a dark casing (or the reverse for a dark colour); with
+    ``data_defined_width`` both widths follow ``mean_prob``."""
+    layer = QgsVectorLayer("LineString?crs=EPSG:32633&field=mean_prob:double", "lines", "memory")
+    casing = 0.5
+    symbol = cased_line(colour, width, casing, dash)
     if data_defined_width:
         symbol.symbolLayer(0).setDataDefinedProperty(
+            QgsSymbolLayer.Property.PropertyStrokeWidth, QgsProperty.fromExpression(f"{WIDTH_EXPRESSION} + {casing}"))
+        symbol.symbolLayer(1).setDataDefinedProperty(
             QgsSymbolLayer.Property.PropertyStrokeWidth, QgsProperty.fromExpression(WIDTH_EXPRESSION))
     layer.setRenderer(QgsSingleSymbolRenderer(symbol))
     msg, ok = layer.saveNamedStyle(str(path), categories=SYMBOLOGY)
@@ -85,8 +117,9 @@ def _lumenstone_classes():
     return [(c.code, c.label, c.name, c.colour) for c in CLASSES]
 
 
-def lumenstone_classes_style(path: Path, legend: str) -> None:
-    """Class map: paletted, each LumenStone class code in its display colour; 255 (unlabelled) transparent.
+def lumenstone_classes_style(path: Path, legend: str, opacity: float = 0.6) -> None:
+    """Class map: paletted, each LumenStone class code in its display colour; 255 (unlabelled) transparent;
+    the layer at ``opacity`` so that the photograph under it stays visible.
 
     ``legend`` formats each entry from ``code``, ``label`` and ``name``.
     """
@@ -100,7 +133,9 @@ def lumenstone_classes_style(path: Path, legend: str) -> None:
     layer = QgsRasterLayer(str(tif), "classes")
     classes = [QgsPalettedRasterRenderer.Class(code, QColor(colour), legend.format(code=code, label=label, name=name))
                for code, label, name, colour in _lumenstone_classes()]
-    layer.setRenderer(QgsPalettedRasterRenderer(layer.dataProvider(), 1, classes))
+    renderer = QgsPalettedRasterRenderer(layer.dataProvider(), 1, classes)
+    renderer.setOpacity(opacity)  # the photograph stays visible under the class map
+    layer.setRenderer(renderer)
     msg, ok = layer.saveNamedStyle(str(path), categories=SYMBOLOGY)
     del layer
     for leftover in (tif, Path(str(tif) + ".aux.xml")):
@@ -108,19 +143,27 @@ def lumenstone_classes_style(path: Path, legend: str) -> None:
     assert ok, msg
 
 
-def lumenstone_polygons_style(path: Path, legend: str, opacity: float = 1.0) -> None:
-    """Polygons filled by ``code`` in the LumenStone colours (``opacity`` 0..1), thin dark outlines.
+def lumenstone_polygons_style(path: Path, legend: str, fill_alpha: float = 0.25) -> None:
+    """Polygons by ``code`` in the LumenStone colours: a see-through fill (``fill_alpha``) and an
+    outline in the class colour over a contrasting casing, so that the photograph shows through and every
+    grain's edge is visible on bright ore and dark matrix alike.
 
     ``legend`` formats each entry from ``code``, ``label`` and ``name``.
     """
-    from qgis.core import QgsCategorizedSymbolRenderer, QgsFillSymbol, QgsRendererCategory
+    from qgis.core import (QgsCategorizedSymbolRenderer, QgsFillSymbol, QgsRendererCategory,
+                           QgsSimpleFillSymbolLayer)
 
     layer = QgsVectorLayer("Polygon?field=code:integer&field=label:string", "polygons", "memory")
     categories = []
     for code, label, name, colour in _lumenstone_classes():
-        symbol = QgsFillSymbol.createSimple({"color": colour, "outline_color": "#202020",
-                                             "outline_width": "0.1", "outline_width_unit": "MM"})
-        symbol.setOpacity(opacity)
+        fill = QColor(colour)
+        fill.setAlphaF(fill_alpha)
+        symbol = QgsFillSymbol.createSimple({"color": fill.name(QColor.NameFormat.HexArgb), "outline_style": "no"})
+        for line_colour, width in ((casing_for(colour), 0.8), (colour, 0.4)):
+            edge = QgsSimpleFillSymbolLayer.create({"style": "no", "outline_color": line_colour,
+                                                    "outline_width": str(width), "outline_width_unit": "MM",
+                                                    "joinstyle": "round"})
+            symbol.appendSymbolLayer(edge)
         categories.append(QgsRendererCategory(code, symbol, legend.format(code=code, label=label, name=name)))
     layer.setRenderer(QgsCategorizedSymbolRenderer("code", categories))
     msg, ok = layer.saveNamedStyle(str(path), categories=SYMBOLOGY)
@@ -128,15 +171,22 @@ def lumenstone_polygons_style(path: Path, legend: str, opacity: float = 1.0) -> 
 
 
 def uncertainty_regions_style(path: Path) -> None:
-    """Uncertain regions: no fill, outline from red (rank 1, least sure) to yellow."""
+    """Uncertain regions: no fill, outline from red (rank 1, least sure) to pink over a dark casing."""
     from qgis.core import QgsFillSymbol
 
     layer = QgsVectorLayer("Polygon?field=rank:integer", "regions", "memory")
-    symbol = QgsFillSymbol.createSimple({"style": "no", "outline_color": "#e31a1c", "outline_width": "0.6",
+    from qgis.core import QgsSimpleFillSymbolLayer
+
+    # a bright red-to-pink outline over a dark casing: dark red alone was lost on a dark photo and on
+    # the Magma ramp of the uncertainty map
+    symbol = QgsFillSymbol.createSimple({"style": "no", "outline_color": "#101010", "outline_width": "1.3",
                                          "outline_width_unit": "MM"})
-    symbol.symbolLayer(0).setDataDefinedProperty(
+    core = QgsSimpleFillSymbolLayer.create({"style": "no", "outline_color": "#ff2a2a", "outline_width": "0.6",
+                                            "outline_width_unit": "MM"})
+    core.setDataDefinedProperty(
         QgsSymbolLayer.Property.PropertyStrokeColor,
-        QgsProperty.fromExpression('ramp_color(\'Reds\', scale_linear("rank", 1, 30, 1, 0.4))'))
+        QgsProperty.fromExpression("color_mix_rgb('#ff2a2a', '#ffc0c0', scale_linear(\"rank\", 1, 30, 0, 1))"))
+    symbol.appendSymbolLayer(core)
     layer.setRenderer(QgsSingleSymbolRenderer(symbol))
     msg, ok = layer.saveNamedStyle(str(path), categories=SYMBOLOGY)
     assert ok, msg
@@ -146,13 +196,15 @@ def main() -> int:
     app = QgsApplication([], False)
     app.initQgis()
     STYLES.mkdir(parents=True, exist_ok=True)
-    line_style(STYLES / "lineaments.qml", "#1a1a1a", 0.6, data_defined_width=True)
-    line_style(STYLES / "true_axes.qml", "#d7191c", 0.5, data_defined_width=False)
+    # bright cyan over a black casing: no colour ramp geocore uses (Magma, Viridis, greys) hides both
+    line_style(STYLES / "lineaments.qml", "#00e5ff", 0.6, data_defined_width=True)
+    # bright red over the same dark casing, thinner: told apart from the detections by colour
+    line_style(STYLES / "true_axes.qml", "#ff2a2a", 0.5, data_defined_width=False)
     probability_style(STYLES / "probability.qml")
     # the microscopy and minerals tools name their class maps and polygons differently in the legend
     lumenstone_classes_style(STYLES / "microscopy_mask.qml", "{code} {label} ({name})")
     lumenstone_classes_style(STYLES / "mineral_classes.qml", "{code} {label} {name}")
-    lumenstone_polygons_style(STYLES / "microscopy_polygons.qml", "{code} {label} ({name})", opacity=0.6)
+    lumenstone_polygons_style(STYLES / "microscopy_polygons.qml", "{code} {label} ({name})")
     lumenstone_polygons_style(STYLES / "minerals.qml", "{code} {label} {name}")
     uncertainty_regions_style(STYLES / "uncertainty_regions.qml")
     for qml in sorted(STYLES.glob("*.qml")):

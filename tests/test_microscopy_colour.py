@@ -105,7 +105,8 @@ def test_cli_fit_then_apply_calibration_mode(tmp_path, scene, capsys):
     assert main(["-q", "colour", "fit", str(img), "--annotation", str(ann), "--reference", str(ref),
                  "--reference-annotation", str(ref_ann), "--out", str(matrix),
                  "--corrected", str(tmp_path / "photo_corrected.png")]) == 0
-    assert "5 classes" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "5 classes" in printed and "WARNING" not in printed  # a real improvement: no warning
     per_image = read_png(tmp_path / "photo_corrected.png")
     series = tmp_path / "series"
     assert main(["-q", "microscopy", "colour", "apply", str(img), "--matrix", str(matrix),
@@ -164,3 +165,19 @@ def test_real_photos_colour_clusters_as_classes():
     before = delta_e(linearize(seen[held]), linearize(photo[held])).mean()
     after = delta_e(linearize(corr.apply(seen)[held]), linearize(photo[held])).mean()
     assert before > 5 and after < before / 1.8     # measured on the full-size photos: 5.75 -> 2.53
+
+
+def test_a_fit_that_does_not_improve_is_flagged(tmp_path, scene, capsys):
+    """Two photos that already match: the fit cannot lower the mean ΔE (0.44 -> 0.46 was seen silently)."""
+    _, _, reference = scene
+    worse = ColourCorrection(matrix=np.eye(4, 3), classes=[1, 2], delta_e_before={1: 0.4, 2: 0.48},
+                             delta_e_after={1: 0.45, 2: 0.47})
+    assert worse.mean_delta_e == pytest.approx((0.44, 0.46))
+    assert "does not improve" in worse.warning() and "0.44 -> 0.46" in worse.warning()
+    better = ColourCorrection(matrix=np.eye(4, 3), classes=[1], delta_e_before={1: 3.0}, delta_e_after={1: 1.0})
+    assert better.warning() == ""
+    img = write_png(tmp_path / "photo.png", reference.rgb)
+    ann = write_png(tmp_path / "photo_ann.png", partial(reference.mask, 0.05, 4))
+    assert main(["-q", "colour", "fit", str(img), "--annotation", str(ann), "--reference", str(img),
+                 "--reference-annotation", str(ann), "--out", str(tmp_path / "m.json")]) == 0
+    assert "WARNING: the colour correction does not improve the match" in capsys.readouterr().out

@@ -105,7 +105,7 @@ def test_cli_polygons_in_micrometres(tmp_path, model, test_section, capsys):
 
 def test_cli_shapefile_in_the_micrometre_crs(tmp_path, model, test_section):
     """PROJ's ESRI WKT wrote the micrometre as '1E-06.0': the .prj could not be read back (by QGIS either)."""
-    from geocore.minerals.segment import MICROMETRE_WKT
+    from geocore.raster.micrometre import MICROMETRE_CRS_NAME, MICROMETRE_WKT
 
     prob = model(test_section.rgb)
     path = tmp_path / "prob.tif"
@@ -115,7 +115,7 @@ def test_cli_shapefile_in_the_micrometre_crs(tmp_path, model, test_section):
     assert main(["-q", "uncertainty", str(path), "--out", str(tmp_path / "r.shp"), "--share", "0.05"]) == 0
     assert "E-06.0" not in (tmp_path / "r.prj").read_text()
     gdf = gpd.read_file(tmp_path / "r.shp")
-    assert gdf.crs is not None and gdf.crs.name == "polished section, micrometres"
+    assert gdf.crs is not None and gdf.crs.name == MICROMETRE_CRS_NAME
 
 
 def test_cli_errors(tmp_path, capsys):

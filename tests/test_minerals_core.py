@@ -23,6 +23,7 @@ from geocore.minerals.segment import segment_image
 from geocore.minerals.stats import contact_lengths, statistics_from_classes
 from geocore.minerals.synthetic import DEMO_CODES, synthesize_section, write_sections
 from geocore.models import ModelCard, build_model, save_model
+from geocore.raster.micrometre import is_micrometre_crs, micrometre_transform
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -199,13 +200,14 @@ def test_empty_polygon_layer_keeps_fields_and_crs(tmp_path):
     import geopandas as gpd
 
     from geocore.files import write_vector
-    from geocore.minerals.segment import micrometre_crs, micrometre_transform, polygons_from_classes
+    from geocore.minerals.segment import polygons_from_classes
+    from geocore.raster.micrometre import micrometre_crs
 
     gdf = polygons_from_classes(np.zeros((8, 8), np.uint8), micrometre_transform(2.0), micrometre_crs())
     write_vector(gdf, tmp_path / "none.gpkg")
     back = gpd.read_file(tmp_path / "none.gpkg")
     assert len(back) == 0 and {"code", "label", "name", "area"} <= set(back.columns)
-    assert "micrometre" in back.crs.to_wkt()
+    assert is_micrometre_crs(back.crs)
     one = polygons_from_classes(np.pad(np.ones((2, 3), np.uint8), 1), micrometre_transform(2.0), micrometre_crs())
     assert one["name"].tolist() == ["chalcopyrite"] and one["area"].tolist() == [24.0]
 
@@ -245,17 +247,31 @@ def test_segment_cli_outputs(tiny_model, photo, tmp_path, capsys):
         assert (out / name).is_file(), name
     with rasterio.open(out / "classes.tif") as ds:
         classes = ds.read(1)
-        assert ds.crs.to_wkt().count("micrometre") and ds.transform.a == 1.5
+        assert is_micrometre_crs(ds.crs) and ds.transform == micrometre_transform(1.5)
         assert ds.colormap(1)[1][:3] == (255, 165, 0)
+        assert ds.tags()["UM_PER_PX"] == "1.5" and ds.tags()["MODEL"] == "tiny" and "MODEL_NOTE" not in ds.tags()
     with rasterio.open(out / "probabilities.tif") as ds:
-        p = ds.read()
-        assert p.shape == (10, 96, 128) and np.allclose(p.sum(axis=0), 1, atol=1e-4)
-        assert np.array_equal(np.asarray(DEMO_CODES)[p.argmax(0)], classes)
+        q = ds.read()
+        # compact: uint8, p = value / 254 through the GDAL scale, 255 = nodata
+        assert q.dtype == np.uint8 and ds.scales == (1 / 254,) * 10 and ds.nodata == 255
+        p = q * np.asarray(ds.scales)[:, None, None]
+        assert p.shape == (10, 96, 128) and np.allclose(p.sum(axis=0), 1, atol=10 * 0.5 / 254)
+        # the class map's class holds the largest stored probability (to one step of 1/254: rounding)
+        idx = np.searchsorted(np.asarray(DEMO_CODES), classes)
+        at_class = np.take_along_axis(q, idx[None], axis=0)[0].astype(int)
+        assert (q.max(axis=0) - at_class <= 1).all()
+        assert is_micrometre_crs(ds.crs) and ds.transform == micrometre_transform(1.5)
+    # a plain JPEG with a pixel size: its lossless copy in the outputs' frame is written beside them
+    with rasterio.open(out / "photo.tif") as ds, rasterio.open(photo) as src:
+        assert is_micrometre_crs(ds.crs) and ds.transform == micrometre_transform(1.5)
+        assert np.array_equal(ds.read(), src.read()) and ds.bounds == (0.0, -96 * 1.5, 128 * 1.5, 0.0)
     import geopandas as gpd
 
     gdf = gpd.read_file(out / "minerals.gpkg")
     assert {"code", "label", "name", "area", "perimeter", "ecd"} <= set(gdf.columns)
-    assert "micrometre" in gdf.crs.to_wkt()
+    assert is_micrometre_crs(gdf.crs)
+    minx, miny, maxx, maxy = gdf.total_bounds  # on the photo copy: x in 0..192 µm, y in -144..0 µm
+    assert 0 <= minx and maxx <= 192 and -144 <= miny and maxy <= 0
     # the polygons tile the ore exactly: total area = ore pixels x (1.5 µm)²
     assert gdf["area"].sum() == pytest.approx((classes != 0).sum() * 2.25)
     rows = list(csv.DictReader((out / "stats.csv").read_text().splitlines()))
@@ -274,7 +290,10 @@ def test_segment_shapefile_keeps_the_micrometre_crs(tiny_model, photo, tmp_path)
                  "--um-per-px", "1.5", "--format", "shp"]) == 0
     assert "1E-06.0" not in (out / "minerals.prj").read_text()
     gdf = gpd.read_file(out / "minerals.shp")
-    assert gdf.crs is not None and "micrometre" in gdf.crs.to_wkt()
+    assert gdf.crs is not None and is_micrometre_crs(gdf.crs)
+    from geocore.raster.micrometre import MICROMETRE_VECTOR_WKT
+
+    assert (out / "minerals.prj").read_text() == MICROMETRE_VECTOR_WKT
 
 
 @pytest.mark.parametrize("args, message", [
@@ -351,12 +370,18 @@ def test_synth_train_evaluate_stats_cli(tmp_path, capsys):
     card = json.loads(model.with_suffix(".json").read_text())
     assert card["class_codes"][0] == 0 and card["task"] == "minerals" and card["in_channels"] == 3
     assert "--encoder resnet18" in card["training"]["command"]
+    # a finished run leaves no per-epoch checkpoint folder (it was 285 MB for a VGG16 U-Net)
+    assert not (tmp_path / "m.ckpt").exists()
+    # trained on synthetic sections: the card says so, and every use of the model repeats it
+    assert card["training"]["data"]["generator"] == "geocore.minerals.synthetic"
     bal = card["training"]["sampler"]["balance_rarest_over_commonest"]
     assert bal["balanced"] >= bal["random"]
     capsys.readouterr()
     assert main(["-q", "minerals", "evaluate", "--data", str(data), "--model", str(model), "--device", "cpu",
                  "--json", str(tmp_path / "metrics.json")]) == 0
     printed = capsys.readouterr().out
+    first = printed.splitlines()[0]
+    assert first.startswith("WARNING: model '") and "was trained on synthetic sections only" in first
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert f"mean IoU: {card['metrics']['test']['mean_iou']:.4f}" in printed
     assert np.asarray(metrics["confusion_matrix"]).sum() == 96 * 96
@@ -441,3 +466,52 @@ def test_train_pspnet_with_crossed_polar_channels(tmp_path):
     (data / "imgs_xpl" / "test" / next((data / "imgs" / "test").iterdir()).name).unlink()
     with pytest.raises(GeocoreError, match="extra image 'xpl'"):
         evaluate_model([data], model, device="cpu")
+
+
+def test_demo_model_outputs_say_so_and_overlay_the_photo_copy(photo, tmp_path, capsys):
+    """The shipped DEMO model on a plain JPEG with a pixel size: every output carries the caveat, and the
+    compact probabilities feed the uncertainty regions in the same micrometre frame as photo.tif."""
+    import geopandas as gpd
+
+    from geocore.microscopy.uncertainty import read_probabilities
+
+    out = tmp_path / "seg"
+    assert main(["-q", "minerals", "segment", str(photo), "--out-dir", str(out), "--um-per-px", "0.5",
+                 "--probabilities", "--device", "cpu"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("WARNING: DEMO model") and "synthetic sections" in printed
+    assert "area fractions (DEMO model):" in printed
+    report = (out / "report.html").read_text()
+    assert 'class="warning"' in report and "DEMO model" in report
+    for name in ("classes.tif", "probabilities.tif"):
+        with rasterio.open(out / name) as ds:
+            assert "DEMO" in ds.tags()["MODEL_NOTE"]
+    # stats of the class map again (geocore minerals stats): the caveat follows the class map
+    assert main(["-q", "minerals", "stats", str(out / "classes.tif"), "--out-dir", str(tmp_path / "st")]) == 0
+    assert "WARNING: DEMO" in capsys.readouterr().out
+    assert 'class="warning"' in (tmp_path / "st" / "report.html").read_text()
+    # uncertainty from the uint8 probabilities: the scale is applied (entropy within 0..1, like float input)
+    ent, mar, valid, transform, crs, georef = read_probabilities(out / "probabilities.tif")
+    assert valid.all() and 0 <= ent.min() and ent.max() <= 1 and 0 <= mar.min() and mar.max() <= 1
+    assert transform == micrometre_transform(0.5) and is_micrometre_crs(crs)
+    assert main(["uncertainty", str(out / "probabilities.tif"), "--out", str(tmp_path / "unc.gpkg"),
+                 "--share", "0.1"]) == 0
+    assert capsys.readouterr().out.startswith("WARNING: DEMO model")
+    regions = gpd.read_file(tmp_path / "unc.gpkg")
+    with rasterio.open(out / "photo.tif") as ds:
+        left, bottom, right, top = ds.bounds
+    minx, miny, maxx, maxy = regions.total_bounds
+    assert is_micrometre_crs(regions.crs) and left <= minx and maxx <= right and bottom <= miny and maxy <= top
+
+
+@pytest.mark.parametrize("notes, generator, expected", [
+    ("DEMO MODEL, trained only on synthetic polished sections", "", "DEMO model"),
+    ("", "geocore.minerals.synthetic (classes S1+S2)", "trained on synthetic sections only"),
+    ("trained on LumenStone S1", "", ""),
+])
+def test_model_notice(notes, generator, expected):
+    from geocore.minerals.segment import model_notice
+
+    card = ModelCard(name="m", task="minerals", notes=notes, training={"data": {"generator": generator}})
+    notice = model_notice(card)
+    assert (expected in notice) if expected else notice == ""

@@ -21,6 +21,7 @@ from geocore.panorama.placement import place_tiles
 from geocore.panorama.register import PairResult
 from geocore.panorama.synthetic import cut_tiles, load_rgb, position_error, rigid_error, vignetting
 from geocore.panorama.tiles import discover_tiles, parse_row_col
+from geocore.raster.micrometre import is_micrometre_crs, micrometre_transform
 
 DATA = Path(os.environ.get("GEOCORE_TEST_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))
 SECTIONS = DATA / "sections"
@@ -84,8 +85,9 @@ def test_geotiff_is_tiled_compressed_rgb_in_micrometres(rgb_tiles, rgb_stitched)
         assert ds.profile["tiled"] and ds.block_shapes[0] == (256, 256)
         assert ds.compression.name.lower() == "deflate"
         assert ds.res == (0.65, 0.65)
-        assert ds.transform.c == 0.0 and ds.transform.f == pytest.approx(ds.height * 0.65)
-        assert "micrometre" in ds.crs.to_wkt().lower() or "1e-06" in ds.crs.to_wkt().lower()
+        # the one micrometre frame of the microscopy side: top-left corner at (0, 0), y up
+        assert ds.transform == micrometre_transform(0.65) and is_micrometre_crs(ds.crs)
+        assert ds.bounds == pytest.approx((0.0, -ds.height * 0.65, ds.width * 0.65, 0.0))
         assert ds.overviews(1)
         assert ds.tags()["UM_PER_PX"] == "0.65"
         data = ds.read()

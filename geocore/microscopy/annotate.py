@@ -247,7 +247,10 @@ def read_strokes(path: str | os.PathLike, class_field: str = "class", *, photo: 
         msg = "strokes must be lines or polygons, not points; draw lines over each mineral"
         raise GeocoreError(msg)
     if photo is not None and photo.crs is not None and gdf.crs is not None and gdf.crs != photo.crs:
-        gdf = gdf.to_crs(photo.crs)
+        from ..raster.micrometre import is_micrometre_crs
+
+        if not (is_micrometre_crs(gdf.crs) and is_micrometre_crs(photo.crs)):  # one frame, written two ways
+            gdf = gdf.to_crs(photo.crs)
     return list(gdf.geometry), codes
 
 

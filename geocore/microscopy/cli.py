@@ -39,10 +39,11 @@ def _cmd_colour_fit(args: argparse.Namespace) -> int:
     with output_set(inputs=inputs), _bar(args, "fitting colour correction") as bar:
         corr = fit_colour_files(args.image, args.annotation, args.reference, args.reference_annotation, args.out,
                                 corrected_out=args.corrected, progress=bar)
-    before = sum(corr.delta_e_before.values()) / len(corr.classes)
-    after = sum(corr.delta_e_after.values()) / len(corr.classes)
+    before, after = corr.mean_delta_e
     print(f"matrix: {args.out} ({len(corr.classes)} classes; mean CIEDE2000 of class colours "
           f"{before:.2f} -> {after:.2f})")
+    if corr.warning():
+        print(f"WARNING: {corr.warning()}")
     if args.corrected:
         print(f"corrected: {args.corrected}")
     return 0

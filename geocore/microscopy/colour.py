@@ -179,6 +179,22 @@ class ColourCorrection:
     source: str = ""
     reference: str = ""
 
+    @property
+    def mean_delta_e(self) -> tuple[float, float]:
+        """Mean CIEDE2000 of the class colours ``(before, after)`` the correction (nan without classes)."""
+        if not self.classes:
+            return float("nan"), float("nan")
+        return (float(sum(self.delta_e_before.values()) / len(self.classes)),
+                float(sum(self.delta_e_after.values()) / len(self.classes)))
+
+    def warning(self) -> str:
+        """A warning when the fitted correction does not bring the colours closer (mean ΔE not lower), else ""."""
+        before, after = self.mean_delta_e
+        if not after < before:
+            return (f"the colour correction does not improve the match (mean CIEDE2000 {before:.2f} -> {after:.2f}); "
+                    f"the photos may already match: keep the original colours, or annotate more classes")
+        return ""
+
     def to_json(self) -> str:
         d = asdict(self)
         d["matrix"] = np.asarray(self.matrix).round(8).tolist()

@@ -219,7 +219,9 @@ def write_bands(path: Path, bands: np.ndarray, *, like: Optional[Photo] = None, 
         profile.update(tiled=False)
         profile.pop("blockxsize")
         profile.pop("blockysize")
-    if transform is not None and transform != PIXEL_TRANSFORM:
+    # the pixel frame is left implicit (a plain image), unless a CRS is written: at 1 µm per pixel the
+    # micrometre transform equals the pixel one, and a CRS without a transform is no georeferencing at all
+    if transform is not None and (transform != PIXEL_TRANSFORM or crs is not None):
         profile["transform"] = transform
     if crs is not None:
         profile["crs"] = crs

@@ -227,6 +227,9 @@ def read_probabilities(path: str | os.PathLike, *, progress=None, cancel=None):
                    f"give the model's probability output, not its class map")
             raise GeocoreError(msg)
         georef = (not ds.transform.is_identity) or ds.crs is not None
+        scales = np.asarray(ds.scales, np.float32)[:, None, None]
+        offsets = np.asarray(ds.offsets, np.float32)[:, None, None]
+        scaled = bool(np.any(scales != 1.0) or np.any(offsets != 0.0))
         ent = np.empty((ds.height, ds.width), np.float32)
         mar = np.empty((ds.height, ds.width), np.float32)
         valid = np.empty((ds.height, ds.width), bool)
@@ -236,9 +239,11 @@ def read_probabilities(path: str | os.PathLike, *, progress=None, cancel=None):
             block = ds.read(window=win, masked=True)
             ok = ~np.ma.getmaskarray(block).any(axis=0)
             data = np.ma.getdata(block).astype(np.float32)
+            if scaled:  # compact probabilities (uint8 with a GDAL scale, as segment writes them)
+                data = data * scales + offsets
             ok &= np.isfinite(data).all(axis=0)
             data[:, ~ok] = 1.0
-            if np.dtype(ds.dtypes[0]).kind == "f" and ok.any() and (
+            if (scaled or np.dtype(ds.dtypes[0]).kind == "f") and ok.any() and (
                     data[:, ok].min() < -1e-6 or data[:, ok].max() > 1.0 + 1e-3):
                 msg = (f"'{path}' holds values outside 0..1; give probabilities (softmax output), not logits "
                        f"or scores")
@@ -290,6 +295,9 @@ def model_probabilities(image: str | os.PathLike, model_path: str | os.PathLike,
         msg = f"unknown augmentation(s) {', '.join(unknown)}; use {', '.join(AUGMENTATIONS)}"
         raise GeocoreError(msg)
     model, card = load_model(model_path, device=resolve_device(params.device))
+    from ..minerals.segment import model_notice
+
+    notice = model_notice(card)  # written into the raster's metadata, read back by uncertainty_regions
     if card.classes < 2:
         msg = (f"model '{model_path}' has one output channel; uncertainty needs class probabilities: "
                f"give a minerals (multi-class) model")
@@ -323,6 +331,9 @@ def model_probabilities(image: str | os.PathLike, model_path: str | os.PathLike,
     with atomic_output(out) as tmp_out:
         write_bands(tmp_out, mean, transform=transform if georef else None, crs=crs if georef else None,
                     descriptions=list(card.class_names)[:mean.shape[0]] if card.class_names else None)
+        if notice:
+            with rasterio.open(tmp_out, "r+") as ds:
+                ds.update_tags(MODEL=str(card.name), MODEL_NOTE=notice)
     return Path(out)
 
 
@@ -334,9 +345,12 @@ class UncertaintyResult:
     n_regions: int
     selected_fraction: float
     map_path: Optional[Path] = None
+    #: The DEMO/synthetic-model caveat carried by the probability raster ("" for none).
+    notice: str = ""
 
     def summary(self) -> str:
-        text = (f"regions: {self.regions_path} ({self.n_regions} regions covering "
+        text = f"WARNING: {self.notice}\n" if self.notice else ""
+        text += (f"regions: {self.regions_path} ({self.n_regions} regions covering "
                 f"{100 * self.selected_fraction:.1f} % of the image, rank 1 = least sure)")
         if self.map_path:
             text += f"\nuncertainty map: {self.map_path}"
@@ -379,9 +393,17 @@ def uncertainty_regions(probability: str | os.PathLike, regions_out: str | os.Pa
     gdf = regions_to_polygons(labels, score, transform=transform, crs=crs, margin_map=mar)
     bar.update(0.9)
     write_polygons(gdf, regions_out)
+    from ..minerals.stats import class_map_note
+
+    notice = class_map_note(probability)
     if map_out is not None:
+        import rasterio
+
         with atomic_output(map_out) as tmp:
             write_bands(tmp, np.where(valid, score, np.nan)[None].astype(np.float32), transform=transform,
                         crs=crs if georef else None, nodata=float("nan"))
+            if notice:
+                with rasterio.open(tmp, "r+") as ds:
+                    ds.update_tags(MODEL_NOTE=notice)
     return UncertaintyResult(Path(regions_out), len(gdf), float((labels > 0).sum() / max(valid.sum(), 1)),
-                             Path(map_out) if map_out else None)
+                             Path(map_out) if map_out else None, notice=notice)

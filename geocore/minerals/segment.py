@@ -25,15 +25,11 @@ from ..errors import GeocoreError, ParameterError
 from ..files import atomic_output, check_not_input, prepare_out_dir, write_vector
 from ..progress import Progress
 from ..raster.io import available_memory, check_size
+from ..raster.micrometre import is_micrometre_crs, micrometre_crs, micrometre_transform
 from .classes import BY_CODE, CLASSES
 
 #: File name of the shipped demo model inside ``geocore/minerals/models/``.
 SHIPPED_MODEL = "minerals_demo_mobilenetv2_unet.safetensors"
-
-#: WKT of the local engineering CRS of a polished section (unit: micrometre).
-MICROMETRE_WKT = ('ENGCRS["polished section, micrometres",EDATUM["microscope stage"],CS[Cartesian,2],'
-                  'AXIS["x",east,ORDER[1],LENGTHUNIT["micrometre",1E-06]],'
-                  'AXIS["y",north,ORDER[2],LENGTHUNIT["micrometre",1E-06]]]')
 
 #: Rows of the class map processed at a time (arg-max pass).
 _ROWS = 512
@@ -46,20 +42,6 @@ def default_model_path() -> Path:
         msg = f"the shipped mineral model is missing ({path}); give a trained .safetensors model with {{param}}"
         raise ParameterError(msg, param="model")
     return path
-
-
-def micrometre_crs():
-    """The local engineering CRS (rasterio) whose unit is the micrometre."""
-    from rasterio.crs import CRS
-
-    return CRS.from_wkt(MICROMETRE_WKT)
-
-
-def micrometre_transform(um_per_px: float):
-    """Pixel -> micrometre transform: origin at the top-left corner, y up (north)."""
-    from affine import Affine
-
-    return Affine(float(um_per_px), 0.0, 0.0, 0.0, -float(um_per_px), 0.0)
 
 
 def _check_um(um_per_px: Optional[float]) -> None:
@@ -134,11 +116,11 @@ def check_memory(width: int, height: int, available: int | None = None) -> None:
 
 def pixel_size_um(crs, transform, um_per_px: Optional[float]) -> Optional[float]:
     """Pixel edge in micrometres: ``um_per_px``, else that of a micrometre CRS, else None (unknown)."""
+    from ..raster.micrometre import pixel_size_um as crs_pixel_size
+
     if um_per_px is not None:
         return float(um_per_px)
-    if crs is not None and "micrometre" in crs.to_wkt():
-        return float(abs(transform.a))
-    return None
+    return crs_pixel_size(crs, transform)
 
 
 def _stack_vrt(image: Path, extra: Sequence, folder: Path) -> Path:
@@ -176,8 +158,20 @@ def _stack_bands(parts: list, out: Path) -> Path:
     return out
 
 
+#: Probabilities are stored as uint8: value = round(p * PROB_SCALE); 255 is nodata; GDAL scale 1/PROB_SCALE.
+PROB_SCALE = 254
+PROB_NODATA = 255
+
+
+def _geotiff_profile(width: int, height: int, count: int, dtype: str, crs, transform, nodata) -> dict:
+    return dict(driver="GTiff", width=width, height=height, count=count, dtype=dtype, crs=crs, transform=transform,
+                nodata=nodata, tiled=True, blockxsize=256, blockysize=256, compress="deflate",
+                BIGTIFF="IF_SAFER")
+
+
 def write_class_map(prob_path: Path, dst: Path, codes: Sequence[int], *, crs=None, transform=None,
-                    min_grain_px: int = 0, progress=None) -> np.ndarray:
+                    min_grain_px: int = 0, probabilities_dst: Optional[Path] = None, tags: Optional[dict] = None,
+                    progress=None) -> np.ndarray:
     """Arg-max of a probability raster -> class codes (uint8 GeoTIFF with the LumenStone palette).
 
     Parameters
@@ -193,6 +187,13 @@ def write_class_map(prob_path: Path, dst: Path, codes: Sequence[int], *, crs=Non
     min_grain_px : int
         Connected patches smaller than this many pixels are merged into their
         largest neighbour (GDAL sieve, 4-connected); 0 keeps the raw arg-max.
+    probabilities_dst : path, optional
+        Also write the probabilities here, in the same pass, compactly: uint8,
+        ``round(p * 254)``, nodata 255, with GDAL scale ``1/254`` and offset 0
+        (so GDAL, QGIS and :func:`geocore.microscopy.uncertainty.read_probabilities`
+        read probabilities 0..1, to 0.002). A quarter of the float32 size.
+    tags : dict, optional
+        Dataset metadata written to both files (model, DEMO notice, pixel size).
 
     Returns
     -------
@@ -200,13 +201,28 @@ def write_class_map(prob_path: Path, dst: Path, codes: Sequence[int], *, crs=Non
         The class map (rows, cols), kept for polygons and statistics.
     """
     import rasterio
+    from rasterio.errors import NotGeoreferencedWarning
     from rasterio.features import sieve
     from rasterio.windows import Window
 
     prog = Progress.wrap(progress)
     lut = np.asarray(codes, np.uint8)
-    with rasterio.open(prob_path) as ds:
+    with contextlib.ExitStack() as stack, warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)  # a plain photograph: pixel coordinates
+        ds = stack.enter_context(rasterio.open(prob_path))
         H, W = ds.height, ds.width
+        crs = ds.crs if crs is None else crs
+        transform = ds.transform if transform is None else transform
+        pout = None
+        if probabilities_dst is not None:
+            pout = stack.enter_context(rasterio.open(
+                probabilities_dst, "w", **_geotiff_profile(W, H, ds.count, "uint8", crs, transform, PROB_NODATA)))
+            pout.scales = [1.0 / PROB_SCALE] * ds.count
+            pout.offsets = [0.0] * ds.count
+            for i, c in enumerate(codes):
+                pout.set_band_description(i + 1, f"probability of {BY_CODE[int(c)].name}")
+            pout.update_tags(PROBABILITY_ENCODING=f"uint8 = round(p * {PROB_SCALE}), nodata {PROB_NODATA}; "
+                                                  f"p = value / {PROB_SCALE} (GDAL scale)", **(tags or {}))
         classes = np.empty((H, W), np.uint8)
         nodata = np.zeros((H, W), bool)
         for r0 in range(0, H, _ROWS):
@@ -215,29 +231,60 @@ def write_class_map(prob_path: Path, dst: Path, codes: Sequence[int], *, crs=Non
             bad = ~np.isfinite(p).all(axis=0)
             classes[r0:r0 + n] = lut[np.nan_to_num(p, nan=-1.0).argmax(axis=0)]
             nodata[r0:r0 + n] = bad
+            if pout is not None:
+                q = np.rint(np.clip(np.nan_to_num(p, nan=0.0), 0.0, 1.0) * PROB_SCALE).astype(np.uint8)
+                q[:, bad] = PROB_NODATA
+                pout.write(q, window=Window(0, r0, W, n))
             prog.update(0.5 * (r0 + n) / H)
-        crs = ds.crs if crs is None else crs
-        transform = ds.transform if transform is None else transform
     if min_grain_px and min_grain_px > 1:
         classes = sieve(classes, size=int(min_grain_px), connectivity=4,
                         mask=None if not nodata.any() else ~nodata)
     classes[nodata] = 255
     prog.update(0.8)
-    profile = dict(driver="GTiff", width=W, height=H, count=1, dtype="uint8", crs=crs, transform=transform,
-                   nodata=255, tiled=True, blockxsize=256, blockysize=256, compress="deflate",
-                   BIGTIFF="IF_SAFER")
-    from rasterio.errors import NotGeoreferencedWarning
-
+    profile = _geotiff_profile(W, H, 1, "uint8", crs, transform, 255)
     with warnings.catch_warnings(), atomic_output(dst) as tmp:
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)  # a plain photograph: pixel coordinates
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
         out = rasterio.open(tmp, "w", **profile)
         out.write_colormap(1, {c.code: c.rgb + (255,) for c in CLASSES})
         out.write(classes, 1)
         out.set_band_description(1, "mineral class code (LumenStone)")
         out.update_tags(1, **{f"CLASS_{c.code}": f"{c.label} {c.name}" for c in CLASSES})
+        if tags:
+            out.update_tags(**tags)
         out.close()
     prog.update(1.0)
     return classes
+
+
+def write_photo_copy(image: Path, dst: Path, crs, transform, progress=None) -> Path:
+    """A lossless GeoTIFF copy of the RGB bands of ``image`` placed with ``crs`` and ``transform``.
+
+    Used for a plain photograph segmented with a pixel size: the outputs are in
+    micrometres, the photograph as QGIS shows it is in pixels, so this copy is
+    what the outputs overlay (QGIS loads it in the photograph's place).
+    Read and written in strips of rows (bounded memory); ``dst`` is written
+    as given (the caller makes it atomic).
+    """
+    import rasterio
+    from rasterio.errors import NotGeoreferencedWarning
+    from rasterio.windows import Window
+
+    prog = Progress.wrap(progress)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with rasterio.open(image) as src:
+            H, W = src.height, src.width
+            profile = _geotiff_profile(W, H, 3, "uint8", crs, transform, None)
+            profile.update(photometric="RGB", predictor=2, interleave="pixel")
+            profile.pop("nodata")
+            with rasterio.open(dst, "w", **profile) as out:
+                out.update_tags(SOURCE=str(Path(image).name), UM_PER_PX=f"{abs(transform.a):g}",
+                                UNITS="micrometre")
+                for r0 in range(0, H, _ROWS):
+                    win = Window(0, r0, W, min(_ROWS, H - r0))
+                    out.write(src.read([1, 2, 3], window=win), window=win)
+                    prog.update((r0 + win.height) / H)
+    return Path(dst)
 
 
 def polygons_from_classes(classes: np.ndarray, transform, crs, *, include_background: bool = False):
@@ -287,6 +334,25 @@ def polygons_from_classes(classes: np.ndarray, transform, crs, *, include_backgr
     return gdf[["code", "label", "name", "area", "perimeter", "ecd", "geometry"]]
 
 
+def model_notice(card) -> str:
+    """The caveat every output of a model trained on synthetic sections must carry, or "" for other models.
+
+    A model is so marked when its card's notes say DEMO (the shipped model)
+    or its training data came from :mod:`geocore.minerals.synthetic`.
+    """
+    notes = str(getattr(card, "notes", "") or "")
+    training = getattr(card, "training", {}) or {}
+    data = training.get("data", {}) if isinstance(training, dict) else {}
+    generator = str(data.get("generator", "")) if isinstance(data, dict) else ""
+    if "DEMO" in notes.upper():
+        return (f"DEMO model '{card.name}', trained on synthetic sections only: the minerals and fractions "
+                f"of a real photograph are not reliable; train a model on LumenStone for real work")
+    if "synthetic" in generator:
+        return (f"model '{card.name}' was trained on synthetic sections only: check its minerals on "
+                f"real photographs before use")
+    return ""
+
+
 @dataclass
 class SegmentResult:
     """Outputs of :func:`segment_image`."""
@@ -297,18 +363,57 @@ class SegmentResult:
     stats: dict = field(default_factory=dict)
     n_polygons: int = 0
     fractions: dict = field(default_factory=dict)
+    #: Georeferenced copy of a plain photograph, in the outputs' micrometre frame.
+    photo: Optional[Path] = None
+    #: The DEMO/synthetic-model caveat ("" for a model trained on real data).
+    notice: str = ""
+    #: Pixel size in micrometres of the outputs (None: pixel units).
+    um_per_px: Optional[float] = None
 
     def summary(self) -> str:
-        out = [f"classes: {self.classes}"]
+        out = [f"WARNING: {self.notice}"] if self.notice else []
+        out.append(f"classes: {self.classes}")
+        if self.photo:
+            out.append(f"photograph in micrometres (load it instead of the plain photo to overlay the outputs): "
+                       f"{self.photo}")
         if self.probabilities:
             out.append(f"probabilities: {self.probabilities}")
         if self.polygons:
             out.append(f"polygons: {self.polygons} ({self.n_polygons} grains)")
         for k, v in self.stats.items():
             out.append(f"{k}: {v}")
+        head = "area fractions" + (" (DEMO model)" if "DEMO" in self.notice else
+                                   " (model trained on synthetic sections)" if self.notice else "")
+        if self.fractions:
+            out.append(head + ":")
         for label, f in sorted(self.fractions.items(), key=lambda kv: -kv[1]):
             out.append(f"  {label:>4s} {100 * f:6.2f} %")
         return "\n".join(out)
+
+
+def output_frame(info: dict, um_per_px: Optional[float]):
+    """CRS and transform of the outputs for an image (:func:`check_photo` info) and a pixel size.
+
+    Returns ``(crs, transform, needs_copy)``: with ``um_per_px`` the outputs
+    are in the micrometre frame (:mod:`geocore.raster.micrometre`) and
+    ``needs_copy`` is True unless the image is already in it (a plain photo
+    is shown by QGIS in pixels, so the outputs overlay a georeferenced copy of
+    it); without, the image's own georeferencing, or the pixel frame QGIS gives
+    a plain photo (x = column, y = -row).
+    """
+    from affine import Affine
+
+    if um_per_px is not None:
+        if info["georeferenced"] and is_micrometre_crs(info["crs"]):
+            own = abs(info["transform"].a)
+            if abs(own - um_per_px) > 1e-6 * max(own, um_per_px):
+                raise GeocoreError(f"the image is already in micrometres at {own:g} µm per pixel but a pixel size of "
+                                   f"{um_per_px:g} µm was given; leave the pixel size out (0) to use the image's")
+            return info["crs"], info["transform"], False
+        return micrometre_crs(), micrometre_transform(um_per_px), True
+    if info["georeferenced"]:
+        return info["crs"], info["transform"], False
+    return None, Affine(1.0, 0.0, 0.0, 0.0, -1.0, 0.0), False
 
 
 def segment_image(
@@ -318,6 +423,7 @@ def segment_image(
     polygons_path: Optional[str | os.PathLike] = None,
     probabilities_path: Optional[str | os.PathLike] = None,
     stats_dir: Optional[str | os.PathLike] = None,
+    photo_path: Optional[str | os.PathLike] = None,
     model_path: Optional[str | os.PathLike] = None,
     extra: Sequence[str | os.PathLike] = (),
     um_per_px: Optional[float] = None,
@@ -344,18 +450,29 @@ def segment_image(
         Grain polygons (.gpkg, .shp, ...) with code, label, name, area
         (square micrometres with ``um_per_px``), perimeter and ecd.
     probabilities_path : path, optional
-        Per-class probability GeoTIFF (float32, one band per model class).
+        Per-class probability GeoTIFF, one band per model class, stored
+        compactly as uint8 with a GDAL scale of 1/254 (see
+        :func:`write_class_map`): about 1 byte per pixel and class before
+        compression, written in the arg-max pass (no extra read).
     stats_dir : path, optional
         Folder for the mineral statistics (:func:`geocore.minerals.stats.write_statistics`).
+    photo_path : path, optional
+        Where to write a georeferenced (lossless GeoTIFF) copy of the
+        photograph in the outputs' micrometre frame. Only written when
+        ``um_per_px`` is given and the image is not already in micrometres:
+        QGIS shows a plain photograph in pixels, so the outputs overlay this
+        copy, not the plain file.
     model_path : path, optional
-        A geocore mineral model; None uses the shipped demo model.
+        A geocore mineral model; None uses the shipped DEMO model (trained on
+        synthetic sections; every output then says so).
     extra : list of paths
         Aligned extra photographs (e.g. crossed polars) for models with 3 + 3N inputs.
     um_per_px : float, optional
-        Pixel size in micrometres. The outputs are then in a local
-        engineering CRS in micrometres (origin at the top-left corner, y
-        up). Without it, a georeferenced image keeps its CRS and a plain
-        photograph is in pixel units.
+        Pixel size in micrometres. The outputs are then in the micrometre
+        frame of :mod:`geocore.raster.micrometre` (origin at the top-left
+        corner, x right, y up). Without it, a georeferenced image keeps its
+        CRS and a plain photograph is in its pixel frame (x = column,
+        y = -row, as QGIS shows it).
     tile_size, overlap, batch_size, device
         Tiling of the shared engine (tile default: the model card's).
     min_grain_px : int
@@ -373,7 +490,7 @@ def segment_image(
 
     image = Path(image)
     prog = Progress.wrap(progress, cancel)
-    outs = [p for p in (classes_path, polygons_path, probabilities_path) if p is not None]
+    outs = [p for p in (classes_path, polygons_path, probabilities_path, photo_path) if p is not None]
     check_not_input(outs, [image, *extra])
     _check_um(um_per_px)
     params = TileParams(tile_size=tile_size, overlap=overlap, batch_size=batch_size, device=device)
@@ -390,14 +507,14 @@ def segment_image(
     check_memory(info["width"], info["height"])
     if stats_dir is not None and Path(stats_dir).exists() and not Path(stats_dir).is_dir():
         prepare_out_dir(stats_dir)
-    if um_per_px is not None:
-        crs, transform = micrometre_crs(), micrometre_transform(um_per_px)
-    elif info["georeferenced"]:
-        crs, transform = info["crs"], info["transform"]
-    else:
-        from affine import Affine
-
-        crs, transform = None, Affine(1.0, 0.0, 0.0, 0.0, -1.0, 0.0)
+    crs, transform, needs_copy = output_frame(info, um_per_px)
+    notice = model_notice(card)  # carried by the result, the files' metadata and the report
+    px = pixel_size_um(crs, transform, um_per_px)
+    tags = {"MODEL": str(card.name), "UNITS": "micrometre" if px else "pixel"}
+    if notice:
+        tags["MODEL_NOTE"] = notice
+    if px:
+        tags["UM_PER_PX"] = f"{px:g}"
     prog.update(0.01)
     with tempfile.TemporaryDirectory(prefix=".geocore-minerals-", dir=Path(classes_path).parent
                                      if Path(classes_path).parent.is_dir() else None) as tmpdir, \
@@ -411,21 +528,17 @@ def segment_image(
             predict_raster(src, prob_tmp, model, card, bands=bands, params=params, progress=prog.sub(0.01, 0.75))
         prog.check()
         classes_out = stack.enter_context(atomic_output(classes_path))
+        probs_out = stack.enter_context(atomic_output(probabilities_path)) if probabilities_path is not None else None
         classes = write_class_map(prob_tmp, classes_out, card.class_codes, crs=crs, transform=transform,
-                                  min_grain_px=min_grain_px, progress=prog.sub(0.75, 0.82))
-        result = SegmentResult(classes=Path(classes_path))
+                                  min_grain_px=min_grain_px, probabilities_dst=probs_out, tags=tags,
+                                  progress=prog.sub(0.75, 0.82))
+        result = SegmentResult(classes=Path(classes_path), notice=notice, um_per_px=px)
         if probabilities_path is not None:
-            import rasterio
-
-            with rasterio.open(prob_tmp, "r+") as ds:
-                ds.crs, ds.transform = crs, transform
-                for i, c in enumerate(card.class_codes):
-                    ds.set_band_description(i + 1, f"probability of {BY_CODE[int(c)].name}")
-            import shutil
-
-            probs_out = stack.enter_context(atomic_output(probabilities_path))
-            shutil.move(str(prob_tmp), str(probs_out))
             result.probabilities = Path(probabilities_path)
+        prog.check()
+        if photo_path is not None and needs_copy:
+            write_photo_copy(image, stack.enter_context(atomic_output(photo_path)), crs, transform)
+            result.photo = Path(photo_path)
         prog.check()
         if polygons_path is not None:
             gdf = polygons_from_classes(classes, transform, crs, include_background=include_background)
@@ -437,13 +550,13 @@ def segment_image(
         if stats_dir is not None:
             from .stats import statistics_from_classes, write_statistics
 
-            px = pixel_size_um(crs, transform, um_per_px)
             if px is None:
                 warnings.warn("no pixel size given (--um-per-px): statistics are in pixels, not micrometres",
                               UserWarning, stacklevel=2)
             st = statistics_from_classes(classes, pixel_size=px or 1.0, size_classes=size_classes,
                                          cancel=cancel)
-            result.stats = write_statistics(st, stats_dir, stack=stack)
+            result.stats = write_statistics(st, stats_dir, stack=stack, source=f"Photograph: {image.name}; "
+                                            f"model: {card.name}", warning=notice)
             result.fractions = {BY_CODE[c].label: f for c, f in st.area_fraction.items()}
         prog.check()
     prog.update(1.0)
@@ -451,7 +564,8 @@ def segment_image(
 
 
 def segment_to_folder(image, out_dir, *, probabilities: bool = False, vector_format: str = "gpkg", **kwargs) -> SegmentResult:
-    """:func:`segment_image` into ``out_dir``: classes.tif, minerals.gpkg, stats.csv and the report."""
+    """:func:`segment_image` into ``out_dir``: classes.tif, minerals.gpkg, stats.csv, the report and,
+    for a plain photograph with a pixel size, photo.tif (the photograph in the outputs' micrometre frame)."""
     fmt = vector_format.lower().lstrip(".")
     if fmt not in ("gpkg", "shp", "geojson"):
         raise GeocoreError(f"vector format '{vector_format}' is not supported; use gpkg, shp or geojson")
@@ -460,7 +574,7 @@ def segment_to_folder(image, out_dir, *, probabilities: bool = False, vector_for
         prepare_out_dir(out)
     return segment_image(image, out / "classes.tif", polygons_path=out / f"minerals.{fmt}",
                          probabilities_path=out / "probabilities.tif" if probabilities else None,
-                         stats_dir=out, **kwargs)
+                         photo_path=out / "photo.tif", stats_dir=out, **kwargs)
 
 
 def predict_classes(model, card, image: np.ndarray, *, tile_size: Optional[int] = None, overlap: float = 0.5,

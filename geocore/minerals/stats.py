@@ -315,8 +315,11 @@ def _html_table(rows: list[dict]) -> str:
 
 
 def report_html(st: MineralStatistics, pngs: dict[str, bytes], title: str = "Mineral statistics",
-                source: str = "") -> str:
-    """One self-contained HTML page: tables and the charts embedded as data URIs."""
+                source: str = "", warning: str = "") -> str:
+    """One self-contained HTML page: tables and the charts embedded as data URIs.
+
+    ``warning`` (e.g. that the class map comes from the DEMO model) is shown
+    in a box at the top."""
     def img(name):
         return f'<img alt="{name}" src="data:image/png;base64,{base64.b64encode(pngs[name]).decode()}">'
 
@@ -329,7 +332,7 @@ table{{border-collapse:collapse;font-size:0.85em;margin:0.5em 0 1.5em}}
 td,th{{border:1px solid #bbb;padding:0.2em 0.5em;text-align:right}}th{{background:#eee}}
 img{{max-width:100%}}</style></head><body>
 <h1>{html.escape(title)}</h1>
-<p>{html.escape(source)}</p>
+{_warning_box(warning)}<p>{html.escape(source)}</p>
 <p>Pixel size {st.pixel_size:g} µm; {sum(st.pixels.values()):,} classified pixels; ore
 {100 * ore_share:.2f} % of the section. Grains are 4-connected patches of one mineral; size is the
 equivalent circle diameter (ECD = 2&radic;(A/&pi;)). Contacts are shared boundary lengths along pixel edges.</p>
@@ -342,9 +345,18 @@ against the photograph before quoting the figures.</p>
 """
 
 
+def _warning_box(warning: str) -> str:
+    if not warning:
+        return ""
+    return (f'<p class="warning" style="border:2px solid #c00;background:#fee;padding:0.5em">'
+            f'<b>{html.escape(warning)}</b></p>\n')
+
+
 def write_statistics(st: MineralStatistics, out_dir: str | os.PathLike, *, stack: Optional[contextlib.ExitStack] = None,
-                     source: str = "") -> dict:
+                     source: str = "", warning: str = "") -> dict:
     """Write ``stats.csv``, ``grain_sizes.csv``, ``contacts.csv``, three PNG charts and ``report.html``.
+
+    ``warning`` is shown at the top of the report (the DEMO-model notice).
 
     With ``stack``, the files are moved into place when the stack closes
     (together with the caller's other outputs); otherwise at once.
@@ -369,7 +381,7 @@ def write_statistics(st: MineralStatistics, out_dir: str | os.PathLike, *, stack
         pngs = charts(st)
         for name, data in pngs.items():
             target(f"{name}.png").write_bytes(data)
-        target("report.html").write_text(report_html(st, pngs, source=source), encoding="utf-8")
+        target("report.html").write_text(report_html(st, pngs, source=source, warning=warning), encoding="utf-8")
     return paths
 
 
@@ -379,7 +391,7 @@ def statistics_from_raster(path: str | os.PathLike, *, um_per_px: Optional[float
     """Statistics of a class map GeoTIFF (e.g. ``classes.tif`` from segment).
 
     The pixel size is ``um_per_px`` when given, else the raster's cell size
-    when it is in the micrometre CRS of :mod:`geocore.minerals.segment`, else
+    when it is in the micrometre CRS (:mod:`geocore.raster.micrometre`), else
     1 (pixel units).
     """
     import rasterio
@@ -391,7 +403,9 @@ def statistics_from_raster(path: str | os.PathLike, *, um_per_px: Optional[float
         raise GeocoreError(f"'{path}' is {info.dtype}; a class map holds integer class codes (uint8)")
     if um_per_px is None:
         um_per_px = 1.0
-        if info.crs is not None and "micrometre" in info.crs.to_wkt():
+        from ..raster.micrometre import is_micrometre_crs
+
+        if is_micrometre_crs(info.crs):
             um_per_px = info.cell_size
     from rasterio.errors import NotGeoreferencedWarning
 
@@ -403,3 +417,17 @@ def statistics_from_raster(path: str | os.PathLike, *, um_per_px: Optional[float
     if classes.max() > 255 or classes.min() < 0:
         raise GeocoreError(f"'{path}' holds values outside 0..255; give a geocore class map")
     return statistics_from_classes(classes.astype(np.uint8), um_per_px, size_classes, progress, cancel)
+
+
+def class_map_note(path: str | os.PathLike) -> str:
+    """The model notice a class map carries (``MODEL_NOTE`` tag, e.g. that it comes from the DEMO model), or ""."""
+    import rasterio
+    from rasterio.errors import NotGeoreferencedWarning
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            with rasterio.open(path) as ds:
+                return ds.tags().get("MODEL_NOTE", "")
+    except (rasterio.errors.RasterioIOError, OSError):
+        return ""

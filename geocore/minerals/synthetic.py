@@ -225,6 +225,10 @@ def _render(rng, mask: np.ndarray, pits: np.ndarray) -> np.ndarray:
     return np.clip(img + 0.5, 0, 255).astype(np.uint8)
 
 
+#: File written at the root of a synthetic data set (its presence marks models trained on it).
+SYNTHETIC_MARKER = "geocore_synthetic.json"
+
+
 @all_or_nothing
 def write_sections(
     out_dir: str | os.PathLike,
@@ -243,7 +247,9 @@ def write_sections(
     ``out_dir/imgs/{train,test}/synth_NNNN.jpg`` (JPEG, quality 95) with masks
     ``out_dir/masks/{train,test}/synth_NNNN.png`` (8-bit class codes). Section
     ``i`` uses seed ``seed + i``; the last ``round(count * test_fraction)``
-    sections form the test split. Every file is written atomically.
+    sections form the test split. Every file is written atomically;
+    ``out_dir/geocore_synthetic.json`` records the generator, so that a model
+    trained on the folder is marked as trained on synthetic sections.
 
     Returns
     -------
@@ -278,6 +284,11 @@ def write_sections(
             with atomic_output(path) as tmp:
                 if not cv2.imwrite(str(tmp), arr, params):
                     raise GeocoreError(f"could not write '{path}'; check the folder is writable")
+    import json
+
+    with atomic_output(out / SYNTHETIC_MARKER) as tmp:  # lets training mark its model as synthetic-trained
+        tmp.write_text(json.dumps({"generator": "geocore.minerals.synthetic", "count": count, "seed": seed,
+                                   "shape": list(shape), "codes": [int(c) for c in codes]}) + "\n")
     prog.update(1.0)
     return {"train": n_train, "test": n_test, "folder": out}
 
@@ -294,8 +305,8 @@ def write_section_rasters(
 ) -> Section:
     """Write one synthetic section as GeoTIFFs: RGB photograph and class map.
 
-    With ``um_per_px`` both are placed in the local micrometre CRS of
-    :mod:`geocore.minerals.segment`; the class map carries the LumenStone
+    With ``um_per_px`` both are placed in the micrometre frame of
+    :mod:`geocore.raster.micrometre`; the class map carries the LumenStone
     palette. Both files are written atomically, together.
     """
     import contextlib
@@ -303,8 +314,8 @@ def write_section_rasters(
     import rasterio
 
     from ..files import atomic_output, check_not_input
+    from ..raster.micrometre import micrometre_crs, micrometre_transform
     from .classes import CLASSES
-    from .segment import micrometre_crs, micrometre_transform
 
     check_not_input([image_path], [mask_path])
     sec = synthesize_section(shape, seed=seed, codes=codes, grain_px=grain_px)

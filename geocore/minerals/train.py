@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -260,7 +261,7 @@ def train_mineral_model(config: MineralTrainConfig, *, progress=None, cancel=Non
     log(f"test images: mIoU {test['mean_iou']:.4f}, pixel accuracy {test['pixel_accuracy']:.4f}")
     card.training = dict(
         data=dict(folders=[str(Path(p).name) for p in config.data], train_images=len(images),
-                  test_images=len(t_images), extra=list(config.extra)),
+                  test_images=len(t_images), extra=list(config.extra), **_generator(config.data)),
         sampler=dict(kind="class-balanced" if config.balanced else "random", patch=config.patch,
                      patches_per_epoch=config.patches_per_epoch,
                      balance_rarest_over_commonest={"random": round(balance["random"], 4),
@@ -276,8 +277,24 @@ def train_mineral_model(config: MineralTrainConfig, *, progress=None, cancel=Non
                     "definition": "IoU per class summed over the test set, mean over present classes; "
                                   "pixel accuracy over labelled pixels (LumenStone paper)"}
     path = save_model(model, card, out)
+    # the per-epoch checkpoint only guards a run that fails; a finished run leaves the model alone
+    shutil.rmtree(ckpt_dir, ignore_errors=True)
     prog.update(1.0)
     return path
+
+
+def _generator(folders: Sequence) -> dict:
+    """``{"generator": ...}`` when a data folder was written by :func:`geocore.minerals.synthetic.write_sections`."""
+    from .synthetic import SYNTHETIC_MARKER
+
+    for folder in folders:
+        marker = Path(folder) / SYNTHETIC_MARKER
+        if marker.is_file():
+            try:
+                return {"generator": str(json.loads(marker.read_text()).get("generator", "synthetic"))}
+            except (ValueError, OSError):
+                return {"generator": "synthetic (unreadable marker)"}
+    return {}
 
 
 def evaluate_arrays(model, card, images, masks, *, device: str = "cpu", tile_size: Optional[int] = None,
@@ -312,6 +329,12 @@ def evaluate_model(data: Sequence, model_path=None, *, split: str = "test", devi
     out = evaluate_arrays(model, card, images, masks, device=resolve_device(device), tile_size=tile_size,
                           progress=progress, cancel=cancel)
     out["images"] = len(images)
+    from .segment import model_notice
+
+    out["model"] = str(card.name)
+    notice = model_notice(card)
+    if notice:
+        out["model_note"] = notice
     unknown = sorted(set(_codes_in(masks)) - set(card.class_codes))
     if unknown:
         out["classes_unknown_to_model"] = [BY_CODE[c].label for c in unknown]

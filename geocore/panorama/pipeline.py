@@ -344,7 +344,8 @@ def write_pairs_csv(path: Path, pairs: Sequence[PairResult], names: Sequence[str
 def write_tiles_csv(path: Path, names, positions, gains, placement: Placement, tileset: TileSet, um: float,
                     rows: int) -> None:
     """One row per tile: top-left position in panorama pixels (y down) and in the GeoTIFF's micrometre
-    coordinates (y up), gain, group, how it was placed."""
+    coordinates (origin at the panorama's top-left corner, y up, so ``y_um = -y_px * um``), gain, group,
+    how it was placed."""
     with open(path, "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(("tile", "row", "col", "y_px", "x_px", "x_um", "y_um", "gain", "group", "placed_by"))
@@ -352,7 +353,7 @@ def write_tiles_csv(path: Path, names, positions, gains, placement: Placement, t
             t = tileset.tiles[i]
             y, x = positions[i]
             w.writerow([name, "" if t.row is None else t.row, "" if t.col is None else t.col, f"{y:.3f}", f"{x:.3f}",
-                        f"{x * um:.3f}", f"{(rows - y) * um:.3f}", f"{gains[i]:.4f}", int(placement.component[i]),
+                        f"{x * um:.3f}", f"{-y * um + 0.0:.3f}", f"{gains[i]:.4f}", int(placement.component[i]),
                         placement.placed_by[i]])
 
 

@@ -469,7 +469,7 @@ def register_pairs(grey: GreyTiles, candidates: Sequence[Tuple[int, int, str, Op
             if not _shift_ok(kind if kind != "any" else "any", ndy, ndx, grey.shape, params, prior):
                 res.reason = "shift contradicts the layout"
             elif res.score < params.min_score:
-                res.reason = f"score {res.score:.2f} < {params.min_score:.2f}"
+                res.reason = f"score {res.score:.4f} < {params.min_score:g}"  # 0.1996 < 0.2, not 0.20 < 0.20
             else:
                 res.used = True
                 if params.points_per_pair > 0:

@@ -1,9 +1,10 @@
 """Writing the panorama as a tiled, compressed GeoTIFF, one strip at a time.
 
-The raster is georeferenced in a local engineering CRS whose unit is the
-micrometre: x to the right, y up, the panorama's bottom-left corner at (0, 0), so
-that the pixel size in the file is the micrometres per pixel the user gives and
-measured areas come out in square micrometres. Pixels that no tile covers are
+The raster is georeferenced in the micrometre frame shared by every
+microscope output (:mod:`geocore.raster.micrometre`): x to the right, y up, the
+panorama's top-left corner at (0, 0), so that the pixel size in the file is the
+micrometres per pixel the user gives, measured areas come out in square
+micrometres, and a class map segmented from the panorama lies on it. Pixels that no tile covers are
 masked with a GDAL internal mask (not a nodata value, which would hide real
 black or white pixels).
 """
@@ -18,9 +19,7 @@ from typing import Iterable, Iterator, Tuple
 
 import numpy as np
 
-#: Local engineering CRS in micrometres (WKT1 LOCAL_CS: GDAL stores it in GeoTIFF keys).
-MICROSCOPE_CRS_WKT = ('LOCAL_CS["Microscope section (micrometres)",LOCAL_DATUM["Microscope stage",0],'
-                      'UNIT["micrometre",1e-06],AXIS["x",EAST],AXIS["y",NORTH]]')
+from ..raster.micrometre import micrometre_crs, micrometre_transform
 
 BLOCK = 256
 #: GDAL block cache while writing (MB): blocks are complete when a strip is written, so little is needed.
@@ -29,11 +28,8 @@ GDAL_CACHE_MB = 32
 
 def panorama_profile(rows: int, cols: int, bands: int, dtype: str, um_per_px: float) -> dict:
     """rasterio profile of the panorama GeoTIFF."""
-    from rasterio.crs import CRS
-    from rasterio.transform import Affine
-
     profile = dict(driver="GTiff", width=cols, height=rows, count=bands, dtype=dtype,
-                   crs=CRS.from_wkt(MICROSCOPE_CRS_WKT), transform=Affine(um_per_px, 0.0, 0.0, 0.0, -um_per_px, rows * um_per_px),
+                   crs=micrometre_crs(), transform=micrometre_transform(um_per_px),
                    tiled=True, blockxsize=BLOCK, blockysize=BLOCK, compress="deflate", predictor=2, zlevel=1,
                    bigtiff="IF_SAFER", interleave="pixel")
     if bands == 3:

@@ -3,6 +3,7 @@ progress/cancel callbacks and the GeocoreError -> QgsProcessingException rule.""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Callable, Dict, List, Tuple
 
@@ -93,7 +94,9 @@ class GeocoreAlgorithm(QgsProcessingAlgorithm):
         return self.GROUP
 
     def shortHelpString(self) -> str:  # noqa: N802
-        return self.tr(self.HELP)
+        # QGIS's dialog makes every line break of the help a paragraph of its own: the HTML is written
+        # wrapped for the source, so it is given to QGIS on one line (the tags make the paragraphs)
+        return self.tr(re.sub(r"\s*\n\s*", " ", self.HELP).strip())
 
     def helpUrl(self) -> str:  # noqa: N802
         return HOMEPAGE

@@ -180,9 +180,10 @@ from the white-balance solution.</p>"""
             with _photo_output(corrected) as path:
                 apply_colour_file(image, corr, path, progress=lambda f: bar(0.5 + 0.5 * f),
                                   cancel=feedback.isCanceled)
-        before = sum(corr.delta_e_before.values()) / len(corr.classes)
-        after = sum(corr.delta_e_after.values()) / len(corr.classes)
+        before, after = corr.mean_delta_e
         feedback.pushInfo(f"{len(corr.classes)} classes; mean CIEDE2000 of class colours {before:.2f} -> {after:.2f}")
+        if corr.warning():
+            feedback.pushWarning(f"WARNING: {corr.warning()}")
         return {"OUTPUT_MATRIX": matrix, "OUTPUT": corrected, "DELTA_E_BEFORE": before, "DELTA_E_AFTER": after}
 
 
@@ -433,11 +434,25 @@ regions smaller than the minimum area are dropped.</p>"""
                 smooth_px=self.parameterAsDouble(parameters, "SMOOTH", context),
                 min_area_px=self.parameterAsInt(parameters, "MIN_AREA", context),
                 map_out=map_tif, progress=bar, cancel=feedback.isCanceled)
-        feedback.pushInfo(result.summary())
+        from .minerals import demo_tag
+
+        if result.notice:
+            feedback.pushWarning(f"WARNING: {result.notice}")
+        feedback.pushInfo(result.summary().replace(f"WARNING: {result.notice}\n", ""))
         self.style_output(regions, "uncertainty_regions")
+        tag = demo_tag(result.notice)
+        self._names = {regions: f"Uncertain regions{tag}"}
         if map_out:
             self.style_output(map_out, "probability")
+            self._names[map_out] = f"Uncertainty map{tag}"
         return {"OUTPUT": regions, "OUTPUT_MAP": map_out, "N_REGIONS": result.n_regions}
+
+    def postProcessAlgorithm(self, context, feedback) -> Dict:  # noqa: N802
+        from .minerals import name_loaded_outputs
+
+        super().postProcessAlgorithm(context, feedback)
+        name_loaded_outputs(context, getattr(self, "_names", {}))
+        return {}
 
 
 MICROSCOPY_ALGORITHMS = (FlatField, ColourFit, ColourCorrect, AlignPolarized, SuperpixelAnnotate, UncertaintyRegions)

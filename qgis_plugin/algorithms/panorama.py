@@ -148,9 +148,9 @@ invents no detail.</p>"""
         with geotiff_output(output) as tif:
             result = stitch(inputs, tif, params, report=report, tiles_report=tiles_report, layout_png=layout,
                             progress=self.progress(feedback), cancel=feedback.isCanceled)
-        for line in result.summary().splitlines():
+        for line in result.summary().splitlines():  # the notes ("note: ...") are among these lines
             feedback.pushInfo(line)
-        for note in result.notes:
-            feedback.reportError(note, fatalError=False)
+        for note in result.placement.notes:  # tiles not placed by registration deserve a warning
+            feedback.pushWarning(f"WARNING: {note}")
         return {"OUTPUT": output, "OUTPUT_REPORT": report, "OUTPUT_TILES": tiles_report, "OUTPUT_LAYOUT": layout,
                 "RMS_PX": result.rms, "PAIRS_USED": result.n_pairs_used, "N_TILES": result.n_tiles}

@@ -21,6 +21,8 @@ from qgis.core import (  # noqa: E402
 
 from qgis_layers import raster, vector  # noqa: E402
 
+from geocore.raster.micrometre import is_micrometre_crs  # noqa: E402
+
 UM = 2.0  # micrometres per pixel of the test section
 
 
@@ -56,8 +58,11 @@ def test_synthesize_section(section):
     assert (image.width(), image.height()) == (192, 192)
     # the local engineering CRS: one map unit per micrometre
     assert image.rasterUnitsPerPixelX() == pytest.approx(UM)
-    assert "micrometre" in image.crs().toWkt()
+    assert is_micrometre_crs(image.crs().toWkt()) and image.crs() == truth.crs()
     assert image.extent() == truth.extent()
+    # the micrometre frame: top-left corner at (0, 0), y up
+    assert (image.extent().xMinimum(), image.extent().yMaximum()) == (0.0, 0.0)
+    assert image.extent().yMinimum() == pytest.approx(-192 * UM)
     dataset = Path(section.result["OUTPUT_DATASET"])
     assert len(list((dataset / "imgs" / "train").glob("*.jpg"))) == 5
     assert len(list((dataset / "masks" / "test").glob("*.png"))) == 1
@@ -98,8 +103,11 @@ def test_segment_minerals(section, tmp_path):
     probs = raster(result["OUTPUT_PROBABILITIES"])
     assert (classes.width(), classes.height()) == (192, 192)
     assert classes.rasterUnitsPerPixelX() == pytest.approx(UM)
-    assert classes.crs().toWkt() and "micrometre" in classes.crs().toWkt()
-    assert polygons.crs().toWkt() == classes.crs().toWkt() or "micrometre" in polygons.crs().toWkt()
+    assert classes.crs().isValid() and "micrometres" in classes.crs().description()
+    # one CRS for QGIS: raster and vectors compare equal (they did not: axis names differed)
+    assert polygons.crs() == classes.crs() == probs.crs() == raster(section.result["OUTPUT_IMAGE"]).crs()
+    assert result["OUTPUT_PHOTO"] is None  # the section is already in micrometres: no copy needed
+    assert "DEMO" in result["MODEL_NOTE"] and "synthetic" in result["MODEL_NOTE"]
     assert QgsWkbTypes.geometryType(polygons.wkbType()) == QgsWkbTypes.GeometryType.PolygonGeometry
     assert {"code", "label", "name", "area", "perimeter", "ecd"} <= set(polygons.fields().names())
     assert polygons.featureCount() == result["N_GRAINS"] > 0
@@ -117,6 +125,58 @@ def test_segment_minerals(section, tmp_path):
     with rasterio.open(result["OUTPUT_CLASSES"]) as a, rasterio.open(section.result["OUTPUT_MASK"]) as b:
         agreement = float((a.read(1) == b.read(1)).mean())
     assert agreement > 0.6, agreement
+
+
+@pytest.fixture(scope="module")
+def plain_photo(tmp_path_factory):
+    """A plain JPEG (no georeferencing): QGIS shows it in pixels, x = column, y = -row."""
+    import cv2
+
+    from geocore.minerals.synthetic import synthesize_section
+
+    path = tmp_path_factory.mktemp("plain") / "photo.jpg"
+    cv2.imwrite(str(path), synthesize_section((96, 160), seed=3, grain_px=24.0).image[..., ::-1])
+    return path
+
+
+def test_plain_photo_outputs_overlay_the_photo_in_micrometres(geocore_plugin, plain_photo, tmp_path):
+    """A plain JPEG with a pixel size: every output, the copy of the photo and QGIS's CRS agree."""
+    import processing
+    from qgis.core import QgsProcessingContext, QgsProcessingFeedback, QgsRectangle
+
+    project = QgsProject.instance()
+    project.removeAllMapLayers()
+    plain = raster(plain_photo)
+    project.addMapLayer(plain)
+    assert plain.extent() == QgsRectangle(0, -96, 160, 0)  # what the user sees: pixels
+    um = 0.5
+    context = QgsProcessingContext()
+    context.setProject(project)
+    params = {"INPUT": str(plain_photo), "UM_PER_PX": um, "DEVICE": 1,
+              "OUTPUT_CLASSES": str(tmp_path / "classes.tif"), "OUTPUT_POLYGONS": str(tmp_path / "minerals.gpkg"),
+              "OUTPUT_PROBABILITIES": str(tmp_path / "probabilities.tif"),
+              "OUTPUT_PHOTO": str(tmp_path / "photo_um.tif"), "OUTPUT_STATS": str(tmp_path / "stats")}
+    result = processing.runAndLoadResults("geocore:segmentminerals", params, context=context,
+                                          feedback=QgsProcessingFeedback())
+    photo = raster(result["OUTPUT_PHOTO"])
+    classes, polygons = raster(result["OUTPUT_CLASSES"]), vector(result["OUTPUT_POLYGONS"])
+    probs = raster(result["OUTPUT_PROBABILITIES"])
+    assert photo.crs() == classes.crs() == polygons.crs() == probs.crs()
+    assert is_micrometre_crs(photo.crs().toWkt()) and "micrometres" in photo.crs().description()
+    # the photo copy is the plain photo scaled by the pixel size, and the outputs lie exactly on it
+    assert photo.extent() == QgsRectangle(0, -96 * um, 160 * um, 0) == classes.extent() == probs.extent()
+    assert photo.extent().contains(polygons.extent())
+    assert polygons.extent().area() > 0.5 * photo.extent().area()
+    # loaded in the plain photo's place: the project is in micrometres and the plain photo is hidden
+    assert project.crs() == classes.crs()
+    root = project.layerTreeRoot()
+    assert not root.findLayer(plain.id()).isVisible()
+    names = {Path(l.source().split("|")[0]).name: l.name() for l in project.mapLayers().values()}
+    assert names["photo_um.tif"].startswith("photo (µm, 0.5 µm/px)")
+    for name in ("classes.tif", "minerals.gpkg", "probabilities.tif"):
+        assert "DEMO model" in names[name], names  # point 5: the layer names say it
+    assert "DEMO" in Path(result["OUTPUT_REPORT"]).read_text()
+    project.removeAllMapLayers()
 
 
 def test_segment_styles_outputs_on_load(section, tmp_path):
@@ -182,3 +242,17 @@ def rasterio_open_write(path, count):
     import rasterio
 
     return rasterio.open(path, "w", driver="GTiff", width=64, height=64, count=count, dtype="uint8")
+
+
+def test_help_texts_have_no_line_breaks_inside_paragraphs(geocore_plugin):
+    """QGIS's dialog turns each line break of shortHelpString into a paragraph: one line per help text."""
+    from qgis.core import QgsApplication
+
+    algorithms = [a for a in QgsApplication.processingRegistry().algorithms() if a.provider().id() == "geocore"]
+    assert len(algorithms) >= 15
+    for algorithm in algorithms:
+        text = algorithm.shortHelpString()
+        assert text and "\n" not in text, algorithm.id()
+        assert text.count("<p>") == text.count("</p>"), algorithm.id()
+    segment = QgsApplication.processingRegistry().algorithmById("geocore:segmentminerals").shortHelpString()
+    assert "1/254" in segment and "micrometres" in segment  # the probabilities' cost and the overlay are told

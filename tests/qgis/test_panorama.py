@@ -11,7 +11,13 @@ import pytest
 
 pytest.importorskip("qgis.core", reason="QGIS Python bindings are not installed (apt-get install python3-qgis)")
 
-from qgis.core import QgsProcessingException, QgsProcessingFeedback, QgsRasterLayer, QgsUnitTypes  # noqa: E402
+from qgis.core import (  # noqa: E402
+    QgsProcessingException,
+    QgsProcessingFeedback,
+    QgsRasterLayer,
+    QgsUnitTypes,
+    QgsVectorLayer,
+)
 
 DATA = Path(os.environ.get("GEOCORE_TEST_DATA", Path(__file__).resolve().parents[2] / ".." / "shared" / "data"))
 BSE = DATA / "tiles" / "stitch2d_bse_2x3"
@@ -22,12 +28,16 @@ needs_tiles = pytest.mark.skipif(not BSE.is_dir(), reason=f"real microscope tile
 class Feedback(QgsProcessingFeedback):
     def __init__(self) -> None:
         super().__init__()
-        self.infos, self.errors, self.progress_values = [], [], []
+        self.infos, self.errors, self.warnings, self.progress_values = [], [], [], []
         self.progressChanged.connect(self.progress_values.append)
 
     def pushInfo(self, info):  # noqa: N802
         self.infos.append(info)
         super().pushInfo(info)
+
+    def pushWarning(self, warning):  # noqa: N802
+        self.warnings.append(warning)
+        super().pushWarning(warning)
 
     def reportError(self, error, fatalError=False):  # noqa: N802
         self.errors.append(error)
@@ -109,3 +119,36 @@ def test_one_tile_is_a_clear_error(geocore_plugin, tmp_path):
     with pytest.raises(QgsProcessingException, match="distortion"):
         processing.run("geocore:stitchpanorama", {"FOLDER": str(BSE), "DISTORTION": "k1",
                                                   "OUTPUT": str(tmp_path / "p.tif")})
+
+
+def test_synthetic_tiles_benign_note_is_info_and_frame_is_the_micrometre_one(geocore_plugin, tmp_path):
+    """A preview image among the tiles is a benign note (was printed as ERROR:), and the panorama is in the
+    micrometre frame every microscope output shares: top-left corner at (0, 0), y up, same CRS as a class
+    map segmented from it."""
+    import cv2
+    import numpy as np
+    import processing
+
+    from geocore.minerals.synthetic import synthesize_section
+    from geocore.panorama.synthetic import cut_tiles
+
+    scene = synthesize_section((480, 640), seed=2, grain_px=30.0).image
+    tiles = cut_tiles(scene, tmp_path / "tiles", rows=2, cols=2, tile_shape=(240, 320), overlap=0.3,
+                      jitter=2.0, vignette=0.0, noise=1.0, seed=3, suffix=".png")
+    cv2.imwrite(str(tiles.paths[0].parent / "merged.png"), np.zeros((8, 8, 3), np.uint8))
+    feedback = Feedback()
+    result = processing.run("geocore:stitchpanorama", {"FOLDER": str(tiles.paths[0].parent), "UM_PER_PX": 0.5,
+                                                       "OUTPUT": str(tmp_path / "pano.tif")}, feedback=feedback)
+    assert not feedback.errors, feedback.errors
+    assert any("ignored: merged.png" in line for line in feedback.infos)
+    layer = QgsRasterLayer(result["OUTPUT"], "pano", "gdal")
+    extent = layer.extent()
+    assert (extent.xMinimum(), extent.yMaximum()) == (0.0, 0.0)
+    assert extent.yMinimum() == pytest.approx(-layer.height() * 0.5)
+    seg = processing.run("geocore:segmentminerals", {"INPUT": result["OUTPUT"], "DEVICE": 1,
+                                                     "OUTPUT_CLASSES": str(tmp_path / "classes.tif"),
+                                                     "OUTPUT_POLYGONS": str(tmp_path / "minerals.gpkg")})
+    classes = QgsRasterLayer(seg["OUTPUT_CLASSES"], "classes", "gdal")
+    polygons = QgsVectorLayer(seg["OUTPUT_POLYGONS"], "polygons", "ogr")
+    assert classes.crs() == layer.crs() == polygons.crs() and classes.extent() == extent
+    assert seg["OUTPUT_PHOTO"] is None  # already in micrometres: no copy
