@@ -158,7 +158,8 @@ def run_batch(
         ``str``) is the input's result line. It should write its outputs
         atomically: a cancelled or failed input then leaves nothing.
     inputs : sequence
-        One item per task (usually paths from :func:`expand_inputs`).
+        One item per task (usually paths from :func:`expand_inputs`, or
+        ``(input, output)`` tuples: the first element names the result).
     scheduler : str, Client or None
         ``None``/``"none"``: one after another in this process; ``"local[:N]"``
         or ``"tcp://host:8786"``: one Dask task per input.
@@ -187,7 +188,8 @@ def run_batch(
     results: list = [None] * n
 
     def record(i: int, ok: bool, text: str) -> None:
-        r = ItemResult(Path(str(items[i])), ok, summary=text if ok else "", error="" if ok else text)
+        label = items[i][0] if isinstance(items[i], tuple) else items[i]
+        r = ItemResult(Path(str(label)), ok, summary=text if ok else "", error="" if ok else text)
         results[i] = r
         if on_result is not None:
             on_result(r)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..distributed.cli import add_scheduler_argument
 from ..progress import progress_bar
 
 
@@ -40,15 +41,35 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_detect(args: argparse.Namespace) -> int:
-    from .detect import detect_to_folder
+def _detect_kwargs(args: argparse.Namespace) -> dict:
     from .vectorize import VectorizeParams
 
+    return dict(model_path=args.model, band=args.band, tile_size=args.tile, overlap=args.overlap,
+                threshold=args.threshold, device=args.device, batch_size=args.batch_size,
+                vector_params=VectorizeParams.from_namespace(args))
+
+
+def _detect_one(item, **kwargs):
+    """One input of a batch: ``item`` is ``(grid, out_dir)``."""
+    from .detect import detect_to_folder
+
+    grid, out_dir = item
+    return detect_to_folder(grid, out_dir, **kwargs)
+
+
+def _cmd_detect(args: argparse.Namespace) -> int:
+    from functools import partial
+
+    from ..distributed.batch import RASTER_SUFFIXES, expand_inputs
+    from ..distributed.cli import batch_outputs, is_batch, run_cli_batch
+    from .detect import detect_to_folder
+
+    grids = expand_inputs(args.grid, RASTER_SUFFIXES)
+    if is_batch(args, grids):  # one output folder per grid: OUT_DIR/<name>/
+        return run_cli_batch(args, batch_outputs(grids, args.out_dir), partial(_detect_one, **_detect_kwargs(args)),
+                             "detecting lineaments")
     with progress_bar("detecting lineaments", args.quiet) as bar:
-        res = detect_to_folder(args.grid, args.out_dir, model_path=args.model, band=args.band,
-                               tile_size=args.tile, overlap=args.overlap, threshold=args.threshold,
-                               device=args.device, batch_size=args.batch_size,
-                               vector_params=VectorizeParams.from_namespace(args), progress=bar)
+        res = detect_to_folder(grids[0], args.out_dir, progress=bar, **_detect_kwargs(args))
     print(res.summary())
     return 0
 
@@ -133,7 +154,8 @@ def register(subparsers) -> None:
     e.set_defaults(func=_cmd_evaluate)
 
     d = sub.add_parser("detect", help="probability map, vector axes, rose diagram and density from a grid")
-    d.add_argument("grid", type=Path, help="any raster GDAL reads (GeoTIFF, Surfer, ER Mapper, ...)")
+    d.add_argument("grid", nargs="+", help="any raster GDAL reads (GeoTIFF, Surfer, ER Mapper, ...); several "
+                                           "files, folders or globs run as a batch, each into OUT_DIR/<name>/")
     d.add_argument("--out-dir", required=True, type=Path)
     d.add_argument("--model", type=Path, default=None, help="model .safetensors (default: the shipped model)")
     d.add_argument("--band", type=int, default=None, help="band to use (required for multi-band rasters)")
@@ -143,6 +165,7 @@ def register(subparsers) -> None:
     d.add_argument("--device", default="auto", help="auto, cpu or cuda")
     d.add_argument("--batch-size", type=int, default=8)
     VectorizeParams.add_arguments(d)
+    add_scheduler_argument(d)
     d.set_defaults(func=_cmd_detect)
 
     v = sub.add_parser("vectorize", help="vector axes, rose and density from a probability raster")

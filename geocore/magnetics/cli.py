@@ -6,21 +6,50 @@ import argparse
 from pathlib import Path
 
 
-def _cmd_transform(args: argparse.Namespace) -> int:
-    from ..progress import progress_bar
-    from .transforms import TransformParams, transform_file
+def _transform_params(args: argparse.Namespace):
+    from .transforms import TransformParams
 
-    params = TransformParams(op=args.op, inclination=args.inclination, declination=args.declination,
-                             stabilization_inclination=args.stabilize, height=args.height,
-                             wavelength=args.wavelength)
+    return TransformParams(op=args.op, inclination=args.inclination, declination=args.declination,
+                           stabilization_inclination=args.stabilize, height=args.height,
+                           wavelength=args.wavelength)
+
+
+def _transform_one(item, *, params, band, crs) -> str:
+    """One input of a batch: ``item`` is ``(input, output)``."""
+    from .transforms import transform_file
+
+    src, dst = item
+    out = transform_file(src, dst, params, band=band, crs=crs)
+    return f"{dst}: {params.op}, {out.shape[1]} x {out.shape[0]} cells, units {out.units or 'unknown'}"
+
+
+def _cmd_transform(args: argparse.Namespace) -> int:
+    from functools import partial
+
+    from ..distributed.batch import RASTER_SUFFIXES, expand_inputs
+    from ..distributed.cli import batch_outputs, is_batch, run_cli_batch
+    from ..errors import GeocoreError
+    from ..progress import progress_bar
+    from .transforms import transform_file
+
+    params = _transform_params(args)
+    inputs = expand_inputs(args.input, RASTER_SUFFIXES)
+    if is_batch(args, inputs):  # OUTPUT is a folder: OUTPUT/<name>_<op>.tif
+        if args.output.exists() and not args.output.is_dir():
+            raise GeocoreError(f"with several inputs the output '{args.output}' must be a folder; "
+                               "give a folder name (it is created)")
+        items = batch_outputs(inputs, args.output, f"_{args.op}.tif")
+        return run_cli_batch(args, items, partial(_transform_one, params=params, band=args.band, crs=args.crs),
+                             f"transform {args.op}")
     with progress_bar(f"transform {args.op}", args.quiet) as bar:
-        out = transform_file(args.input, args.output, params, band=args.band, crs=args.crs, progress=bar)
+        out = transform_file(inputs[0], args.output, params, band=args.band, crs=args.crs, progress=bar)
     print(f"{args.output}: {args.op}, {out.shape[1]} x {out.shape[0]} cells, units {out.units or 'unknown'}")
     return 0
 
 
 def register(subparsers) -> None:
     """Add ``magnetics transform`` to the top-level parser."""
+    from ..distributed.cli import add_scheduler_argument
     from .transforms import OPERATIONS
 
     mag = subparsers.add_parser("magnetics", help="potential-field transforms of magnetic and gravity grids")
@@ -31,8 +60,9 @@ def register(subparsers) -> None:
                     "up: upward continuation (--height m); dx, dy, dz: derivatives east, north, up (z up); "
                     "thg: total horizontal gradient; tga: total gradient amplitude (analytic signal); "
                     "tilt: tilt angle in degrees; highpass, lowpass: Gaussian filters (--wavelength m).")
-    t.add_argument("input", type=Path, help="grid in any format geocore reads, projected CRS in metres")
-    t.add_argument("output", type=Path, help="GeoTIFF to write")
+    t.add_argument("input", nargs="+", help="grid in any format geocore reads, projected CRS in metres; several files, "
+                                            "folders or globs run as a batch")
+    t.add_argument("output", type=Path, help="GeoTIFF to write (a batch: folder of <name>_<op>.tif)")
     t.add_argument("--op", required=True, choices=OPERATIONS)
     t.add_argument("--inclination", type=float, default=None, help="main-field inclination, degrees, positive down")
     t.add_argument("--declination", type=float, default=None, help="main-field declination, degrees east of north")
@@ -42,4 +72,5 @@ def register(subparsers) -> None:
     t.add_argument("--wavelength", type=float, default=None, help="cut-off wavelength in metres")
     t.add_argument("--band", type=int, default=None)
     t.add_argument("--crs", default=None, help="CRS to assign when the file has none")
+    add_scheduler_argument(t)
     t.set_defaults(func=_cmd_transform)
