@@ -131,3 +131,83 @@ def test_killed_worker_is_retried_and_output_complete(tmp_path):
     assert killed, "no worker was busy with a strip when the first strip arrived"
     got, _ = read(out)
     np.testing.assert_allclose(got, want, atol=1e-6, rtol=0)
+
+
+# ----------------------------------------------------------------------------- class map and polygons
+def class_probabilities(H=230, W=150, classes=3, seed=3):
+    """Smooth random class probabilities: patches of all sizes, some crossing every strip border."""
+    from scipy.ndimage import gaussian_filter
+
+    rng = np.random.default_rng(seed)
+    z = np.stack([gaussian_filter(rng.standard_normal((H, W)), s) for s in (3.0, 5.0, 2.0)[:classes]])
+    p = np.exp(4 * z / z.std())
+    p /= p.sum(axis=0)
+    p[:, 50:70, 100:130] = np.nan
+    return p.astype(np.float32)
+
+
+@pytest.mark.parametrize("min_grain", [0, 12])
+def test_class_map_and_polygons_equal_single_process(tmp_path, client, min_grain):
+    import shapely
+    from geocore.distributed import class_map_distributed, polygons_distributed
+    from geocore.minerals.segment import polygons_from_classes, write_class_map
+
+    p = class_probabilities()
+    src = write_tif(tmp_path / "prob.tif", p)
+    codes = [0, 1, 2]  # background, two ore minerals (LumenStone codes)
+    one = write_class_map(src, tmp_path / "one.tif", codes, min_grain_px=min_grain)
+    many = class_map_distributed(src, tmp_path / "many.tif", codes, min_grain_px=min_grain, scheduler=client,
+                                 strip_rows=40)
+    got = read(many)[0][0]
+    if not min_grain:
+        assert np.array_equal(got, one)  # the arg-max is exact in strips
+    else:  # a speck may go to another neighbour where a strip's look-ahead cut that neighbour: nothing else
+        raw = write_class_map(src, tmp_path / "raw.tif", codes, min_grain_px=0)
+        differ = got != one
+        assert differ.mean() < 0.01 and (one != raw).any()
+        assert np.all(((one != raw) | (got != raw))[differ])
+    with rasterio.open(src) as ds:
+        transform, crs = ds.transform, ds.crs
+    want = polygons_from_classes(got, transform, crs)
+    poly = polygons_distributed(many, scheduler=client, strip_rows=40)
+    assert len(want) > 20 and len(poly) == len(want)
+    assert poly.crs == want.crs and list(poly.columns) == list(want.columns)
+    for code in set(want.code):
+        a, b = want[want.code == code], poly[poly.code == code]
+        np.testing.assert_allclose(np.sort(b.area), np.sort(a.area), rtol=1e-9)
+        np.testing.assert_allclose(np.sort(b.perimeter), np.sort(a.perimeter), rtol=1e-9)
+        ua, ub = shapely.union_all(list(a.geometry)), shapely.union_all(list(b.geometry))
+        assert ua.symmetric_difference(ub).area < 1e-6 * ua.area
+
+
+# ----------------------------------------------------------------------------- lines
+def line_probabilities(H=300, W=260, seed=1):
+    """Dyke-like ridges of several widths and strikes, with gaps, crossings and a nodata hole."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:H, 0:W].astype(float)
+    p = np.zeros((H, W))
+    for _ in range(9):
+        x0, y0, th = rng.uniform(0, W), rng.uniform(0, H), rng.uniform(0, np.pi)
+        d = np.abs((x - x0) * np.sin(th) - (y - y0) * np.cos(th))
+        along = (x - x0) * np.cos(th) + (y - y0) * np.sin(th)
+        on = (np.abs(along) < rng.uniform(30, 125)) & ~((along > 5) & (along < 10))
+        p = np.maximum(p, 0.95 * np.exp(-0.5 * (d / rng.uniform(1.2, 3.0)) ** 2) * on)
+    p[200:230, 20:60] = np.nan
+    return p.astype(np.float32)
+
+
+@pytest.mark.parametrize("strip_rows", [37, 64])
+def test_lines_in_strips_equal_single_process(tmp_path, client, strip_rows):
+    from geocore.distributed import vectorize_distributed
+    from geocore.lineaments.vectorize import vectorize_probability
+
+    src = write_tif(tmp_path / "prob.tif", line_probabilities())
+    want = vectorize_probability(src)
+    got = vectorize_distributed(src, scheduler=client, strip_rows=strip_rows, overlap_rows=32)
+    assert len(want) >= 10 and len(got) == len(want)
+    assert got.crs == want.crs and list(got.columns) == list(want.columns)
+    np.testing.assert_allclose(got.length, want.length, rtol=1e-9)
+    np.testing.assert_allclose(got.azimuth, want.azimuth, atol=1e-6)
+    np.testing.assert_allclose(got.mean_prob, want.mean_prob, atol=1e-9)
+    for a, b in zip(want.geometry, got.geometry):
+        assert a.equals_exact(b, 1e-6) or a.equals_exact(b.reverse(), 1e-6)
