@@ -211,3 +211,75 @@ def test_lines_in_strips_equal_single_process(tmp_path, client, strip_rows):
     np.testing.assert_allclose(got.mean_prob, want.mean_prob, atol=1e-9)
     for a, b in zip(want.geometry, got.geometry):
         assert a.equals_exact(b, 1e-6) or a.equals_exact(b.reverse(), 1e-6)
+
+
+# ----------------------------------------------------------------------------- batches on the command line
+def test_transform_batch_on_a_cluster_reports_each_input(tmp_path, client, capsys):
+    from geocore.cli import main
+
+    folder = tmp_path / "grids"
+    folder.mkdir()
+    for i in range(3):
+        write_tif(folder / f"g{i}.tif", smooth_field(40, 50, seed=i))
+    write_tif(tmp_path / "h.tif", smooth_field(40, 50, seed=9))
+    (tmp_path / "broken.tif").write_bytes(b"not a raster" * 30)
+    out = tmp_path / "out"
+    rc = main(["-q", "magnetics", "transform", str(folder), str(tmp_path / "h*.tif"), str(tmp_path / "broken.tif"),
+               str(out), "--op", "dz", "--scheduler", client.scheduler.address])
+    res = capsys.readouterr()
+    assert rc == 2 and "1 of 5 inputs failed" in res.err
+    lines = res.out.strip().splitlines()
+    assert lines[-1] == "4 of 5 inputs done, 1 failed"
+    assert sum(": FAILED: " in ln for ln in lines) == 1
+    assert any(ln.startswith(str(tmp_path / "broken.tif")) and "FAILED" in ln for ln in lines)
+    assert sorted(p.name for p in out.iterdir()) == ["g0_dz.tif", "g1_dz.tif", "g2_dz.tif", "h_dz.tif"]
+    # each output is the one a single run gives
+    assert main(["-q", "magnetics", "transform", str(folder / "g1.tif"), str(tmp_path / "one.tif"), "--op", "dz"]) == 0
+    np.testing.assert_array_equal(read(out / "g1_dz.tif")[0], read(tmp_path / "one.tif")[0])
+
+
+def test_detect_batch_without_cluster_one_folder_per_grid(tmp_path, capsys):
+    import torch
+    from test_detect_cli import OUTPUTS
+
+    from geocore.cli import main
+    from geocore.models import ModelCard, build_model, save_model
+
+    card = ModelCard(tile_size=64, encoder="resnet18", decoder_channels=[16, 16, 16, 16, 16],
+                     normalization={"mode": "local_zscore", "window": 31, "clip": 3.0})
+    torch.manual_seed(0)
+    model = save_model(build_model(card), card, tmp_path / "m.safetensors")
+    for name in ("a", "b"):
+        write_tif(tmp_path / f"{name}.tif", smooth_field(70, 80, seed=ord(name)))
+    write_tif(tmp_path / "c.tif", np.ones((3, 64, 64), np.float32))  # three bands: needs --band
+    rc = main(["-q", "lineaments", "detect", str(tmp_path / "*.tif"), "--out-dir", str(tmp_path / "out"),
+               "--model", str(model)])
+    res = capsys.readouterr()
+    assert rc == 2
+    assert "c.tif: FAILED: " in res.out and "has 3 bands" in res.out
+    assert res.out.strip().splitlines()[-1] == "2 of 3 inputs done, 1 failed"
+    assert {p.name for p in (tmp_path / "out").iterdir()} == {"a", "b"}
+    for name in ("a", "b"):
+        assert {p.name for p in (tmp_path / "out" / name).iterdir()} == OUTPUTS
+
+
+def test_flatfield_folder_is_a_batch_and_a_bad_photo_does_not_stop_it(tmp_path, capsys):
+    from microscopy_helpers import read_png, write_png
+    from test_microscopy_flatfield import vignette
+
+    from geocore.cli import main
+
+    mirror = write_png(tmp_path / "mirror.png", np.round(200 * vignette()))
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    write_png(photos / "a.png", np.round(100 * vignette()))
+    write_png(photos / "b.png", np.round(120 * vignette()))
+    write_png(photos / "c.png", np.full((40, 40, 3), 90))  # not the mirror's size
+    rc = main(["-q", "flatfield", str(photos), "--reference", str(mirror), "--out-dir", str(tmp_path / "out"),
+               "--sigma", "3"])
+    out = capsys.readouterr().out
+    assert rc == 2 and out.strip().splitlines()[-1] == "2 of 3 inputs done, 1 failed"
+    assert "c.png: FAILED: " in out
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "b.png"]
+    flat = read_png(tmp_path / "out" / "a.png").astype(float)
+    assert np.ptp(flat[5:-5, 5:-5], axis=(0, 1)).max() <= 4
