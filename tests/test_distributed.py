@@ -283,3 +283,32 @@ def test_flatfield_folder_is_a_batch_and_a_bad_photo_does_not_stop_it(tmp_path, 
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "b.png"]
     flat = read_png(tmp_path / "out" / "a.png").astype(float)
     assert np.ptp(flat[5:-5, 5:-5], axis=(0, 1)).max() <= 4
+
+
+def test_detect_one_grid_across_the_cluster_equals_single_process(tmp_path, client, capsys):
+    """``lineaments detect GRID --scheduler ADDRESS``: the network's and the vectorisation's strips as tasks."""
+    import geopandas as gpd
+    import torch
+    from test_detect_cli import OUTPUTS
+
+    from geocore.cli import main
+    from geocore.models import ModelCard, build_model, save_model
+
+    card = ModelCard(tile_size=64, encoder="resnet18", decoder_channels=[16, 16, 16, 16, 16],
+                     normalization={"mode": "local_zscore", "window": 31, "clip": 3.0})
+    torch.manual_seed(0)
+    model = save_model(build_model(card), card, tmp_path / "m.safetensors")
+    y, x = np.mgrid[0:150, 0:120].astype(np.float32)
+    g = 200.0 * np.exp(-((x - 50 - 0.3 * y) ** 2) / 20.0) + 0.1 * x
+    src = write_tif(tmp_path / "grid.tif", g)
+    common = ["--model", str(model), "--threshold", "0.45"]
+    assert main(["-q", "lineaments", "detect", str(src), "--out-dir", str(tmp_path / "one"), *common]) == 0
+    assert main(["-q", "lineaments", "detect", str(src), "--out-dir", str(tmp_path / "many"), *common,
+                 "--scheduler", client.scheduler.address]) == 0
+    capsys.readouterr()
+    assert {p.name for p in (tmp_path / "many").iterdir()} == OUTPUTS
+    np.testing.assert_allclose(read(tmp_path / "many" / "probability.tif")[0],
+                               read(tmp_path / "one" / "probability.tif")[0], atol=1e-6, rtol=0)
+    a, b = (gpd.read_file(tmp_path / d / "lineaments.gpkg") for d in ("one", "many"))
+    assert len(a) == len(b)
+    np.testing.assert_allclose(b.length, a.length, rtol=1e-6)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import os
+import warnings
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -63,7 +64,22 @@ def _load_model(blob: bytes):
     return model
 
 
+def _worker_threads() -> None:
+    """Let torch use as many threads as the Dask worker has (1 for ``local:N``), not every core."""
+    try:
+        from distributed import get_worker
+
+        n = int(get_worker().state.nthreads)
+    except (ImportError, ValueError, AttributeError):
+        return
+    import torch
+
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(max(1, n))
+
+
 def _strip_task(plan: TilePlan, card, model, k0: int, k1: int, batch_size: int, device: str):
+    _worker_threads()
     return predict_strip(plan, card, model, k0, k1, batch_size=batch_size, device=device)
 
 
@@ -128,7 +144,9 @@ def predict_raster_distributed(
     prog.check()
     ranges = strip_ranges(plan, tile_rows_per_task)
     with dask_client(scheduler) as client:
-        model_f = client.submit(_load_model, _model_bytes(model), pure=False)
+        with warnings.catch_warnings():  # the model's bytes travel once, in the graph, so a lost copy is rebuilt
+            warnings.filterwarnings("ignore", message="Sending large graph")
+            model_f = client.submit(_load_model, _model_bytes(model), pure=False)
         submitted: list = []
 
         def submit(i: int):

@@ -61,15 +61,16 @@ def _cmd_detect(args: argparse.Namespace) -> int:
     from functools import partial
 
     from ..distributed.batch import RASTER_SUFFIXES, expand_inputs
-    from ..distributed.cli import batch_outputs, is_batch, run_cli_batch
+    from ..distributed.cli import batch_outputs, run_cli_batch
     from .detect import detect_to_folder
 
     grids = expand_inputs(args.grid, RASTER_SUFFIXES)
-    if is_batch(args, grids):  # one output folder per grid: OUT_DIR/<name>/
+    if len(grids) > 1:  # a batch, one task per grid, each into OUT_DIR/<name>/
         return run_cli_batch(args, batch_outputs(grids, args.out_dir), partial(_detect_one, **_detect_kwargs(args)),
                              "detecting lineaments")
-    with progress_bar("detecting lineaments", args.quiet) as bar:
-        res = detect_to_folder(grids[0], args.out_dir, progress=bar, **_detect_kwargs(args))
+    with progress_bar("detecting lineaments", args.quiet) as bar:  # one grid: its strips across the cluster
+        res = detect_to_folder(grids[0], args.out_dir, progress=bar, scheduler=args.scheduler,
+                               **_detect_kwargs(args))
     print(res.summary())
     return 0
 

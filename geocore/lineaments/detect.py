@@ -117,9 +117,14 @@ def _folder_paths(out: Path) -> dict:
 
 def _postprocess(prob_path: Path, *, grid_for_preview: Path, preview_band: int, lines_paths: Sequence,
                  rose_path, density_path, preview_path, params: VectorizeParams, stack: contextlib.ExitStack,
-                 prog: Progress) -> tuple:
+                 prog: Progress, client=None) -> tuple:
     """Vectorise ``prob_path`` and write the products into temporary paths held by ``stack``."""
-    gdf = vectorize_probability(prob_path, params=params, progress=prog.sub(0.0, 0.6))
+    if client is None:
+        gdf = vectorize_probability(prob_path, params=params, progress=prog.sub(0.0, 0.6))
+    else:  # strips of rows on the cluster's workers (geocore.distributed)
+        from ..distributed.vectorize import vectorize_distributed
+
+        gdf = vectorize_distributed(prob_path, params=params, scheduler=client, progress=prog.sub(0.0, 0.6))
     for p in lines_paths:
         write_lines(gdf, stack.enter_context(atomic_output(p)))
     prog.update(0.7)
@@ -151,6 +156,7 @@ def detect_lineaments(
     device: str = "auto",
     batch_size: int = 8,
     vector_params: Optional[VectorizeParams] = None,
+    scheduler=None,
     progress=None,
     cancel=None,
 ) -> DetectResult:
@@ -183,6 +189,10 @@ def detect_lineaments(
         Tiles per forward pass.
     vector_params : VectorizeParams or None
         Vectorisation settings (its threshold is replaced by ``threshold``).
+    scheduler : str, distributed.Client or None
+        None or ``"none"``: this process. ``"local[:N]"``, ``"tcp://host:8786"``
+        or a Client: the network's strips and the vectorisation's strips run
+        as Dask tasks (:mod:`geocore.distributed`), with the same outputs.
     progress, cancel : callables or Progress
 
     Returns
@@ -225,11 +235,23 @@ def detect_lineaments(
     prog.check()
 
     with contextlib.ExitStack() as stack:
+        client = None
+        if scheduler is not None:
+            from ..distributed.scheduler import dask_client
+
+            client = stack.enter_context(dask_client(scheduler))
         prob_tmp = stack.enter_context(atomic_output(probability_path))
-        predict_raster(grid, prob_tmp, model, card, bands=[info.band], params=params, progress=prog.sub(0.0, 0.8))
+        if client is None:
+            predict_raster(grid, prob_tmp, model, card, bands=[info.band], params=params,
+                           progress=prog.sub(0.0, 0.8))
+        else:
+            from ..distributed.raster import predict_raster_distributed
+
+            predict_raster_distributed(grid, prob_tmp, model, card, bands=[info.band], params=params,
+                                       scheduler=client, progress=prog.sub(0.0, 0.8))
         gdf = _postprocess(prob_tmp, grid_for_preview=grid, preview_band=info.band, lines_paths=lines_paths,
                            rose_path=rose_path, density_path=density_path, preview_path=preview_path, params=vp,
-                           stack=stack, prog=prog.sub(0.8, 1.0))
+                           stack=stack, prog=prog.sub(0.8, 1.0), client=client)
         prog.check()  # last chance to cancel: after this, all outputs move into place together
     return DetectResult(probability=Path(probability_path), lines=[Path(p) for p in lines_paths],
                         rose=_path(rose_path), density=_path(density_path), preview=_path(preview_path),
@@ -252,6 +274,7 @@ def detect_to_folder(
     device: str = "auto",
     batch_size: int = 8,
     vector_params: Optional[VectorizeParams] = None,
+    scheduler=None,
     progress=None,
     cancel=None,
 ) -> DetectResult:
@@ -265,7 +288,8 @@ def detect_to_folder(
     return detect_lineaments(
         grid, probability_path=out / "probability.tif", **_folder_paths(out),
         model_path=model_path, band=band, tile_size=tile_size, overlap=overlap, threshold=threshold,
-        device=device, batch_size=batch_size, vector_params=vector_params, progress=progress, cancel=cancel)
+        device=device, batch_size=batch_size, vector_params=vector_params, scheduler=scheduler,
+        progress=progress, cancel=cancel)
 
 
 def vectorize_to_folder(
