@@ -15,7 +15,7 @@ from typing import Callable, Iterable, Optional, Sequence
 
 from ..errors import Cancelled, GeocoreError
 from ..progress import Progress
-from .scheduler import dask_client, parse_scheduler, is_client, wait_some
+from .scheduler import dask_client, is_client, limit_worker_threads, parse_scheduler, wait_some
 
 #: File suffixes taken from a folder given as an input, per kind of input.
 RASTER_SUFFIXES = (".tif", ".tiff", ".grd", ".ers", ".img", ".vrt", ".nc", ".asc", ".xyz")
@@ -123,6 +123,7 @@ def _one_line(text: str) -> str:
 
 def _guarded(fn: Callable, item, progress=None):
     """Run ``fn(item)``: ``(True, summary)`` or ``(False, error message)``; Cancelled passes through."""
+    limit_worker_threads()
     try:
         res = fn(item, progress=progress) if progress is not None else fn(item)
     except Cancelled:

@@ -25,7 +25,7 @@ from ..files import atomic_output, check_not_input
 from ..inference.tiled import (TileParams, TilePlan, _RowAccumulator, describe_bands, output_profile,
                                plan_tiles, predict_strip)
 from ..progress import Progress
-from .scheduler import dask_client, wait_some
+from .scheduler import dask_client, limit_worker_threads, wait_some
 
 #: Default number of tile rows per strip task.
 TILE_ROWS_PER_TASK = 4
@@ -64,22 +64,8 @@ def _load_model(blob: bytes):
     return model
 
 
-def _worker_threads() -> None:
-    """Let torch use as many threads as the Dask worker has (1 for ``local:N``), not every core."""
-    try:
-        from distributed import get_worker
-
-        n = int(get_worker().state.nthreads)
-    except (ImportError, ValueError, AttributeError):
-        return
-    import torch
-
-    if torch.get_num_threads() != n:
-        torch.set_num_threads(max(1, n))
-
-
 def _strip_task(plan: TilePlan, card, model, k0: int, k1: int, batch_size: int, device: str):
-    _worker_threads()
+    limit_worker_threads()
     return predict_strip(plan, card, model, k0, k1, batch_size=batch_size, device=device)
 
 

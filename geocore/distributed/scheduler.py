@@ -131,16 +131,23 @@ def dask_client(scheduler=None, *, processes: bool = True, threads_per_worker: i
         return
     distributed = _import_distributed()
     if spec.kind == "local":
+        import dask
+
         n = spec.n_workers or os.cpu_count() or 1
-        cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=int(threads_per_worker),
-                                           processes=processes, dashboard_address=None,
-                                           silence_logs=logging.ERROR)
-        client = distributed.Client(cluster)
-        try:
-            yield client
-        finally:
-            client.close()
-            cluster.close()
+        # Dask starts workers with MALLOC_TRIM_THRESHOLD_=65536, which makes glibc map and unmap every
+        # large buffer: torch's forward passes ran 2x slower in such a worker (bench/RESULTS.md)
+        env = {k: v for k, v in (dask.config.get("distributed.nanny.pre-spawn-environ", None) or {}).items()
+               if k != "MALLOC_TRIM_THRESHOLD_"}
+        with dask.config.set({"distributed.nanny.pre-spawn-environ": env}):
+            cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=int(threads_per_worker),
+                                               processes=processes, dashboard_address=None,
+                                               silence_logs=logging.ERROR)
+            client = distributed.Client(cluster)
+            try:
+                yield client
+            finally:
+                client.close()
+                cluster.close()
         return
     try:
         client = distributed.Client(spec.address, timeout="20s")
@@ -151,6 +158,29 @@ def dask_client(scheduler=None, *, processes: bool = True, threads_per_worker: i
         yield client
     finally:
         client.close()
+
+
+def limit_worker_threads() -> None:
+    """On a Dask worker: let torch (and BLAS) use as many threads as the worker has, not every core.
+
+    ``local:N`` workers have one thread each, so N models run side by side
+    instead of N x cores threads fighting for the cores. Outside a worker
+    this does nothing.
+    """
+    import sys
+
+    try:
+        from distributed import get_worker
+
+        n = max(1, int(get_worker().state.nthreads))
+    except (ImportError, ValueError, AttributeError):
+        return
+    if "torch" in sys.modules:
+        torch = sys.modules["torch"]
+        if torch.get_num_threads() != n:
+            torch.set_num_threads(n)
+    else:
+        os.environ.setdefault("OMP_NUM_THREADS", str(n))
 
 
 def wait_some(futures, cancel_check, poll_s: float = 0.2):
