@@ -92,7 +92,7 @@ def test_vectorize_options_reach_the_vectoriser(tmp_path, capsys):
     assert counts == {"default": 1, "nojoin": 2, "long": 0}
     assert main(["-q", "lineaments", "vectorize", str(src), "--out-dir", str(tmp_path / "bad"),
                  "--join-angle", "120"]) == 2
-    assert "max_join_angle_deg 120.0 must be between 0 and 90" in capsys.readouterr().err
+    assert "--join-angle: must be a number in [0, 90]" in capsys.readouterr().err
     assert not (tmp_path / "bad").exists()
 
 
@@ -103,8 +103,8 @@ def test_vectorize_options_reach_the_vectoriser(tmp_path, capsys):
     ("integer", "integer raster (int16)"),
     ("out_is_file", "is an existing file"),
     ("corrupt_model", "is not a safetensors model file"),
-    ("overlap", "overlap 1.0 is outside [0, 1)"),
-    ("threshold", "threshold 1.5 is outside (0, 1)"),
+    ("overlap", "--overlap: must be a number in [0, 1)"),
+    ("threshold", "--threshold: must be a number in (0, 1)"),
     ("tile", "tile size 48 is not a positive multiple of 32"),
     ("missing", "does not exist"),
 ])
@@ -149,7 +149,7 @@ def test_vectorize_bad_threshold(tmp_path, capsys):
     src = write_tif(tmp_path / "prob.tif", np.zeros((40, 40), np.float32))
     msg = run_error(capsys, ["-q", "lineaments", "vectorize", str(src), "--out-dir", str(tmp_path / "v"),
                              "--threshold", "0"])
-    assert "threshold 0.0 is outside (0, 1)" in msg and not (tmp_path / "v").exists()
+    assert "--threshold: must be a number in (0, 1)" in msg and not (tmp_path / "v").exists()
 
 
 def test_shipped_model_missing_is_explained(capsys, grid, tmp_path, monkeypatch):

@@ -132,7 +132,7 @@ def test_cli_errors(tmp_path, capsys):
     assert "not logits" in err
     err = run_error(main, capsys, ["-q", "uncertainty", str(logits), "--out", str(tmp_path / "r.gpkg"),
                                    "--share", "1.5"])
-    assert "between 0 and 1" in err
+    assert "--share: must be a number in (0, 1]" in err
     assert not (tmp_path / "r.gpkg").exists()
 
 

@@ -278,7 +278,7 @@ def test_segment_shapefile_keeps_the_micrometre_crs(tiny_model, photo, tmp_path)
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--um-per-px", "-1"], "not a positive number"),
+    (["--um-per-px", "-1"], "--um-per-px: must be a number > 0"),
     (["--tile", "50"], "multiple of 32"),
 ])
 def test_segment_cli_errors(tiny_model, photo, tmp_path, capsys, args, message):
@@ -355,9 +355,9 @@ def test_synth_train_evaluate_stats_cli(tmp_path, capsys):
     assert bal["balanced"] >= bal["random"]
     capsys.readouterr()
     assert main(["-q", "minerals", "evaluate", "--data", str(data), "--model", str(model), "--device", "cpu",
-                 "--json", str(tmp_path / "m.json")]) == 0
+                 "--json", str(tmp_path / "metrics.json")]) == 0
     printed = capsys.readouterr().out
-    metrics = json.loads((tmp_path / "m.json").read_text())
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert f"mean IoU: {card['metrics']['test']['mean_iou']:.4f}" in printed
     assert np.asarray(metrics["confusion_matrix"]).sum() == 96 * 96
     # statistics of a true mask through the CLI
@@ -383,7 +383,8 @@ def test_train_refuses_bad_data(tmp_path, capsys):
     assert main(["-q", "minerals", "train", "--data", str(root), "--out", str(tmp_path / "afile" / "m.safetensors"),
                  "--patch", "32", "--epochs", "1"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("geocore: error: output folder") and "\n" not in err
+    assert err.startswith("geocore: error: ") and "output folder" in err and "is an existing file" in err
+    assert "\n" not in err
 
 
 def test_sampler_explains_a_patch_as_large_as_the_images():

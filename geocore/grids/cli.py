@@ -7,9 +7,11 @@ from pathlib import Path
 
 
 def _cmd_convert(args: argparse.Namespace) -> int:
+    from ..files import output_set
     from .io import convert_grid
 
-    grid = convert_grid(args.input, args.output, band=args.band, crs=args.crs)
+    with output_set(inputs=[args.input]):
+        grid = convert_grid(args.input, args.output, band=args.band, crs=args.crs)
     rows, cols = grid.shape
     crs = grid.crs.to_string() if grid.crs else "none"
     print(f"{args.output}: {cols} x {rows} cells of {grid.spacing[1]:g} x {grid.spacing[0]:g}, CRS {crs}")
@@ -21,7 +23,9 @@ def _cmd_lines(args: argparse.Namespace) -> int:
     from .lines import LineGridParams, grid_flight_lines
 
     params = LineGridParams.from_namespace(args)
-    with progress_bar("gridding flight lines", args.quiet) as bar:
+    from ..files import output_set
+
+    with output_set(inputs=[args.input]), progress_bar("gridding flight lines", args.quiet) as bar:
         res = grid_flight_lines(args.input, args.out, params, progress=bar)
     print(res.summary())
     return 0
@@ -39,10 +43,8 @@ def register(subparsers) -> None:
     c.add_argument("--crs", default=None, help="CRS to assign when the file has none, e.g. EPSG:28354")
     c.set_defaults(func=_cmd_convert)
 
-    try:
-        from .lines import LineGridParams
-    except ImportError:  # pragma: no cover (the module arrives later)
-        return
+    from .lines import LineGridParams
+
     g = sub.add_parser("lines", help="grid flight-line data (CSV/XYZ) to a GeoTIFF with a blanking distance")
     g.add_argument("input", type=Path, help="CSV or XYZ file (may be .gz/.xz/.bz2 compressed)")
     g.add_argument("--out", required=True, type=Path, help="GeoTIFF to write")

@@ -167,6 +167,9 @@ def read_points(path: str | os.PathLike):
     XYZ files may carry ``/`` comment lines, their header in the last comment
     before the data (Geosoft style) and ``Line``/``Tie`` separator rows.
     """
+    import lzma
+    import zlib
+
     import pandas as pd
 
     path = Path(path)
@@ -190,6 +193,9 @@ def read_points(path: str | os.PathLike):
             df = df[~separators].reset_index(drop=True)
     except pd.errors.EmptyDataError as exc:
         msg = f"'{path}' is empty; give a table of points with a header line"
+        raise GeocoreError(msg) from exc
+    except (lzma.LZMAError, zlib.error) as exc:  # gzip's BadGzipFile is an OSError, caught below
+        msg = f"'{path}' is not a valid {path.suffix} compressed file ({exc}); decompress it or fix its name"
         raise GeocoreError(msg) from exc
     except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError) as exc:
         msg = f"'{path}' is not a readable CSV/XYZ table ({exc}); give a text table with a header line"

@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from ..distributed.cli import add_scheduler_argument
+from ..errors import Cancelled
+from ..files import check_not_input, output_set
 from ..progress import progress_bar
+
+#: What each command writes into its output folder: a re-run replaces the whole set (see files.output_set)
+SURVEY_SET = ("field.tif", "mask.tif", "axes.gpkg")
+VECTOR_SET = ("lineaments.*", "rose.*", "density.tif", "preview.png")
+DETECT_SET = ("probability.tif", *VECTOR_SET)
+COMPARE_SET = ("scores.csv", "expert_lines.csv", "detected_lines.csv", "overlay.png")
+DEMO_SET = tuple(f"survey/{n}" for n in SURVEY_SET) + tuple(f"detection/{n}" for n in DETECT_SET)
 
 
 def _cmd_synth(args: argparse.Namespace) -> int:
     from ..magnetics.synthetic import SurveyConfig, synthesize_survey
 
     config = SurveyConfig.from_preset(args.preset)
-    with progress_bar("synthesising survey", args.quiet) as bar:
+    with output_set(replace=(args.out_dir, SURVEY_SET)), progress_bar("synthesising survey", args.quiet) as bar:
         res = synthesize_survey(args.out_dir, rows=args.size[0], cols=args.size[1], cell_size=args.cell,
                                 seed=args.seed, config=config, progress=bar)
     print(f"field: {res.field_path}\nmask: {res.mask_path}\naxes: {res.axes_path} ({res.n_dykes} dykes)")
@@ -24,7 +34,20 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from .train import TrainConfig, train_lineament_model
 
     config = TrainConfig.from_namespace(args)
-    path = train_lineament_model(config, show_progress=not args.quiet)
+    from ..models.training import model_file
+
+    out = model_file(args.out)
+    if args.init:
+        init = Path(args.init)
+        check_not_input([out, out.with_suffix(".json")], [init, init.with_suffix(".json")])
+    ckpt_dir = Path(args.checkpoint_dir) if args.checkpoint_dir else out.parent / (out.stem + ".ckpt")
+    try:
+        path = train_lineament_model(config, show_progress=not args.quiet)
+    except (KeyboardInterrupt, Cancelled):
+        # the samples and the last epoch are kept on purpose: --resume continues from them
+        kept = f"; samples and checkpoint kept in '{ckpt_dir}' for --resume" if ckpt_dir.is_dir() else ""
+        print(f"geocore: interrupted; no model was written{kept}", file=sys.stderr)
+        return 130
     print(f"model: {path}\ncard: {path.with_suffix('.json')}")
     return 0
 
@@ -54,7 +77,8 @@ def _detect_one(item, **kwargs):
     from .detect import detect_to_folder
 
     grid, out_dir = item
-    return detect_to_folder(grid, out_dir, **kwargs)
+    with output_set(replace=(out_dir, DETECT_SET), inputs=[grid, kwargs.get("model_path")]):
+        return detect_to_folder(grid, out_dir, **kwargs)
 
 
 def _cmd_detect(args: argparse.Namespace) -> int:
@@ -68,7 +92,8 @@ def _cmd_detect(args: argparse.Namespace) -> int:
     if len(grids) > 1:  # a batch, one task per grid, each into OUT_DIR/<name>/
         return run_cli_batch(args, batch_outputs(grids, args.out_dir), partial(_detect_one, **_detect_kwargs(args)),
                              "detecting lineaments")
-    with progress_bar("detecting lineaments", args.quiet) as bar:  # one grid: its strips across the cluster
+    with output_set(replace=(args.out_dir, DETECT_SET), inputs=[grids[0], args.model]), \
+            progress_bar("detecting lineaments", args.quiet) as bar:  # one grid: its strips across the cluster
         res = detect_to_folder(grids[0], args.out_dir, progress=bar, scheduler=args.scheduler,
                                **_detect_kwargs(args))
     print(res.summary())
@@ -79,7 +104,8 @@ def _cmd_vectorize(args: argparse.Namespace) -> int:
     from .detect import vectorize_to_folder
     from .vectorize import VectorizeParams
 
-    with progress_bar("vectorising", args.quiet) as bar:
+    with output_set(replace=(args.out_dir, VECTOR_SET), inputs=[args.probability]), \
+            progress_bar("vectorising", args.quiet) as bar:
         res = vectorize_to_folder(args.probability, args.out_dir, threshold=args.threshold,
                                   vector_params=VectorizeParams.from_namespace(args), progress=bar)
     print(res.summary())
@@ -91,7 +117,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
     params = CompareParams(tolerance=args.tolerance, strike_tolerance=args.strike_tolerance,
                            shift=args.shift)
-    with progress_bar("comparing lineaments", args.quiet) as bar:
+    with output_set(replace=(args.out_dir, COMPARE_SET), inputs=[args.detected, args.expert, args.grid]), \
+            progress_bar("comparing lineaments", args.quiet) as bar:
         res = compare_to_folder(args.detected, args.expert, args.out_dir, params, grid=args.grid, progress=bar)
     print(res.summary())
     return 0
@@ -100,7 +127,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    res = run_demo(args.out_dir, size=args.size, seed=args.seed, device=args.device, quiet=args.quiet)
+    with output_set(replace=(args.out_dir, DEMO_SET)):
+        res = run_demo(args.out_dir, size=args.size, seed=args.seed, device=args.device, quiet=args.quiet)
     print(res.summary(), flush=True)
     return 0
 

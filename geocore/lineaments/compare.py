@@ -188,6 +188,10 @@ def prepare_lines(gdf, what: str):
     if len(lines) == 0:
         msg = f"{what} holds {', '.join(sorted(kinds))} geometries, not lines; give a line layer"
         raise GeocoreError(msg)
+    lines = lines[lines.geometry.length > 0]  # a zero-length line (one point twice) holds no length to score
+    if len(lines) == 0:
+        msg = f"{what} holds only lines of zero length; give lines with two distinct vertices or more"
+        raise GeocoreError(msg)
     lines = lines.reset_index(drop=True)
     lines["line"] = np.arange(len(lines))
     return lines.explode(index_parts=False).reset_index(drop=True)[["line", "geometry"]]

@@ -17,7 +17,7 @@ from typing import Optional, Sequence
 from ..errors import GeocoreError
 from ..files import atomic_output, check_not_input, prepare_out_dir
 from ..progress import Progress
-from ..raster.io import open_raster_checked
+from ..raster.io import check_size, open_raster_checked
 from .vectorize import (VectorizeParams, _length_unit, density_raster, preview_png, rose_diagram,
                         vectorize_probability, write_lines)
 
@@ -25,6 +25,10 @@ from .vectorize import (VectorizeParams, _length_unit, density_raster, preview_p
 SHIPPED_MODEL = "lineaments_vgg16bn_unet.safetensors"
 #: Radius of the density window, in cells.
 DENSITY_RADIUS_CELLS = 25.0
+#: Smallest grid edge, in cells, that detection and vectorisation accept.
+MIN_CELLS = 8
+#: Bytes per cell held whole after the network (quantised probability, mask, skeleton, labels, density).
+BYTES_PER_CELL = 12
 
 
 def default_model_path() -> Path:
@@ -214,6 +218,7 @@ def detect_lineaments(
     _check_threshold(threshold)
     _check_overlap(overlap)
     info = open_raster_checked(grid, band)
+    check_size(info.width, info.height, grid, minimum=MIN_CELLS, bytes_per_cell=BYTES_PER_CELL, what="grid")
     model_file = Path(model_path) if model_path is not None else default_model_path()
     outputs = [probability_path, *lines_paths, rose_path, density_path, preview_path]
     check_not_input([p for p in outputs if p is not None], [grid, model_file, model_file.with_suffix(".json")])
@@ -313,6 +318,8 @@ def vectorize_to_folder(
     vp = _vector_params(vector_params, threshold)
     probability = Path(probability)
     info = open_raster_checked(probability, 1, what="probability raster")
+    check_size(info.width, info.height, probability, minimum=MIN_CELLS, bytes_per_cell=BYTES_PER_CELL,
+               what="probability raster")
     out = Path(out_dir)
     _check_out_dir(out)
     paths = _folder_paths(out)

@@ -261,11 +261,16 @@ def train_lineament_model(config: TrainConfig, *, progress=None, cancel=None, sh
     start_epoch, history = 0, []
     ckpt = ckpt_dir / "last.pt"
     if config.resume and ckpt.is_file():
-        state = torch.load(ckpt, map_location=device, weights_only=True)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        start_epoch = int(state["epoch"])
-        history = json.loads(state["history"])
+        try:  # weights_only: a pickle that would run code is refused, never executed
+            state = torch.load(ckpt, map_location=device, weights_only=True)
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            start_epoch = int(state["epoch"])
+            history = json.loads(state["history"])
+        except Exception as exc:
+            msg = (f"checkpoint '{ckpt}' is not a geocore training checkpoint of this model ({type(exc).__name__}); "
+                   f"delete it or train without --resume")
+            raise GeocoreError(msg) from exc
         log(f"resumed from {ckpt} after epoch {start_epoch}")
 
     steps_per_epoch = math.ceil(len(train_idx) / config.batch_size)

@@ -6,6 +6,10 @@ import argparse
 from pathlib import Path
 
 
+def _path(text: str) -> Path:
+    return Path(text)
+
+
 def _transform_params(args: argparse.Namespace):
     from .transforms import TransformParams
 
@@ -16,10 +20,12 @@ def _transform_params(args: argparse.Namespace):
 
 def _transform_one(item, *, params, band, crs) -> str:
     """One input of a batch: ``item`` is ``(input, output)``."""
+    from ..files import output_set
     from .transforms import transform_file
 
     src, dst = item
-    out = transform_file(src, dst, params, band=band, crs=crs)
+    with output_set(inputs=[src]):
+        out = transform_file(src, dst, params, band=band, crs=crs)
     return f"{dst}: {params.op}, {out.shape[1]} x {out.shape[0]} cells, units {out.units or 'unknown'}"
 
 
@@ -29,6 +35,7 @@ def _cmd_transform(args: argparse.Namespace) -> int:
     from ..distributed.batch import RASTER_SUFFIXES, expand_inputs
     from ..distributed.cli import batch_outputs, is_batch, run_cli_batch
     from ..errors import GeocoreError
+    from ..files import output_set
     from ..progress import progress_bar
     from .transforms import transform_file
 
@@ -41,7 +48,10 @@ def _cmd_transform(args: argparse.Namespace) -> int:
         items = batch_outputs(inputs, args.output, f"_{args.op}.tif")
         return run_cli_batch(args, items, partial(_transform_one, params=params, band=args.band, crs=args.crs),
                              f"transform {args.op}")
-    with progress_bar(f"transform {args.op}", args.quiet) as bar:
+    if args.output.is_dir():
+        raise GeocoreError(f"'{args.output}' is a folder; give a GeoTIFF path (e.g. '{args.output / 'out.tif'}'), "
+                           "or several inputs to fill the folder")
+    with output_set(inputs=[inputs[0]]), progress_bar(f"transform {args.op}", args.quiet) as bar:
         out = transform_file(inputs[0], args.output, params, band=args.band, crs=args.crs, progress=bar)
     print(f"{args.output}: {args.op}, {out.shape[1]} x {out.shape[0]} cells, units {out.units or 'unknown'}")
     return 0
@@ -62,7 +72,8 @@ def register(subparsers) -> None:
                     "tilt: tilt angle in degrees; highpass, lowpass: Gaussian filters (--wavelength m).")
     t.add_argument("input", nargs="+", help="grid in any format geocore reads, projected CRS in metres; several files, "
                                             "folders or globs run as a batch")
-    t.add_argument("output", type=Path, help="GeoTIFF to write (a batch: folder of <name>_<op>.tif)")
+    # checked in _cmd_transform: a file for one input, a folder for a batch
+    t.add_argument("output", type=_path, help="GeoTIFF to write (a batch: folder of <name>_<op>.tif)")
     t.add_argument("--op", required=True, choices=OPERATIONS)
     t.add_argument("--inclination", type=float, default=None, help="main-field inclination, degrees, positive down")
     t.add_argument("--declination", type=float, default=None, help="main-field declination, degrees east of north")

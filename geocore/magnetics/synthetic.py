@@ -33,6 +33,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..errors import GeocoreError
+from ..files import all_or_nothing
 from ..progress import Progress
 from .forward import Prism, field_direction, total_field_anomaly
 
@@ -326,6 +327,7 @@ def _default_crs():
     return CRS.from_epsg(32633)  # WGS 84 / UTM 33N: a projected CRS in metres
 
 
+@all_or_nothing
 def synthesize_survey(out_dir, *, rows: int = SAMPLE_SIZE, cols: int = SAMPLE_SIZE, cell_size: float = 50.0,
                       seed: int = 0, config: Optional[SurveyConfig] = None, origin=(500000.0, 6000000.0),
                       progress=None, cancel=None) -> SurveyResult:

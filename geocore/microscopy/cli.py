@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..files import check_distinct, check_not_input, output_set
+
 
 def _bar(args, desc):
     from ..progress import progress_bar
@@ -45,7 +47,7 @@ def _cmd_flatfield(args: argparse.Namespace) -> int:
             raise GeocoreError(f"several inputs are named {', '.join(dup)}; outputs keep input names, "
                                "so correct them in separate runs")
         return run_cli_batch(args, images, partial(_flatfield_one, **kwargs), "flat-field correction")
-    with _bar(args, "flat-field correction") as bar:
+    with output_set(inputs=[*args.images, args.reference]), _bar(args, "flat-field correction") as bar:
         res = flatfield_to_folder([Path(p) for p in args.images], progress=bar, **kwargs)
     print(res.summary())
     return 0
@@ -54,7 +56,10 @@ def _cmd_flatfield(args: argparse.Namespace) -> int:
 def _cmd_colour_fit(args: argparse.Namespace) -> int:
     from .colour import fit_colour_files
 
-    with _bar(args, "fitting colour correction") as bar:
+    inputs = [args.image, args.annotation, args.reference, args.reference_annotation]
+    check_distinct({"--out": args.out, "--corrected": args.corrected})
+    check_not_input([args.out, args.corrected], inputs)
+    with output_set(inputs=inputs), _bar(args, "fitting colour correction") as bar:
         corr = fit_colour_files(args.image, args.annotation, args.reference, args.reference_annotation, args.out,
                                 corrected_out=args.corrected, progress=bar)
     before = sum(corr.delta_e_before.values()) / len(corr.classes)
@@ -69,7 +74,7 @@ def _cmd_colour_fit(args: argparse.Namespace) -> int:
 def _cmd_colour_apply(args: argparse.Namespace) -> int:
     from .colour import apply_colour_files
 
-    with _bar(args, "colour correction") as bar:
+    with output_set(inputs=[*args.images, args.matrix]), _bar(args, "colour correction") as bar:
         written = apply_colour_files(args.images, args.matrix, args.out_dir, progress=bar)
     print(f"{len(written)} image(s) corrected: " + ", ".join(str(p) for p in written))
     return 0
@@ -78,7 +83,7 @@ def _cmd_colour_apply(args: argparse.Namespace) -> int:
 def _cmd_xpl_align(args: argparse.Namespace) -> int:
     from .align import align_and_stack
 
-    with _bar(args, "aligning crossed-polar photos") as bar:
+    with output_set(inputs=[args.ppl, *args.xpl]), _bar(args, "aligning crossed-polar photos") as bar:
         res = align_and_stack(args.ppl, args.xpl, args.out, method=args.method, model=args.model,
                               step_deg=args.step, crop=args.crop, progress=bar)
     print(res.summary())
@@ -92,7 +97,7 @@ def _cmd_annotate(args: argparse.Namespace) -> int:
                               work_edge=args.work_edge, colour_check=not args.no_colour_check)
     out = Path(args.out_dir)
     stem = Path(args.image).stem
-    with _bar(args, "propagating strokes") as bar:
+    with output_set(inputs=[args.image, args.strokes]), _bar(args, "propagating strokes") as bar:
         res = annotate_image(args.image, args.strokes, out / f"{stem}.png", out / f"{stem}_polygons.gpkg",
                              class_field=args.class_field, params=params, progress=bar)
     print(res.summary())
@@ -104,7 +109,11 @@ def _cmd_uncertainty(args: argparse.Namespace) -> int:
 
     from .uncertainty import model_probabilities, uncertainty_regions
 
-    with _bar(args, "finding uncertain regions") as bar, tempfile.TemporaryDirectory(prefix=".geocore") as tmp:
+    outputs = {"--out": args.out, "--map": args.map, "--probability-out": args.probability_out}
+    check_distinct(outputs)
+    check_not_input(list(outputs.values()), [args.input, args.model])
+    with output_set(inputs=[args.input, args.model]), _bar(args, "finding uncertain regions") as bar, \
+            tempfile.TemporaryDirectory(prefix=".geocore") as tmp:
         probability = args.input
         if args.model is not None:
             from ..inference.tiled import TileParams

@@ -24,7 +24,7 @@ from typing import Dict, Optional, Sequence
 import numpy as np
 
 from ..errors import GeocoreError
-from ..files import atomic_output, check_not_input, prepare_out_dir
+from ..files import all_or_nothing, atomic_output, check_not_input, prepare_out_dir
 from ..progress import Progress
 from .classes import BY_CODE, IGNORE
 from .images import check_output_suffix, check_rgb, check_same_size, read_mask, read_rgb, write_rgb
@@ -331,6 +331,7 @@ def fit_colour_files(image: str | os.PathLike, annotation: str | os.PathLike, re
     return corr
 
 
+@all_or_nothing
 def apply_colour_files(images: Sequence[str | os.PathLike], matrix: str | os.PathLike, out_dir: str | os.PathLike,
                        *, progress=None, cancel=None) -> list[Path]:
     """Calibration mode: apply a saved matrix to photos; outputs keep their names in ``out_dir``."""

@@ -16,7 +16,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import GeocoreError
-from ..files import check_not_input, prepare_out_dir
+from ..files import all_or_nothing, check_not_input, prepare_out_dir
 from ..progress import Progress
 from .images import check_output_suffix, check_rgb, check_same_size, read_rgb, write_rgb
 from .params import DEFAULT_SIGMA
@@ -179,6 +179,7 @@ class FlatFieldResult:
                 + ", ".join(str(p) for p in self.outputs))
 
 
+@all_or_nothing
 def flatfield_to_folder(images: Sequence[str | os.PathLike], reference: str | os.PathLike,
                         out_dir: str | os.PathLike, *, sigma: float = DEFAULT_SIGMA, per_channel: bool = True,
                         normalize: str = "mean", progress=None, cancel=None) -> FlatFieldResult:

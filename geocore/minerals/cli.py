@@ -5,6 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..files import check_not_input, output_set
+
+#: What each command writes into its output folder: a re-run replaces the whole set (see files.output_set)
+SECTIONS_SET = ("imgs/train/*.jpg", "imgs/test/*.jpg", "masks/train/*.png", "masks/test/*.png")
+STATS_SET = ("stats.csv", "grain_sizes.csv", "contacts.csv", "area_fractions.png", "grain_sizes.png",
+             "contacts.png", "report.html")
+SEGMENT_SET = ("classes.tif", "minerals.*", "probabilities.tif", *STATS_SET)
+
 
 def _bar(desc, quiet):
     from ..progress import progress_bar
@@ -16,7 +24,7 @@ def _cmd_synth(args) -> int:
     from .classes import parse_codes
     from .synthetic import write_sections
 
-    with _bar("synthesising sections", args.quiet) as bar:
+    with output_set(replace=(args.out_dir, SECTIONS_SET)), _bar("synthesising sections", args.quiet) as bar:
         res = write_sections(args.out_dir, args.count, shape=tuple(args.size), seed=args.seed,
                              codes=parse_codes(args.classes), test_fraction=args.test_fraction,
                              grain_px=args.grain_px, progress=bar)
@@ -34,8 +42,12 @@ def _cmd_train(args) -> int:
 
 
 def _cmd_evaluate(args) -> int:
+    from .segment import default_model_path
     from .train import evaluate_model
 
+    if args.json:
+        model = Path(args.model) if args.model else Path(default_model_path())
+        check_not_input([args.json], [model, model.with_suffix(".json")])
     with _bar("evaluating", args.quiet) as bar:
         m = evaluate_model(args.data, args.model, split=args.split, device=args.device, tile_size=args.tile,
                            progress=bar)
@@ -66,7 +78,9 @@ def _segment_one(item, **kwargs):
     from .segment import segment_to_folder
 
     image, out_dir = item
-    return segment_to_folder(image, out_dir, **kwargs)
+    with output_set(replace=(out_dir, SEGMENT_SET), inputs=[image, *(kwargs.get("extra") or ()),
+                                                            kwargs.get("model_path")]):
+        return segment_to_folder(image, out_dir, **kwargs)
 
 
 def _cmd_segment(args) -> int:
@@ -83,7 +97,8 @@ def _cmd_segment(args) -> int:
             raise GeocoreError("--extra photographs belong to one image; segment one image at a time with --extra")
         return run_cli_batch(args, batch_outputs(images, args.out_dir), partial(_segment_one, **_segment_kwargs(args)),
                              "segmenting minerals")
-    with _bar("segmenting minerals", args.quiet) as bar:
+    with output_set(replace=(args.out_dir, SEGMENT_SET), inputs=[images[0], *(args.extra or ()), args.model]), \
+            _bar("segmenting minerals", args.quiet) as bar:
         res = segment_to_folder(images[0], args.out_dir, progress=bar, **_segment_kwargs(args))
     print(res.summary())
     return 0
@@ -92,7 +107,8 @@ def _cmd_segment(args) -> int:
 def _cmd_stats(args) -> int:
     from .stats import statistics_from_raster, write_statistics
 
-    with _bar("mineral statistics", args.quiet) as bar:
+    with output_set(replace=(args.out_dir, STATS_SET), inputs=[args.classes]), \
+            _bar("mineral statistics", args.quiet) as bar:
         st = statistics_from_raster(args.classes, um_per_px=args.um_per_px, size_classes=args.size_classes,
                                     progress=bar)
         paths = write_statistics(st, args.out_dir, source=f"Class map: {Path(args.classes).name}")

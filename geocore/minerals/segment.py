@@ -24,6 +24,7 @@ import numpy as np
 from ..errors import GeocoreError
 from ..files import atomic_output, check_not_input, prepare_out_dir, write_vector
 from ..progress import Progress
+from ..raster.io import available_memory, check_size
 from .classes import BY_CODE, CLASSES
 
 #: File name of the shipped demo model inside ``geocore/minerals/models/``.
@@ -66,6 +67,10 @@ def _check_um(um_per_px: Optional[float]) -> None:
         raise GeocoreError(f"pixel size {um_per_px} µm is not a positive number; give e.g. --um-per-px 1.1")
 
 
+#: Smallest image edge in pixels that segmentation accepts.
+MIN_PX = 8
+
+
 def check_photo(path: str | os.PathLike, in_channels: int = 3, extra: Sequence = ()) -> dict:
     """Check that ``path`` is an 8-bit RGB photograph (or panorama) the model can take.
 
@@ -93,6 +98,7 @@ def check_photo(path: str | os.PathLike, in_channels: int = 3, extra: Sequence =
                                f"(e.g. gdal_translate -ot Byte -scale)")
         info = dict(width=ds.width, height=ds.height, count=ds.count, crs=ds.crs, transform=ds.transform,
                     georeferenced=not ds.transform.is_identity or ds.crs is not None)
+    check_size(info["width"], info["height"], path, minimum=MIN_PX, what="image")
     need_extra = (int(in_channels) - 3) // 3
     if len(extra) != need_extra:
         raise GeocoreError(f"the model takes {in_channels} channels (RGB + {need_extra} aligned extra image"
@@ -103,21 +109,6 @@ def check_photo(path: str | os.PathLike, in_channels: int = 3, extra: Sequence =
             raise GeocoreError(f"extra image '{e}' is {ei['width']} x {ei['height']} px, the image "
                                f"{info['width']} x {info['height']}; extra images must be aligned and the same size")
     return info
-
-
-def available_memory() -> int | None:
-    """Bytes of memory available to a new allocation (Linux ``MemAvailable``), None when unknown."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
 
 
 #: Bytes per pixel held after the network: class map, nodata mask, sieve copy, grain labels (int32).

@@ -29,6 +29,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..errors import GeocoreError
+from ..files import all_or_nothing
 from ..progress import Progress
 from .classes import CODES, S1, S2, mineral
 
@@ -224,6 +225,7 @@ def _render(rng, mask: np.ndarray, pits: np.ndarray) -> np.ndarray:
     return np.clip(img + 0.5, 0, 255).astype(np.uint8)
 
 
+@all_or_nothing
 def write_sections(
     out_dir: str | os.PathLike,
     count: int = 20,

@@ -19,6 +19,10 @@ def _distortion(values):
         raise GeocoreError("--distortion takes numbers k1 [k2 [p1 [p2 [k3]]]] or the word 'estimate'") from exc
 
 
+def _path(text: str) -> Path:
+    return Path(text)
+
+
 def _stitch_params(args: argparse.Namespace):
     from .pipeline import StitchParams
 
@@ -65,7 +69,19 @@ def _cmd_stitch(args: argparse.Namespace) -> int:
     params = _stitch_params(args)
     if args.batch:
         return _stitch_batch(args, params)
-    with progress_bar("stitching", args.quiet) as bar:
+    from ..errors import GeocoreError
+    from ..files import check_distinct, check_not_input, output_set
+    from ..validate import RASTER_SUFFIXES, output_file
+
+    try:
+        output_file(str(args.out), suffixes=RASTER_SUFFIXES, what="GeoTIFF")
+    except argparse.ArgumentTypeError as exc:
+        raise GeocoreError(f"--out: {exc}") from None
+    check_distinct({"--out": args.out, "--report": args.report, "--tiles-report": args.tiles_report,
+                    "--layout-png": args.layout_png})
+    inputs = [p for p in args.tiles if p.is_file()] + [args.positions, args.flat_field]
+    check_not_input([args.out, args.report, args.tiles_report, args.layout_png], inputs)
+    with output_set(inputs=inputs), progress_bar("stitching", args.quiet) as bar:
         result = stitch(args.tiles, args.out, params, report=args.report or True,
                         tiles_report=args.tiles_report or True, layout_png=args.layout_png or True, progress=bar)
     print(result.summary())
@@ -80,7 +96,8 @@ def register(subparsers) -> None:
                        description="Stitch overlapping microscope tiles (rROW_cCOL / R.C names, a stage-positions CSV, "
                                    "or an unordered set) into a tiled, compressed GeoTIFF in micrometres.")
     s.add_argument("tiles", nargs="+", type=Path, help="tile images and/or folders of tiles")
-    s.add_argument("--out", required=True, type=Path, help="panorama GeoTIFF (.tif); with --batch a folder")
+    # checked in _cmd_stitch: a GeoTIFF, or with --batch a folder
+    s.add_argument("--out", required=True, type=_path, help="panorama GeoTIFF (.tif); with --batch a folder")
     s.add_argument("--batch", action="store_true",
                    help="each TILES argument (a folder, or a glob of folders) is its own panorama, "
                         "written as OUT/<folder>.tif; one failing does not stop the others")

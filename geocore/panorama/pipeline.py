@@ -14,7 +14,7 @@ from typing import List, Optional, Sequence
 import numpy as np
 
 from ..errors import GeocoreError
-from ..files import atomic_output, check_not_input, prepare_out_dir
+from ..files import all_or_nothing, atomic_output, check_not_input, prepare_out_dir
 from ..progress import Progress
 from .blend import BLENDS, INTERPOLATIONS, composite_strips, gain_compensation, panorama_frame
 from .corrections import Corrections, Distortion, estimate_radial_distortion
@@ -166,6 +166,7 @@ def default_report_paths(out: Path):
     return (Path(f"{stem}_pairs.csv"), Path(f"{stem}_tiles.csv"), Path(f"{stem}_layout.png"))
 
 
+@all_or_nothing
 def stitch(
     tiles: Sequence[str | os.PathLike],
     out: str | os.PathLike,

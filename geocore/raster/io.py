@@ -174,13 +174,66 @@ def open_raster_checked(
         info = RasterInfo(path=path, band=band, width=ds.width, height=ds.height, count=count,
                           crs=ds.crs, transform=ds.transform, nodata=ds.nodatavals[band - 1],
                           dtype=dtype, georeferenced=bool(georef))
-        if check_valid and not has_valid_cells(ds, band):
+        try:
+            valid = has_valid_cells(ds, band) if check_valid else True
+        except Exception as exc:  # RasterioIOError "Read failed": truncated or damaged file
+            if not type(exc).__module__.startswith("rasterio"):
+                raise
+            msg = f"could not read '{path}' ({exc}); the file is truncated or damaged: export it again"
+            raise GeocoreError(msg) from exc
+        if not valid:
             msg = f"'{path}' contains no valid cells (all nodata or NaN) in band {band}; check the nodata value or the band"
             raise GeocoreError(msg)
     if not info.georeferenced:
         warnings.warn(f"'{path}' is not georeferenced; outputs are in pixel coordinates",
                       NotGeoreferencedGrid, stacklevel=2)
     return info
+
+
+def available_memory() -> Optional[int]:
+    """Bytes of memory available to a new allocation (Linux ``MemAvailable``), None when unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_size(width: int, height: int, path, *, minimum: int = 8, bytes_per_cell: float = 0.0,
+               what: str = "raster", available: Optional[int] = None) -> None:
+    """Refuse, before any work, a raster too small to process or too large for memory.
+
+    Parameters
+    ----------
+    width, height : int
+        Size in cells.
+    path : path
+        For messages.
+    minimum : int
+        Smallest accepted number of rows and of columns.
+    bytes_per_cell : float
+        Memory the processing holds per cell (0: no memory check).
+    what : str
+        How the raster is called in messages.
+    available : int, optional
+        Bytes available (default: :func:`available_memory`).
+    """
+    if min(int(width), int(height)) < minimum:
+        raise GeocoreError(f"{what} '{path}' is {width} x {height} cells: too small; it needs at least "
+                           f"{minimum} x {minimum} cells")
+    if bytes_per_cell:
+        need = float(width) * float(height) * bytes_per_cell
+        avail = available_memory() if available is None else available
+        if avail is not None and need > 0.8 * avail:
+            raise GeocoreError(f"{what} '{path}' is {width} x {height} cells: processing it needs about "
+                               f"{need / 2**30:.1f} GiB of memory but only {avail / 2**30:.1f} GiB is available; "
+                               f"cut it into parts (e.g. gdal_translate -srcwin) or free memory")
 
 
 def has_valid_cells(ds, band: int = 1) -> bool:

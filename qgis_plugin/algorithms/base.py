@@ -40,6 +40,24 @@ def advanced(param):
     return param
 
 
+def number_range(setting: str, command: str = "") -> dict:
+    """``minValue`` / ``maxValue`` of a number parameter, from geocore's table of ranges.
+
+    The command line refuses the same values (:mod:`geocore.validate`), so
+    both front ends accept one set of values. ``setting`` is the library's
+    name of the setting (``"lr"``, ``"sigma"``, ...).
+    """
+    from geocore.validate import range_for
+
+    rng = range_for(setting, command)
+    bounds = {}
+    if rng is not None and rng.minimum is not None:
+        bounds["minValue"] = rng.minimum
+    if rng is not None and rng.maximum is not None:
+        bounds["maxValue"] = rng.maximum
+    return bounds
+
+
 def integer_param(name: str, description: str, default: int, minimum: int = 1):
     """An integer number parameter with a default and a lower bound."""
     return QgsProcessingParameterNumber(name, description, type=NUMBER_INTEGER, defaultValue=default, minValue=minimum)

@@ -19,7 +19,7 @@ from qgis.core import (
 )
 
 from ..compat import FILE_BEHAVIOR_FILE, FLAG_ADVANCED, NUMBER_DOUBLE, NUMBER_INTEGER, SOURCE_VECTOR_LINE
-from .base import GeocoreAlgorithm
+from .base import GeocoreAlgorithm, number_range
 from .outputs import geotiff_output
 
 GRID_FORMATS = ("Grids (*.grd *.GRD *.tif *.tiff *.ers *.nc *.asc *.img *.xyz);;Geosoft grids (*.grd);;"
@@ -159,10 +159,10 @@ detected line holding most of the match, mean distance and strike difference.</l
         self.addParameter(QgsProcessingParameterFeatureSource("EXPERT", "Expert lineaments",
                                                               types=[SOURCE_VECTOR_LINE]))
         self.addParameter(QgsProcessingParameterNumber("TOLERANCE", "Distance tolerance (m)", type=NUMBER_DOUBLE,
-                                                       defaultValue=500.0, minValue=0.001))
+                                                       defaultValue=500.0, **number_range("tolerance")))
         self.addParameter(QgsProcessingParameterNumber("STRIKE_TOLERANCE", "Strike tolerance (degrees; empty: any)",
-                                                       type=NUMBER_DOUBLE, optional=True, minValue=0.001,
-                                                       maxValue=90.0))
+                                                       type=NUMBER_DOUBLE, optional=True,
+                                                       **number_range("strike_tolerance")))
         self.addParameter(QgsProcessingParameterRasterLayer("GRID", "Grid (for the overlay)", optional=True))
         shift = QgsProcessingParameterNumber("SHIFT", "Sideways shift of the chance baseline (m; empty: 3 km)",
                                              type=NUMBER_DOUBLE, optional=True, minValue=0.001)
@@ -238,9 +238,9 @@ longitude/latitude by name.</li>
                                                     "longitude/latitude)", optional=True))
         self.addParameter(QgsProcessingParameterCrs("CRS", "Target CRS (empty: UTM zone of the data)", optional=True))
         self.addParameter(QgsProcessingParameterNumber("CELL_SIZE", "Cell size (m)", type=NUMBER_DOUBLE,
-                                                       defaultValue=1000.0, minValue=0.001))
+                                                       defaultValue=1000.0, **number_range("cell")))
         self.addParameter(QgsProcessingParameterNumber("BLANK", "Blanking distance (m; empty: three cells)",
-                                                       type=NUMBER_DOUBLE, optional=True, minValue=0.001))
+                                                       type=NUMBER_DOUBLE, optional=True, **number_range("blank")))
         self.addParameter(QgsProcessingParameterEnum("METHOD", "Interpolation", options=list(self.METHODS),
                                                      defaultValue=0))
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "Grid"))

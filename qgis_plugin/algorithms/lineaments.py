@@ -18,7 +18,7 @@ from qgis.core import (
 )
 
 from ..compat import FILE_BEHAVIOR_FILE, FLAG_ADVANCED, NUMBER_DOUBLE, NUMBER_INTEGER, SOURCE_VECTOR_LINE
-from .base import DEVICES, GeocoreAlgorithm
+from .base import DEVICES, GeocoreAlgorithm, number_range
 from .outputs import geotiff_output
 
 LINE_FIELDS = "<code>length</code> (map units), <code>azimuth</code> (degrees clockwise from north, 0..180), " \
@@ -38,7 +38,7 @@ def _rose_output() -> QgsProcessingParameterFileDestination:
 
 def _threshold_param() -> QgsProcessingParameterNumber:
     return QgsProcessingParameterNumber("THRESHOLD", "Probability threshold for axes", type=NUMBER_DOUBLE,
-                                        defaultValue=0.5, minValue=0.0, maxValue=1.0)
+                                        defaultValue=0.5, **number_range("threshold"))
 
 
 #: Advanced vectorisation parameters: (name, label, VectorizeParams field)
@@ -61,7 +61,7 @@ def _add_vector_params(alg) -> None:
     defaults = VectorizeParams()
     for name, label, attr in VECTOR_PARAMS:
         param = QgsProcessingParameterNumber(name, label, type=NUMBER_DOUBLE, defaultValue=getattr(defaults, attr),
-                                             minValue=0.0, maxValue=90.0 if attr == "max_join_angle_deg" else 1e6)
+                                             **number_range(attr))
         param.setFlags(param.flags() | FLAG_ADVANCED)
         alg.addParameter(param)
 
@@ -111,7 +111,7 @@ axes by skeletonisation of the thresholded probability.</p>""" + VECTOR_HELP
                                                        type=NUMBER_INTEGER, defaultValue=0, minValue=0,
                                                        optional=True))
         self.addParameter(QgsProcessingParameterNumber("OVERLAP", "Tile overlap (fraction)", type=NUMBER_DOUBLE,
-                                                       defaultValue=0.5, minValue=0.0, maxValue=0.9))
+                                                       defaultValue=0.5, **number_range("overlap")))
         self.addParameter(_threshold_param())
         self.addParameter(QgsProcessingParameterEnum("DEVICE", "Device", options=DEVICES, defaultValue=0))
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT_PROBABILITY", "Lineament probability"))

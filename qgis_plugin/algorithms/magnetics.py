@@ -16,7 +16,7 @@ from qgis.core import (
 )
 
 from ..compat import NUMBER_DOUBLE, NUMBER_INTEGER, SOURCE_VECTOR_LINE
-from .base import PRESETS, GeocoreAlgorithm
+from .base import PRESETS, GeocoreAlgorithm, number_range
 from .outputs import move_raster, move_vector
 
 
@@ -46,9 +46,9 @@ data of Shklyaruk &amp; Kuznetsov (2025).</p>"""
         self.addParameter(QgsProcessingParameterNumber("COLS", "Columns", type=NUMBER_INTEGER, defaultValue=256,
                                                        minValue=32, maxValue=20000))
         self.addParameter(QgsProcessingParameterNumber("CELL_SIZE", "Cell size (m)", type=NUMBER_DOUBLE,
-                                                       defaultValue=50.0, minValue=0.001))
+                                                       defaultValue=50.0, **number_range("cell_size")))
         self.addParameter(QgsProcessingParameterNumber("SEED", "Random seed", type=NUMBER_INTEGER, defaultValue=0,
-                                                       minValue=0))
+                                                       **number_range("seed")))
         self.addParameter(QgsProcessingParameterEnum("PRESET", "Preset", options=PRESETS, defaultValue=0))
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT_FIELD", "Magnetic field"))
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT_MASK", "Dyke mask"))

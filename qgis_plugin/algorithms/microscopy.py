@@ -30,7 +30,7 @@ from qgis.core import (
 
 from ..compat import (FILE_BEHAVIOR_FILE, NUMBER_DOUBLE, NUMBER_INTEGER, SOURCE_RASTER, SOURCE_VECTOR_LINE,
                       SOURCE_VECTOR_POLYGON)
-from .base import DEVICES, GeocoreAlgorithm, advanced
+from .base import DEVICES, GeocoreAlgorithm, advanced, number_range
 from .outputs import geotiff_output, move_raster
 
 #: Formats the photo writers handle directly (others go through a GeoTIFF and GDAL).
@@ -107,7 +107,7 @@ photo comes out flat.</p>"""
         self.addParameter(QgsProcessingParameterRasterLayer("REFERENCE", "Mirror photograph"))
         self.addParameter(advanced(QgsProcessingParameterNumber(
             "SIGMA", "Smoothing of the mirror (pixels)", type=NUMBER_DOUBLE, defaultValue=_params().DEFAULT_SIGMA,
-            minValue=0.5)))
+            **number_range("sigma"))))
         self.addParameter(QgsProcessingParameterBoolean("PER_CHANNEL", "One gain per colour channel",
                                                         defaultValue=True))
         self.addParameter(QgsProcessingParameterEnum("NORMALIZE", "Normalisation", options=NORMALIZE,
@@ -242,8 +242,8 @@ rotations, scores) is written beside a GeoTIFF output.</li></ul>
         self.addParameter(QgsProcessingParameterEnum("METHOD", "Method", options=list(_params().ALIGN_METHODS), defaultValue=0))
         self.addParameter(QgsProcessingParameterEnum("MODEL", "Transform", options=list(_params().ALIGN_MODELS), defaultValue=0))
         self.addParameter(advanced(QgsProcessingParameterNumber(
-            "STEP", "Rotation search step (degrees)", type=NUMBER_DOUBLE, defaultValue=1.0, minValue=0.1,
-            maxValue=30.0)))
+            "STEP", "Rotation search step (degrees)", type=NUMBER_DOUBLE, defaultValue=1.0,
+            **number_range("step"))))
         self.addParameter(QgsProcessingParameterBoolean("CROP", "Crop to the shared area", defaultValue=False))
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "Aligned stack"))
         self.addOutput(QgsProcessingOutputNumber("SHARED_FRACTION", "Share of the frame seen by every photo"))
@@ -394,7 +394,7 @@ regions smaller than the minimum area are dropped.</p>"""
                                                        defaultValue=_params().DEFAULT_SHARE, minValue=0.001, maxValue=0.9))
         self.addParameter(QgsProcessingParameterEnum("METRIC", "Metric", options=list(_params().METRICS), defaultValue=0))
         self.addParameter(advanced(QgsProcessingParameterNumber(
-            "SMOOTH", "Smoothing (pixels)", type=NUMBER_DOUBLE, defaultValue=_params().DEFAULT_SMOOTH_PX, minValue=0.0)))
+            "SMOOTH", "Smoothing (pixels)", type=NUMBER_DOUBLE, defaultValue=_params().DEFAULT_SMOOTH_PX, **number_range("smooth"))))
         self.addParameter(advanced(QgsProcessingParameterNumber(
             "MIN_AREA", "Smallest region (pixels)", type=NUMBER_INTEGER, defaultValue=_params().DEFAULT_MIN_AREA_PX, minValue=1)))
         regions = QgsProcessingParameterVectorDestination("OUTPUT", "Uncertain regions", type=SOURCE_VECTOR_POLYGON)

@@ -25,7 +25,7 @@ from qgis.core import (
 )
 
 from ..compat import FILE_BEHAVIOR_FILE, FILE_BEHAVIOR_FOLDER, NUMBER_DOUBLE, NUMBER_INTEGER, SOURCE_VECTOR_POLYGON
-from .base import DEVICES, GeocoreAlgorithm, advanced, integer_param
+from .base import DEVICES, GeocoreAlgorithm, advanced, integer_param, number_range
 from .outputs import geotiff_output
 
 ARCHITECTURES = ["Unet", "PSPNet", "FPN", "DeepLabV3Plus", "UnetPlusPlus"]
@@ -289,7 +289,7 @@ default, PSPNet + resnet18 the paper's best.</li>
         self.addParameter(integer_param("PATCHES_PER_EPOCH", "Patches per epoch", 1000))
         self.addParameter(integer_param("BATCH_SIZE", "Batch size", 8))
         self.addParameter(QgsProcessingParameterNumber("LEARNING_RATE", "Learning rate", type=NUMBER_DOUBLE,
-                                                       defaultValue=1e-3, minValue=1e-8, maxValue=1.0))
+                                                       defaultValue=1e-3, **number_range("lr")))
         self.addParameter(integer_param("SEED", "Random seed", 0, 0))
         self.addParameter(QgsProcessingParameterEnum("DEVICE", "Device", options=DEVICES, defaultValue=0))
         self.addParameter(QgsProcessingParameterFileDestination("OUTPUT_MODEL", "Model",

@@ -18,7 +18,7 @@ from qgis.core import (
 )
 
 from ..compat import FILE_BEHAVIOR_FILE, FILE_BEHAVIOR_FOLDER, FLAG_ADVANCED, NUMBER_DOUBLE, SOURCE_RASTER
-from .base import GeocoreAlgorithm
+from .base import GeocoreAlgorithm, number_range
 from .outputs import geotiff_output
 
 LAYOUTS = ["auto", "grid", "unordered"]
@@ -81,7 +81,7 @@ invents no detail.</p>"""
             QgsProcessingParameterEnum("METHOD", "Registration", options=METHODS, defaultValue=0),
             QgsProcessingParameterEnum("MODEL", "Tile motion", options=MODELS, defaultValue=0),
             QgsProcessingParameterNumber("MIN_SCORE", "Smallest overlap correlation of a used pair",
-                                         type=NUMBER_DOUBLE, defaultValue=0.2, minValue=0.0, maxValue=0.99),
+                                         type=NUMBER_DOUBLE, defaultValue=0.2, **number_range("min_score")),
             QgsProcessingParameterNumber("OUTLIER_PX", "Outlier threshold (px)", type=NUMBER_DOUBLE, defaultValue=2.0,
                                          minValue=0.1),
             QgsProcessingParameterBoolean("GAIN", "Exposure (gain) compensation", defaultValue=True),

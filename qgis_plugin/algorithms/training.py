@@ -12,7 +12,7 @@ from qgis.core import (
 )
 
 from ..compat import NUMBER_DOUBLE, NUMBER_INTEGER
-from .base import DEVICES, PRESETS, GeocoreAlgorithm
+from .base import DEVICES, PRESETS, GeocoreAlgorithm, number_range
 
 
 class TrainLineamentModel(GeocoreAlgorithm):
@@ -44,7 +44,7 @@ are kept in the folder <code>&lt;model&gt;.ckpt</code> beside the model.</p>"""
         self.addParameter(integer("EPOCHS", "Epochs", 50))
         self.addParameter(integer("BATCH_SIZE", "Batch size", 25))
         self.addParameter(QgsProcessingParameterNumber("LEARNING_RATE", "Learning rate", type=NUMBER_DOUBLE,
-                                                       defaultValue=1e-4, minValue=1e-8, maxValue=1.0))
+                                                       defaultValue=1e-4, **number_range("lr")))
         self.addParameter(integer("TILE_SIZE", "Tile size (cells)", 192, minimum=32))
         self.addParameter(integer("SEED", "Random seed", 0, minimum=0))
         self.addParameter(QgsProcessingParameterEnum("PRESET", "Synthetic data preset", options=PRESETS,

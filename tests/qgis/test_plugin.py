@@ -90,6 +90,25 @@ def test_parameters_of_detect(geocore_plugin):
     assert algorithm.parameterDefinition("DEVICE").options() == ["auto", "cpu", "cuda"]
 
 
+def test_number_parameters_take_the_command_line_ranges(geocore_plugin):
+    """One table of ranges (geocore.validate) bounds the QGIS parameters and the command line alike."""
+    from geocore.validate import RANGES
+
+    registry = QgsApplication.processingRegistry()
+    for alg_id, name, setting in [("geocore:detectlineaments", "THRESHOLD", "threshold"),
+                                  ("geocore:detectlineaments", "JOIN_ANGLE", "max_join_angle_deg"),
+                                  ("geocore:flatfield", "SIGMA", "sigma"),
+                                  ("geocore:comparelineaments", "TOLERANCE", "tolerance")]:
+        algorithm = registry.algorithmById(alg_id)
+        assert algorithm is not None, alg_id
+        param = algorithm.parameterDefinition(name)
+        rng = RANGES[setting]
+        assert param.minimum() == pytest.approx(rng.minimum), (alg_id, name)
+        if rng.maximum is not None:
+            assert param.maximum() == pytest.approx(rng.maximum), (alg_id, name)
+        assert rng.contains(param.defaultValue()), (alg_id, name)
+
+
 @pytest.fixture
 def without_torch(monkeypatch):
     from qgis_plugin import dependencies
