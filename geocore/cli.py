@@ -164,10 +164,8 @@ def _terminate(signum, frame):  # pragma: no cover (exercised by a subprocess te
 
 
 def _quiet_gdal() -> None:
-    """Keep GDAL's own ``ERROR 1: ...`` lines and pyogrio's warnings off the terminal."""
+    """Keep GDAL's own ``ERROR 1: ...`` lines off the terminal (geocore words each failure itself)."""
     os.environ.setdefault("CPL_LOG", os.devnull)
-    warnings.filterwarnings("ignore", module="pyogrio")
-    warnings.filterwarnings("ignore", category=RuntimeWarning, module="rasterio")
 
 
 def option_names(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict:
@@ -206,12 +204,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             previous = signal.signal(signal.SIGTERM, _terminate)
         except ValueError:
             previous = None
-    notes: list = []
     try:
         with warnings.catch_warnings(record=True) as notes:
             warnings.simplefilter("default")
             warnings.filterwarnings("ignore", message="Unable to import Axes3D", category=UserWarning)
-            _quiet_gdal()
+            warnings.filterwarnings("ignore", module="pyogrio")  # OGR's remarks ("'crs' was not provided")
             rc = int(args.func(args) or 0)
         # warnings are notes on a result: one line each, after the work, and none when the command failed
         for text in dict.fromkeys(" ".join(str(w.message).split()) for w in notes):

@@ -194,7 +194,8 @@ CASES = [
     ("detect-huge-vrt", "lineaments detect {ws}/huge.vrt --model {ws}/m.safetensors --out-dir {out}", "memory"),
     ("detect-tile-huge", "lineaments detect {ws}/grid.tif --tile 100000 --out-dir {out}",
      "--tile: must be an integer in [32, 8192]"),
-    ("detect-grid-folder", "lineaments detect {ws}/folder --out-dir {out}", "is a folder; give a file"),
+    # a folder is a batch of its rasters (docs/scale_out.md): an empty one is the error
+    ("detect-grid-folder", "lineaments detect {ws}/folder --out-dir {out}", "holds no input files"),
     ("detect-outdir-file", "lineaments detect {ws}/grid.tif --out-dir {ws}/grid.tif", "is an existing file"),
     ("detect-threshold", "lineaments detect {ws}/grid.tif --threshold 2 --out-dir {out}", "--threshold"),
     ("detect-min-length", "lineaments detect {ws}/grid.tif --min-length -1 --out-dir {out}", "--min-length"),
@@ -262,7 +263,7 @@ CASES = [
     ("segment-grain", "minerals segment {ws}/photo.png --min-grain-px -1 --out-dir {out}", "--min-grain-px"),
     ("segment-sizes", "minerals segment {ws}/photo.png --size-classes -5 --out-dir {out}", "--size-classes"),
     ("segment-tile", "minerals segment {ws}/photo.png --tile 100000 --out-dir {out}", "--tile"),
-    ("segment-folder", "minerals segment {ws}/folder --out-dir {out}", "is a folder; give a file"),
+    ("segment-folder", "minerals segment {ws}/folder --out-dir {out}", "holds no input files"),
     ("stats-um", "minerals stats {ws}/classes.tif --um-per-px 0 --out-dir {out}", "--um-per-px"),
     ("stats-truncated", "minerals stats {ws}/truncated_classes.tif --out-dir {out}", "truncated or damaged"),
     # panorama stitch

@@ -144,6 +144,14 @@ class _RowAccumulator:
         self.num[:, a:a + h, c0:c0 + w] += pred * weight
         self.den[a:a + h, c0:c0 + w] += weight
 
+    def add_sums(self, r0: int, num: np.ndarray, den: np.ndarray) -> None:
+        """Add weighted sums ``num`` (channels, h, width) and ``den`` (h, width) from raster row ``r0``."""
+        h = den.shape[0]
+        self._extend(r0 + h)
+        a = r0 - self.base
+        self.num[:, a:a + h] += num
+        self.den[a:a + h] += den
+
     def mark_nodata(self, r0: int, mask: np.ndarray) -> None:
         """OR a nodata mask (rows, width) starting at raster row ``r0``."""
         self._extend(r0 + mask.shape[0])
@@ -215,36 +223,239 @@ def _normalize_strip(strip: np.ndarray, rows: slice, spec: dict, halo: int) -> n
     return out
 
 
-def _tiles(ds, bands: list[int], card, tile: int, stride: int, acc: _RowAccumulator) -> Iterator[tuple]:
-    """Yield ``(r0, c0, h, w, normalised tile (bands, tile, tile), last_in_row, next_row_start)``.
+@dataclass
+class TilePlan:
+    """Where the tiles of one raster go: the checked request, ready to run.
 
-    Reads one strip of rows (with the normalisation halo) per row of tiles and
-    records the strip's nodata cells in ``acc``.
+    Built by :func:`plan_tiles`; shared by the single-process loop and by the
+    strip tasks of :mod:`geocore.distributed`, so both cut the raster alike.
+
+    Attributes
+    ----------
+    src : Path
+        Input raster.
+    bands : list of int
+        1-based input bands.
+    tile, stride : int
+        Tile edge and step between tile origins, in cells.
+    height, width : int
+        Raster size in cells.
+    classes : int
+        Output channels.
+    rows, cols : ndarray of int
+        Tile origins along each axis (:func:`tile_origins`).
+    """
+
+    src: Path
+    bands: list
+    tile: int
+    stride: int
+    height: int
+    width: int
+    classes: int
+    rows: np.ndarray
+    cols: np.ndarray
+
+    @property
+    def n_tiles(self) -> int:
+        """Number of tiles of the raster."""
+        return len(self.rows) * len(self.cols)
+
+    def row_span(self, k0: int, k1: int) -> tuple[int, int]:
+        """Raster rows ``[start, stop)`` touched by the tile rows ``k0 .. k1 - 1``."""
+        r_last = int(self.rows[k1 - 1])
+        return int(self.rows[k0]), r_last + min(self.tile, self.height - r_last)
+
+    def complete_below(self, k: int) -> int:
+        """Rows above this are final once tile rows ``0 .. k`` are accumulated."""
+        return int(self.rows[k + 1]) if k + 1 < len(self.rows) else self.height
+
+
+def plan_tiles(src: str | os.PathLike, card, *, bands: Optional[Sequence[int]] = None,
+               params: TileParams = TileParams()) -> tuple[TilePlan, object]:
+    """Check a request and cut the raster into tiles (step 1 of :func:`predict_raster`).
+
+    Returns
+    -------
+    (TilePlan, RasterInfo)
+        The plan and the checked input (CRS, transform for the output).
+
+    Raises
+    ------
+    GeocoreError
+        For a raster, band choice, tile size, overlap, batch size or device
+        that cannot work.
+    """
+    src = Path(src)
+    params.check()
+    tile = params.checked_tile_size(card)
+    stride = max(1, int(round(tile * (1.0 - float(params.overlap)))))
+    info = open_raster_checked(src, 1, allow_integer=True, check_valid=False)
+    bands = _choose_bands(info.count, bands, card, src)
+    H, W = info.height, info.width
+    plan = TilePlan(src=src, bands=bands, tile=tile, stride=stride, height=H, width=W, classes=int(card.classes),
+                    rows=tile_origins(H, tile, stride), cols=tile_origins(W, tile, stride))
+    return plan, info
+
+
+def output_profile(plan: TilePlan, crs, transform) -> dict:
+    """The GeoTIFF profile of a probability raster (float32, 256-cell blocks, DEFLATE, BigTIFF if needed)."""
+    return dict(driver="GTiff", width=plan.width, height=plan.height, count=plan.classes, dtype="float32",
+                crs=crs, transform=transform, nodata=float("nan"),
+                tiled=True, blockxsize=OUT_BLOCK, blockysize=OUT_BLOCK,
+                compress="deflate", predictor=3, BIGTIFF="IF_SAFER")
+
+
+def describe_bands(out, card) -> None:
+    """Name each output band ``probability of <class>`` from the card's class names."""
+    names = list(getattr(card, "class_names", []) or [])
+    for i in range(int(card.classes)):
+        if i < len(names):
+            out.set_band_description(i + 1, f"probability of {names[i]}")
+
+
+def _tile_row(ds, plan: TilePlan, spec: dict, k: int) -> tuple:
+    """Read tile row ``k`` as one strip (with the normalisation halo).
+
+    Returns ``(r0, h, nodata, tiles)``: the row's first raster row and height,
+    its nodata mask (h, width) and a list of ``(c0, w, normalised tile
+    (bands, tile, tile))``.
     """
     from rasterio.windows import Window
 
-    H, W = ds.height, ds.width
-    spec = card.normalization
+    H, W, tile = plan.height, plan.width, plan.tile
     per_tile = depends_on_tile(spec)
     halo = 0 if per_tile else halo_cells(spec)
-    rows, cols = tile_origins(H, tile, stride), tile_origins(W, tile, stride)
-    for k, r0 in enumerate(rows):
-        r0 = int(r0)
-        h = min(tile, H - r0)
-        s0, s1 = max(0, r0 - halo), min(H, r0 + h + halo)
-        strip = read_window(ds, Window(0, s0, W, s1 - s0), bands)  # (bands, rows, W), NaN = nodata
-        inner = slice(r0 - s0, r0 - s0 + h)
-        acc.mark_nodata(r0, np.isnan(strip[:, inner]).any(axis=0))
-        norm = None if per_tile else _normalize_strip(strip, inner, spec, halo)
-        nxt = int(rows[k + 1]) if k + 1 < len(rows) else H
-        for j, c0 in enumerate(cols):
-            c0 = int(c0)
-            w = min(tile, W - c0)
-            if per_tile:
-                t = normalize(strip[:, inner, c0:c0 + w], spec)
-            else:
-                t = norm[:, :, c0:c0 + w]
-            yield r0, c0, h, w, _pad_to(t, tile), j == len(cols) - 1, nxt
+    r0 = int(plan.rows[k])
+    h = min(tile, H - r0)
+    s0, s1 = max(0, r0 - halo), min(H, r0 + h + halo)
+    strip = read_window(ds, Window(0, s0, W, s1 - s0), plan.bands)  # (bands, rows, W), NaN = nodata
+    inner = slice(r0 - s0, r0 - s0 + h)
+    nodata = np.isnan(strip[:, inner]).any(axis=0)
+    norm = None if per_tile else _normalize_strip(strip, inner, spec, halo)
+    tiles = []
+    for c0 in plan.cols:
+        c0 = int(c0)
+        w = min(tile, W - c0)
+        t = normalize(strip[:, inner, c0:c0 + w], spec) if per_tile else norm[:, :, c0:c0 + w]
+        tiles.append((c0, w, _pad_to(t, tile)))
+    return r0, h, nodata, tiles
+
+
+def _tiles(ds, plan: TilePlan, card, acc: _RowAccumulator, row_range: Optional[tuple] = None) -> Iterator[tuple]:
+    """Yield ``(r0, c0, h, w, normalised tile (bands, tile, tile), last_in_row, next_row_start)``.
+
+    Reads one strip of rows (with the normalisation halo) per row of tiles,
+    for the tile rows ``row_range`` (default all), and records the strip's
+    nodata cells in ``acc``.
+    """
+    k0, k1 = row_range or (0, len(plan.rows))
+    for k in range(k0, k1):
+        r0, h, nodata, tiles = _tile_row(ds, plan, card.normalization, k)
+        acc.mark_nodata(r0, nodata)
+        nxt = plan.complete_below(k)
+        for j, (c0, w, t) in enumerate(tiles):
+            yield r0, c0, h, w, t, j == len(tiles) - 1, nxt
+
+
+def _forward(model, tiles: list, classes: int, device) -> np.ndarray:
+    """Probabilities (batch, classes, tile, tile) of a list of normalised tiles."""
+    import torch
+
+    x = torch.from_numpy(np.stack(tiles)).to(device)
+    with torch.inference_mode():
+        logits = model(x)
+        prob = torch.sigmoid(logits) if classes == 1 else torch.softmax(logits, dim=1)
+        return prob.float().cpu().numpy()
+
+
+def _accumulate(ds, plan: TilePlan, card, model, device, acc: _RowAccumulator, batch_size: int,
+                prog: Progress, row_range: Optional[tuple] = None, flush: bool = True) -> int:
+    """Run the model over the tiles of ``row_range`` in batches, blending into ``acc``.
+
+    Rows are flushed to ``acc``'s writer as they complete when ``flush``.
+    Progress is the fraction of the range's tiles done. Returns the number of
+    tiles run.
+    """
+    weight_full = blend_window(plan.tile)
+    k0, k1 = row_range or (0, len(plan.rows))
+    n_tiles = (k1 - k0) * len(plan.cols)
+    batch: list[tuple] = []
+    done = 0
+    pending_complete = 0  # rows below this are final once the batch is accumulated
+
+    def run_batch() -> None:
+        nonlocal done, batch
+        prob = _forward(model, [b[4] for b in batch], plan.classes, device)
+        for (r0, c0, h, w, *_), p in zip(batch, prob):
+            acc.add(r0, c0, p[:, :h, :w], weight_full[:h, :w])
+        done += len(batch)
+        batch = []
+        if flush:
+            acc.flush(pending_complete)
+        prog.update(done / n_tiles)
+
+    for item in _tiles(ds, plan, card, acc, (k0, k1)):
+        batch.append(item)
+        if item[5]:  # last tile of its row: rows above the next tile row are complete
+            pending_complete = item[6]
+        if len(batch) >= batch_size:
+            run_batch()
+    if batch:
+        run_batch()
+    return done
+
+
+@dataclass
+class StripSums:
+    """Blending sums of one strip of tile rows (a task of the distributed engine).
+
+    Attributes
+    ----------
+    start : int
+        First raster row of the strip.
+    num : ndarray (classes, rows, width) float32
+        Sum of weighted predictions.
+    den : ndarray (rows, width) float32
+        Sum of weights.
+    nodata : ndarray (rows, width) bool
+        Cells that are nodata in any input band.
+    tiles : int
+        Tiles run.
+    """
+
+    start: int
+    num: np.ndarray
+    den: np.ndarray
+    nodata: np.ndarray
+    tiles: int
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.num.nbytes + self.den.nbytes + self.nodata.nbytes)
+
+
+def predict_strip(plan: TilePlan, card, model, k0: int, k1: int, *, batch_size: int = 8,
+                  device: str = "auto", progress=None, cancel=None) -> StripSums:
+    """Blending sums of the tile rows ``k0 .. k1 - 1`` of ``plan`` (nothing is written).
+
+    The strip reads its own window of the input (with the normalisation halo)
+    and runs the model over its tiles in batches, exactly as
+    :func:`predict_raster` does for those rows; adding the strips' sums and
+    dividing gives the single-process result (within float32 rounding of
+    the sums' order).
+    """
+    import rasterio
+
+    dev = resolve_device(device)
+    model = model.to(dev)
+    model.eval()
+    acc = _RowAccumulator(plan.classes, plan.width, plan.height, writer=None)
+    acc.base = int(plan.rows[k0])
+    with rasterio.open(plan.src) as ds, rasterio.Env(GDAL_CACHEMAX=64 * 1024 * 1024):
+        n = _accumulate(ds, plan, card, model, dev, acc, int(batch_size), Progress.wrap(progress, cancel),
+                        (k0, k1), flush=False)
+    return StripSums(acc.base, acc.num, acc.den, acc.nodata, n)
 
 
 def predict_raster(
@@ -302,65 +513,25 @@ def predict_raster(
     Each tile's prediction is weighted by :func:`blend_window` and the weighted
     sum is divided by the sum of weights, so predictions vary smoothly across
     tile borders.
+
+    The same job across the workers of a Dask cluster (strips of tile rows as
+    tasks, one writer) is :func:`geocore.distributed.predict_raster_distributed`.
     """
     import rasterio
-    import torch
 
     src, dst = Path(src), Path(dst)
     check_not_input([dst], [src])
-    params.check()
-    tile = params.checked_tile_size(card)
-    stride = max(1, int(round(tile * (1.0 - float(params.overlap)))))
+    plan, info = plan_tiles(src, card, bands=bands, params=params)
     device = resolve_device(params.device)
     prog = Progress.wrap(progress, cancel)
     prog.check()
-
-    info = open_raster_checked(src, 1, allow_integer=True, check_valid=False)
-    bands = _choose_bands(info.count, bands, card, src)
-    H, W = info.height, info.width
-    n_tiles = len(tile_origins(H, tile, stride)) * len(tile_origins(W, tile, stride))
-    weight_full = blend_window(tile)
-    classes = int(card.classes)
-
     model = model.to(device)
     model.eval()
-    profile = dict(driver="GTiff", width=W, height=H, count=classes, dtype="float32",
-                   crs=info.crs, transform=info.transform, nodata=float("nan"),
-                   tiled=True, blockxsize=OUT_BLOCK, blockysize=OUT_BLOCK,
-                   compress="deflate", predictor=3, BIGTIFF="IF_SAFER")
-
     with atomic_output(dst) as tmp, rasterio.open(src) as ds, \
-            rasterio.Env(GDAL_CACHEMAX=256 * 1024 * 1024), rasterio.open(tmp, "w", **profile) as out:
-        names = list(getattr(card, "class_names", []) or [])
-        for i in range(classes):
-            if i < len(names):
-                out.set_band_description(i + 1, f"probability of {names[i]}")
-        acc = _RowAccumulator(classes, W, H, out)
-        batch: list[tuple] = []
-        done = 0
-        pending_complete = 0  # rows below this are final once the batch is accumulated
-
-        def run_batch() -> None:
-            nonlocal done, batch
-            x = torch.from_numpy(np.stack([b[4] for b in batch])).to(device)
-            with torch.inference_mode():
-                logits = model(x)
-                prob = torch.sigmoid(logits) if classes == 1 else torch.softmax(logits, dim=1)
-                prob = prob.float().cpu().numpy()
-            for (r0, c0, h, w, *_), p in zip(batch, prob):
-                acc.add(r0, c0, p[:, :h, :w], weight_full[:h, :w])
-            done += len(batch)
-            batch = []
-            acc.flush(pending_complete)
-            prog.update(done / n_tiles)
-
-        for item in _tiles(ds, bands, card, tile, stride, acc):
-            batch.append(item)
-            if item[5]:  # last tile of its row: rows above the next tile row are complete
-                pending_complete = item[6]
-            if len(batch) >= params.batch_size:
-                run_batch()
-        if batch:
-            run_batch()
-        acc.flush(H, final=True)
+            rasterio.Env(GDAL_CACHEMAX=256 * 1024 * 1024), \
+            rasterio.open(tmp, "w", **output_profile(plan, info.crs, info.transform)) as out:
+        describe_bands(out, card)
+        acc = _RowAccumulator(plan.classes, plan.width, plan.height, out)
+        _accumulate(ds, plan, card, model, device, acc, int(params.batch_size), prog)
+        acc.flush(plan.height, final=True)
     return dst

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..distributed.cli import add_scheduler_argument
 from ..errors import Cancelled
 from ..files import check_not_input, output_set
 from ..progress import progress_bar
@@ -63,18 +64,39 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_detect(args: argparse.Namespace) -> int:
-    from .detect import detect_to_folder
+def _detect_kwargs(args: argparse.Namespace) -> dict:
     from .vectorize import VectorizeParams
 
-    with output_set(replace=(args.out_dir, DETECT_SET), inputs=[args.grid, args.model]), \
-            progress_bar("detecting lineaments", args.quiet) as bar:
-        res = detect_to_folder(args.grid, args.out_dir, model_path=args.model, band=args.band,
-                               tile_size=args.tile, overlap=args.overlap, threshold=args.threshold,
-                               device=args.device, batch_size=args.batch_size,
-                               vector_params=VectorizeParams.from_namespace(args),
-                               method=args.method, classical=classical_from_namespace(args),
-                               scales=args.scales, progress=bar)
+    return dict(model_path=args.model, band=args.band, tile_size=args.tile, overlap=args.overlap,
+                threshold=args.threshold, device=args.device, batch_size=args.batch_size,
+                vector_params=VectorizeParams.from_namespace(args), method=args.method,
+                classical=classical_from_namespace(args), scales=args.scales)
+
+
+def _detect_one(item, **kwargs):
+    """One input of a batch: ``item`` is ``(grid, out_dir)``."""
+    from .detect import detect_to_folder
+
+    grid, out_dir = item
+    with output_set(replace=(out_dir, DETECT_SET), inputs=[grid, kwargs.get("model_path")]):
+        return detect_to_folder(grid, out_dir, **kwargs)
+
+
+def _cmd_detect(args: argparse.Namespace) -> int:
+    from functools import partial
+
+    from ..distributed.batch import RASTER_SUFFIXES, expand_inputs
+    from ..distributed.cli import batch_outputs, run_cli_batch
+    from .detect import detect_to_folder
+
+    grids = expand_inputs(args.grid, RASTER_SUFFIXES)
+    if len(grids) > 1:  # a batch, one task per grid, each into OUT_DIR/<name>/
+        return run_cli_batch(args, batch_outputs(grids, args.out_dir), partial(_detect_one, **_detect_kwargs(args)),
+                             "detecting lineaments")
+    with output_set(replace=(args.out_dir, DETECT_SET), inputs=[grids[0], args.model]), \
+            progress_bar("detecting lineaments", args.quiet) as bar:  # one grid: its strips across the cluster
+        res = detect_to_folder(grids[0], args.out_dir, progress=bar, scheduler=args.scheduler,
+                               **_detect_kwargs(args))
     print(res.summary())
     return 0
 
@@ -164,7 +186,8 @@ def register(subparsers) -> None:
     e.set_defaults(func=_cmd_evaluate)
 
     d = sub.add_parser("detect", help="probability map, vector axes, rose diagram and density from a grid")
-    d.add_argument("grid", type=Path, help="any raster GDAL reads (GeoTIFF, Surfer, ER Mapper, ...)")
+    d.add_argument("grid", nargs="+", help="any raster GDAL reads (GeoTIFF, Surfer, ER Mapper, ...); several "
+                                           "files, folders or globs run as a batch, each into OUT_DIR/<name>/")
     d.add_argument("--out-dir", required=True, type=Path)
     d.add_argument("--model", type=Path, default=None, help="model .safetensors (default: the shipped model)")
     d.add_argument("--band", type=int, default=None, help="band to use (required for multi-band rasters)")
@@ -175,6 +198,7 @@ def register(subparsers) -> None:
     d.add_argument("--batch-size", type=int, default=8)
     VectorizeParams.add_arguments(d)
     add_method_arguments(d)
+    add_scheduler_argument(d)
     d.set_defaults(func=_cmd_detect)
 
     v = sub.add_parser("vectorize", help="vector axes, rose and density from a probability raster")

@@ -159,9 +159,14 @@ def _folder_paths(out: Path) -> dict:
 
 def _postprocess(prob_path: Path, *, grid_for_preview: Path, preview_band: int, lines_paths: Sequence,
                  rose_path, density_path, preview_path, params: VectorizeParams, stack: contextlib.ExitStack,
-                 prog: Progress) -> tuple:
+                 prog: Progress, client=None) -> tuple:
     """Vectorise ``prob_path`` and write the products into temporary paths held by ``stack``."""
-    gdf = vectorize_probability(prob_path, params=params, progress=prog.sub(0.0, 0.6))
+    if client is None:
+        gdf = vectorize_probability(prob_path, params=params, progress=prog.sub(0.0, 0.6))
+    else:  # strips of rows on the cluster's workers (geocore.distributed)
+        from ..distributed.vectorize import vectorize_distributed
+
+        gdf = vectorize_distributed(prob_path, params=params, scheduler=client, progress=prog.sub(0.0, 0.6))
     for p in lines_paths:
         write_lines(gdf, stack.enter_context(atomic_output(p)))
     prog.update(0.7)
@@ -196,6 +201,7 @@ def detect_lineaments(
     method: str = "cnn",
     classical: Optional[ClassicalParams] = None,
     scales: Optional[Sequence[float]] = None,
+    scheduler=None,
     progress=None,
     cancel=None,
 ) -> DetectResult:
@@ -239,6 +245,10 @@ def detect_lineaments(
         CNN only: run the network at these fractions of the grid's
         resolution (e.g. ``[1, 0.5, 0.25]``) and keep the largest
         probability (:func:`predict_multiscale`); None or ``[1]``: one pass.
+    scheduler : str, distributed.Client or None
+        None or ``"none"``: this process. ``"local[:N]"``, ``"tcp://host:8786"``
+        or a Client: the network's strips and the vectorisation's strips run
+        as Dask tasks (:mod:`geocore.distributed`), with the same outputs.
     progress, cancel : callables or Progress
 
     Returns
@@ -298,18 +308,28 @@ def detect_lineaments(
     prog.check()
 
     with contextlib.ExitStack() as stack:
+        client = None
+        if scheduler is not None:
+            from ..distributed.scheduler import dask_client
+
+            client = stack.enter_context(dask_client(scheduler))
         prob_tmp = stack.enter_context(atomic_output(probability_path))
-        if cparams is None and scales != (1.0,):
+        if cparams is not None:
+            write_ridge_map(grid, prob_tmp, cparams, band=info.band, progress=prog.sub(0.0, 0.8))
+        elif scales != (1.0,):
             predict_multiscale(grid, prob_tmp, model, card, band=info.band, params=params, scales=scales,
                                progress=prog.sub(0.0, 0.8))
-        elif cparams is None:
+        elif client is None:
             predict_raster(grid, prob_tmp, model, card, bands=[info.band], params=params,
                            progress=prog.sub(0.0, 0.8))
         else:
-            write_ridge_map(grid, prob_tmp, cparams, band=info.band, progress=prog.sub(0.0, 0.8))
+            from ..distributed.raster import predict_raster_distributed
+
+            predict_raster_distributed(grid, prob_tmp, model, card, bands=[info.band], params=params,
+                                       scheduler=client, progress=prog.sub(0.0, 0.8))
         gdf = _postprocess(prob_tmp, grid_for_preview=grid, preview_band=info.band, lines_paths=lines_paths,
                            rose_path=rose_path, density_path=density_path, preview_path=preview_path, params=vp,
-                           stack=stack, prog=prog.sub(0.8, 1.0))
+                           stack=stack, prog=prog.sub(0.8, 1.0), client=client)
         prog.check()  # last chance to cancel: after this, all outputs move into place together
     return DetectResult(probability=Path(probability_path), lines=[Path(p) for p in lines_paths],
                         rose=_path(rose_path), density=_path(density_path), preview=_path(preview_path),
@@ -454,6 +474,7 @@ def detect_to_folder(
     method: str = "cnn",
     classical: Optional[ClassicalParams] = None,
     scales: Optional[Sequence[float]] = None,
+    scheduler=None,
     progress=None,
     cancel=None,
 ) -> DetectResult:
@@ -468,7 +489,7 @@ def detect_to_folder(
         grid, probability_path=out / "probability.tif", **_folder_paths(out),
         model_path=model_path, band=band, tile_size=tile_size, overlap=overlap, threshold=threshold,
         device=device, batch_size=batch_size, vector_params=vector_params, method=method, classical=classical,
-        scales=scales, progress=progress, cancel=cancel)
+        scales=scales, scheduler=scheduler, progress=progress, cancel=cancel)
 
 
 def vectorize_to_folder(

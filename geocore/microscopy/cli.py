@@ -20,12 +20,35 @@ def _bar(args, desc):
 
 
 # ----------------------------------------------------------------------------- commands
+def _flatfield_one(image, **kwargs):
+    """One photograph of a batch."""
+    from .flatfield import flatfield_to_folder
+
+    return flatfield_to_folder([image], **kwargs)
+
+
 def _cmd_flatfield(args: argparse.Namespace) -> int:
     from .flatfield import flatfield_to_folder
 
+    kwargs = dict(reference=args.reference, out_dir=args.out_dir, sigma=args.sigma, per_channel=not args.grey,
+                  normalize=args.normalize)
+    if args.scheduler is not None or any(Path(p).is_dir() or any(c in str(p) for c in "*?[") for p in args.images):
+        # a batch: folders and globs expanded, each photograph its own task; one failing does not stop the others
+        from functools import partial
+
+        from ..distributed.batch import PHOTO_SUFFIXES, expand_inputs
+        from ..distributed.cli import run_cli_batch
+        from ..errors import GeocoreError
+
+        images = expand_inputs(args.images, PHOTO_SUFFIXES)
+        names = [p.name for p in images]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise GeocoreError(f"several inputs are named {', '.join(dup)}; outputs keep input names, "
+                               "so correct them in separate runs")
+        return run_cli_batch(args, images, partial(_flatfield_one, **kwargs), "flat-field correction")
     with output_set(inputs=[*args.images, args.reference]), _bar(args, "flat-field correction") as bar:
-        res = flatfield_to_folder(args.images, args.reference, args.out_dir, sigma=args.sigma,
-                                  per_channel=not args.grey, normalize=args.normalize, progress=bar)
+        res = flatfield_to_folder([Path(p) for p in args.images], progress=bar, **kwargs)
     print(res.summary())
     return 0
 
@@ -116,7 +139,8 @@ def _add_flatfield(sub) -> None:
     from .params import DEFAULT_SIGMA
 
     p = sub.add_parser("flatfield", help="flat-field correct photographs with a mirror photograph")
-    p.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help="photographs (JPEG, PNG, TIFF)")
+    p.add_argument("images", nargs="+", metavar="IMAGE",
+                   help="photographs (JPEG, PNG, TIFF); folders or globs (or --scheduler) run them as a batch")
     p.add_argument("--reference", required=True, type=Path, metavar="MIRROR",
                    help="photograph of a mirror taken with the same microscope settings")
     p.add_argument("--out-dir", required=True, type=Path, help="output folder (outputs keep the input names)")
@@ -125,6 +149,9 @@ def _add_flatfield(sub) -> None:
     p.add_argument("--grey", action="store_true", help="one grey gain for all channels (default: one per channel)")
     p.add_argument("--normalize", choices=("mean", "max"), default="mean",
                    help="mean: keep mean brightness (default); max: raise the field to its brightest part")
+    from ..distributed.cli import add_scheduler_argument
+
+    add_scheduler_argument(p)
     p.set_defaults(func=_cmd_flatfield)
 
 

@@ -67,17 +67,41 @@ def _cmd_evaluate(args) -> int:
     return 0
 
 
-def _cmd_segment(args) -> int:
+def _segment_kwargs(args) -> dict:
+    return dict(model_path=args.model, extra=args.extra or (), um_per_px=args.um_per_px,
+                probabilities=args.probabilities, vector_format=args.format, tile_size=args.tile,
+                overlap=args.overlap, batch_size=args.batch_size, device=args.device,
+                min_grain_px=args.min_grain_px, include_background=args.with_background,
+                size_classes=args.size_classes)
+
+
+def _segment_one(item, **kwargs):
+    """One input of a batch: ``item`` is ``(image, out_dir)``."""
     from .segment import segment_to_folder
 
-    with output_set(replace=(args.out_dir, SEGMENT_SET), inputs=[args.image, *(args.extra or ()), args.model]), \
+    image, out_dir = item
+    with output_set(replace=(out_dir, SEGMENT_SET), inputs=[image, *(kwargs.get("extra") or ()),
+                                                            kwargs.get("model_path")]):
+        return segment_to_folder(image, out_dir, **kwargs)
+
+
+def _cmd_segment(args) -> int:
+    from functools import partial
+
+    from ..distributed.batch import PHOTO_SUFFIXES, expand_inputs
+    from ..distributed.cli import batch_outputs, is_batch, run_cli_batch
+    from ..errors import GeocoreError
+    from .segment import segment_to_folder
+
+    images = expand_inputs(args.image, PHOTO_SUFFIXES)
+    if is_batch(args, images):  # one output folder per image: OUT_DIR/<name>/
+        if args.extra and len(images) > 1:
+            raise GeocoreError("--extra photographs belong to one image; segment one image at a time with --extra")
+        return run_cli_batch(args, batch_outputs(images, args.out_dir), partial(_segment_one, **_segment_kwargs(args)),
+                             "segmenting minerals")
+    with output_set(replace=(args.out_dir, SEGMENT_SET), inputs=[images[0], *(args.extra or ()), args.model]), \
             _bar("segmenting minerals", args.quiet) as bar:
-        res = segment_to_folder(args.image, args.out_dir, model_path=args.model, extra=args.extra or (),
-                                um_per_px=args.um_per_px, probabilities=args.probabilities,
-                                vector_format=args.format, tile_size=args.tile, overlap=args.overlap,
-                                batch_size=args.batch_size, device=args.device, min_grain_px=args.min_grain_px,
-                                include_background=args.with_background, size_classes=args.size_classes,
-                                progress=bar)
+        res = segment_to_folder(images[0], args.out_dir, progress=bar, **_segment_kwargs(args))
     print(res.summary())
     return 0
 
@@ -102,6 +126,7 @@ def register(subparsers) -> None:
     """Add ``geocore minerals`` and its commands to the top-level subparsers."""
     from .segment import SHIPPED_MODEL
     from .synthetic import DEMO_CODES
+    from ..distributed.cli import add_scheduler_argument
     from .train import MineralTrainConfig
 
     mp = subparsers.add_parser("minerals", help="ore minerals on polished-section photographs: segmentation, statistics, training")
@@ -131,7 +156,8 @@ def register(subparsers) -> None:
     e.set_defaults(func=_cmd_evaluate)
 
     g = sub.add_parser("segment", help="class map, mineral polygons and statistics of a photograph or panorama")
-    g.add_argument("image", type=Path, help="8-bit RGB photograph or panorama (JPEG, PNG, TIFF, ...)")
+    g.add_argument("image", nargs="+", help="8-bit RGB photograph or panorama (JPEG, PNG, TIFF, ...); several files, "
+                                            "folders or globs run as a batch, each into OUT_DIR/<name>/")
     g.add_argument("--out-dir", required=True, type=Path)
     g.add_argument("--model", type=Path, default=None, help="model .safetensors (default: the shipped DEMO model)")
     g.add_argument("--um-per-px", type=float, default=None,
@@ -149,6 +175,7 @@ def register(subparsers) -> None:
     g.add_argument("--min-grain-px", type=int, default=16, help="merge patches smaller than this (px; 0: off)")
     g.add_argument("--with-background", action="store_true", help="polygons for non-ore too")
     g.add_argument("--size-classes", type=float, nargs="+", default=None, help="grain-size class edges in µm")
+    add_scheduler_argument(g)
     g.set_defaults(func=_cmd_segment)
 
     st = sub.add_parser("stats", help="area fractions, grain sizes and contacts of a class map (CSV, PNG, HTML)")

@@ -159,65 +159,96 @@ def composite_strips(positions: np.ndarray, shape: Tuple[int, int], out_shape: T
     if interpolation == "nearest":
         tr[:, :, 2] = np.round(tr[:, :, 2])
     n = len(tr)
-    h, w = shape
     rows, cols = out_shape
     gains = np.ones(n) if gains is None else np.asarray(gains, dtype=float)
     top = float(np.iinfo(dtype).max)
-    # inverse maps panorama (y, x, 1) -> tile (v, u); translation-only tiles take a separable fast path
+    maps = _inverse_maps(tr, shape)
+    for y0 in range(0, rows, strip_rows):
+        y1 = min(rows, y0 + strip_rows)
+        acc = np.zeros((y1 - y0, cols, bands), dtype=np.float32)
+        best = np.zeros((y1 - y0, cols), dtype=np.float32)
+        for i in range(n):
+            win = _tile_window(maps, i, y0, y1, cols, shape)
+            if win is None:
+                continue
+            region = _warp_region(read_rows, i, win, maps[0][i], flags, gains[i])
+            _blend_into(acc, best, region, win["weight"], (slice(win["oy0"] - y0, win["oy1"] - y0),
+                                                           slice(win["ox0"], win["ox1"])), blend)
+        valid = best > 0
+        if blend != "nearest":
+            np.divide(acc, best[..., None], out=acc, where=valid[..., None])
+        out = np.clip(np.rint(acc), 0, top).astype(dtype)
+        yield y0, out, valid
+
+
+def _inverse_maps(tr: np.ndarray, shape: Tuple[int, int]) -> tuple:
+    """Per tile: the inverse map panorama ``(y, x, 1)`` -> tile ``(v, u)``, whether it is a pure
+    translation (which takes a separable fast path) and the tile's corners in the panorama."""
     inverse = []
     for t in tr:
         lin_inv = np.linalg.inv(t[:, :2])
         inverse.append(np.hstack([lin_inv, -(lin_inv @ t[:, 2])[:, None]]))
     pure = [bool(np.allclose(t[:, :2], np.eye(2), atol=1e-12)) for t in tr]
     boxes = [tile_corners(t, shape) for t in tr]
-    for y0 in range(0, rows, strip_rows):
-        y1 = min(rows, y0 + strip_rows)
-        acc = np.zeros((y1 - y0, cols, bands), dtype=np.float32)
-        best = np.zeros((y1 - y0, cols), dtype=np.float32)
-        for i in range(n):
-            lo, hi = boxes[i].min(axis=0), boxes[i].max(axis=0)
-            oy0, oy1 = max(y0, math.ceil(lo[0])), min(y1, math.floor(hi[0]) + 1)
-            ox0, ox1 = max(0, math.ceil(lo[1])), min(cols, math.floor(hi[1]) + 1)
-            if oy1 <= oy0 or ox1 <= ox0:
-                continue
-            b = inverse[i]
-            ys, xs = np.arange(oy0, oy1, dtype=np.float64), np.arange(ox0, ox1, dtype=np.float64)
-            if pure[i]:
-                vy, ux = ys + b[0, 2], xs + b[1, 2]
-                weight = np.outer(edge_ramp(vy, h), edge_ramp(ux, w))
-                vr, ur = (vy[0], vy[-1]), (ux[0], ux[-1])
-            else:
-                v = b[0, 0] * ys[:, None] + b[0, 1] * xs[None, :] + b[0, 2]
-                u = b[1, 0] * ys[:, None] + b[1, 1] * xs[None, :] + b[1, 2]
-                weight = edge_ramp(v, h) * edge_ramp(u, w)
-                vr, ur = (v.min(), v.max()), (u.min(), u.max())
-            if not weight.any():
-                continue
-            sy0, sy1 = max(0, int(math.floor(vr[0])) - 2), min(h, int(math.ceil(vr[1])) + 3)
-            sx0, sx1 = max(0, int(math.floor(ur[0])) - 2), min(w, int(math.ceil(ur[1])) + 3)
-            if sy1 <= sy0 or sx1 <= sx0:
-                continue
-            src = read_rows(i, sy0, sy1)[:, sx0:sx1]
-            # destination (x', y') of the region -> source (u - sx0, v - sy0), OpenCV's (x, y) order
-            m = np.array([[b[1, 1], b[1, 0], b[1, 1] * ox0 + b[1, 0] * oy0 + b[1, 2] - sx0],
-                          [b[0, 1], b[0, 0], b[0, 1] * ox0 + b[0, 0] * oy0 + b[0, 2] - sy0]])
-            region = cv2.warpAffine(src, m, (ox1 - ox0, oy1 - oy0), flags=flags | cv2.WARP_INVERSE_MAP,
-                                    borderMode=cv2.BORDER_REPLICATE)
-            if region.ndim == 2:
-                region = region[..., None]
-            region = region.astype(np.float32)
-            if gains[i] != 1.0:
-                region *= np.float32(gains[i])
-            dst = (slice(oy0 - y0, oy1 - y0), slice(ox0, ox1))
-            if blend == "nearest":
-                take = weight > best[dst]
-                acc[dst][take] = region[take]
-                best[dst] = np.where(take, weight, best[dst])
-            else:
-                acc[dst] += region * weight[..., None]
-                best[dst] += weight
-        valid = best > 0
-        if blend != "nearest":
-            np.divide(acc, best[..., None], out=acc, where=valid[..., None])
-        out = np.clip(np.rint(acc), 0, top).astype(dtype)
-        yield y0, out, valid
+    return inverse, pure, boxes
+
+
+def _tile_window(maps: tuple, i: int, y0: int, y1: int, cols: int, shape: Tuple[int, int]) -> Optional[dict]:
+    """Where tile ``i`` lands in panorama rows ``[y0, y1)``: the panorama window, its feather
+    weight and the tile rows/columns to read; None when the tile adds nothing there."""
+    inverse, pure, boxes = maps
+    h, w = shape
+    lo, hi = boxes[i].min(axis=0), boxes[i].max(axis=0)
+    oy0, oy1 = max(y0, math.ceil(lo[0])), min(y1, math.floor(hi[0]) + 1)
+    ox0, ox1 = max(0, math.ceil(lo[1])), min(cols, math.floor(hi[1]) + 1)
+    if oy1 <= oy0 or ox1 <= ox0:
+        return None
+    b = inverse[i]
+    ys, xs = np.arange(oy0, oy1, dtype=np.float64), np.arange(ox0, ox1, dtype=np.float64)
+    if pure[i]:
+        vy, ux = ys + b[0, 2], xs + b[1, 2]
+        weight = np.outer(edge_ramp(vy, h), edge_ramp(ux, w))
+        vr, ur = (vy[0], vy[-1]), (ux[0], ux[-1])
+    else:
+        v = b[0, 0] * ys[:, None] + b[0, 1] * xs[None, :] + b[0, 2]
+        u = b[1, 0] * ys[:, None] + b[1, 1] * xs[None, :] + b[1, 2]
+        weight = edge_ramp(v, h) * edge_ramp(u, w)
+        vr, ur = (v.min(), v.max()), (u.min(), u.max())
+    if not weight.any():
+        return None
+    sy0, sy1 = max(0, int(math.floor(vr[0])) - 2), min(h, int(math.ceil(vr[1])) + 3)
+    sx0, sx1 = max(0, int(math.floor(ur[0])) - 2), min(w, int(math.ceil(ur[1])) + 3)
+    if sy1 <= sy0 or sx1 <= sx0:
+        return None
+    return dict(oy0=oy0, oy1=oy1, ox0=ox0, ox1=ox1, sy0=sy0, sy1=sy1, sx0=sx0, sx1=sx1, weight=weight)
+
+
+def _warp_region(read_rows, i: int, win: dict, b: np.ndarray, flags: int, gain: float) -> np.ndarray:
+    """Tile ``i`` resampled onto its panorama window (float32, ``(rows, cols, bands)``), times its gain."""
+    import cv2
+
+    oy0, oy1, ox0, ox1, sy0, sx0 = (win[k] for k in ("oy0", "oy1", "ox0", "ox1", "sy0", "sx0"))
+    src = read_rows(i, sy0, win["sy1"])[:, sx0:win["sx1"]]
+    # destination (x', y') of the region -> source (u - sx0, v - sy0), OpenCV's (x, y) order
+    m = np.array([[b[1, 1], b[1, 0], b[1, 1] * ox0 + b[1, 0] * oy0 + b[1, 2] - sx0],
+                  [b[0, 1], b[0, 0], b[0, 1] * ox0 + b[0, 0] * oy0 + b[0, 2] - sy0]])
+    region = cv2.warpAffine(src, m, (ox1 - ox0, oy1 - oy0), flags=flags | cv2.WARP_INVERSE_MAP,
+                            borderMode=cv2.BORDER_REPLICATE)
+    if region.ndim == 2:
+        region = region[..., None]
+    region = region.astype(np.float32)
+    if gain != 1.0:
+        region *= np.float32(gain)
+    return region
+
+
+def _blend_into(acc: np.ndarray, best: np.ndarray, region: np.ndarray, weight: np.ndarray, dst: tuple,
+                blend: str) -> None:
+    """Add a warped region to the strip: weighted sum (feather) or the highest weight wins (nearest)."""
+    if blend == "nearest":
+        take = weight > best[dst]
+        acc[dst][take] = region[take]
+        best[dst] = np.where(take, weight, best[dst])
+    else:
+        acc[dst] += region * weight[..., None]
+        best[dst] += weight

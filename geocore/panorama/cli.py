@@ -19,16 +19,64 @@ def _distortion(values):
         raise GeocoreError("--distortion takes numbers k1 [k2 [p1 [p2 [k3]]]] or the word 'estimate'") from exc
 
 
+def _path(text: str) -> Path:
+    return Path(text)
+
+
+def _stitch_params(args: argparse.Namespace):
+    from .pipeline import StitchParams
+
+    return StitchParams(um_per_px=args.um_per_px, positions=args.positions, layout=args.layout,
+                        flat_field=args.flat_field, distortion=_distortion(args.distortion), method=args.method,
+                        model=args.model, min_score=args.min_score, outlier_px=args.outlier_px, gain=not args.no_gain,
+                        blend=args.blend, interpolation=args.interpolation, overviews=args.overviews)
+
+
+def _stitch_one(item, *, params):
+    """One panorama of a batch: ``item`` is ``(folder of tiles, output GeoTIFF)``."""
+    from .pipeline import stitch
+
+    tiles, out = item
+    return stitch([tiles], out, params, report=True, tiles_report=True, layout_png=True)
+
+
+def _stitch_batch(args: argparse.Namespace, params) -> int:
+    import glob
+    from functools import partial
+
+    from ..distributed.cli import batch_outputs, run_cli_batch
+    from ..errors import GeocoreError
+
+    folders = []
+    for t in args.tiles:
+        hits = [Path(h) for h in sorted(glob.glob(str(t)))] if any(c in str(t) for c in "*?[") else [Path(t)]
+        folders += [h for h in hits if h.is_dir()]
+        if not any(h.is_dir() for h in hits):
+            raise GeocoreError(f"--batch: '{t}' is not a folder of tiles; give one folder (or glob of folders) "
+                               "per panorama")
+    if args.out.exists() and not args.out.is_dir():
+        raise GeocoreError(f"--batch: --out '{args.out}' must be a folder (panoramas are written as <folder>.tif)")
+    items = batch_outputs(folders, args.out, ".tif")
+    items = [(f, o.with_name(f.name + ".tif") if len({x.name for x in folders}) == len(folders) else o)
+             for f, o in items]
+    return run_cli_batch(args, items, partial(_stitch_one, params=params), "stitching")
+
+
 def _cmd_stitch(args: argparse.Namespace) -> int:
     from ..progress import progress_bar
-    from .pipeline import StitchParams, stitch
+    from .pipeline import stitch
 
-    params = StitchParams(um_per_px=args.um_per_px, positions=args.positions, layout=args.layout,
-                          flat_field=args.flat_field, distortion=_distortion(args.distortion), method=args.method, model=args.model,
-                          min_score=args.min_score, outlier_px=args.outlier_px, gain=not args.no_gain,
-                          blend=args.blend, interpolation=args.interpolation, overviews=args.overviews)
+    params = _stitch_params(args)
+    if args.batch:
+        return _stitch_batch(args, params)
+    from ..errors import GeocoreError
     from ..files import check_distinct, check_not_input, output_set
+    from ..validate import RASTER_SUFFIXES, output_file
 
+    try:
+        output_file(str(args.out), suffixes=RASTER_SUFFIXES, what="GeoTIFF")
+    except argparse.ArgumentTypeError as exc:
+        raise GeocoreError(f"--out: {exc}") from None
     check_distinct({"--out": args.out, "--report": args.report, "--tiles-report": args.tiles_report,
                     "--layout-png": args.layout_png})
     inputs = [p for p in args.tiles if p.is_file()] + [args.positions, args.flat_field]
@@ -48,7 +96,11 @@ def register(subparsers) -> None:
                        description="Stitch overlapping microscope tiles (rROW_cCOL / R.C names, a stage-positions CSV, "
                                    "or an unordered set) into a tiled, compressed GeoTIFF in micrometres.")
     s.add_argument("tiles", nargs="+", type=Path, help="tile images and/or folders of tiles")
-    s.add_argument("--out", required=True, type=Path, help="panorama GeoTIFF (.tif)")
+    # checked in _cmd_stitch: a GeoTIFF, or with --batch a folder
+    s.add_argument("--out", required=True, type=_path, help="panorama GeoTIFF (.tif); with --batch a folder")
+    s.add_argument("--batch", action="store_true",
+                   help="each TILES argument (a folder, or a glob of folders) is its own panorama, "
+                        "written as OUT/<folder>.tif; one failing does not stop the others")
     s.add_argument("--um-per-px", type=float, default=1.0, help="pixel size in micrometres (default 1)")
     s.add_argument("--positions", type=Path, default=None,
                    help="CSV of approximate stage positions: file,x_px,y_px or file,x_um,y_um (y down)")
@@ -76,4 +128,7 @@ def register(subparsers) -> None:
     s.add_argument("--report", type=Path, default=None, help="pairs CSV (default <out>_pairs.csv)")
     s.add_argument("--tiles-report", type=Path, default=None, help="tiles CSV (default <out>_tiles.csv)")
     s.add_argument("--layout-png", type=Path, default=None, help="tile layout picture (default <out>_layout.png)")
+    from ..distributed.cli import add_scheduler_argument
+
+    add_scheduler_argument(s)
     s.set_defaults(func=_cmd_stitch)
