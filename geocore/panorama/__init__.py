@@ -9,6 +9,5 @@ lens distortion), :mod:`.register` (pairwise shifts), :mod:`.placement`
 
 from .corrections import Distortion
 from .pipeline import StitchParams, StitchResult, stitch
-from .synthetic import cut_tiles
 
-__all__ = ["Distortion", "StitchParams", "StitchResult", "cut_tiles", "stitch"]
+__all__ = ["Distortion", "StitchParams", "StitchResult", "stitch"]

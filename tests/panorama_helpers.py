@@ -1,6 +1,7 @@
-"""Tiles with a known answer: overlapping crops of a large image at sub-pixel offsets.
+"""Test helper (not a test module, not library API): tiles with a known answer,
+overlapping crops of a large image at sub-pixel offsets.
 
-Used by the tests and the benchmark: a grid of tiles is cut from ``image`` with
+Used by the stitching tests and ``bench/bench_panorama.py``: a grid of tiles is cut from ``image`` with
 the given overlap, every tile moved by a random sub-pixel jitter (the stage is
 never exact), then darkened towards the corners (vignetting) and given sensor
 noise, and saved as ``rROW_cCOL`` images. The true top-left positions are
@@ -115,7 +116,7 @@ def cut_tiles(
             raise ValueError(f"image {image.shape[:2]} is too small for {rows} x {cols} rotated tiles of {tile_shape}")
     lens = None
     if distortion is not None:
-        from .corrections import undistort_points
+        from geocore.panorama.corrections import undistort_points
 
         if rotation_deg:
             raise ValueError("cut_tiles applies either rotation or distortion, not both")
