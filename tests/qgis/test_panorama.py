@@ -41,8 +41,14 @@ def test_parameters(geocore_plugin):
 
     algorithm = QgsApplication.processingRegistry().algorithmById("geocore:stitchpanorama")
     assert algorithm.group() == "Microscopy"
+    from geocore.panorama import StitchParams
+
     names = [p.name() for p in algorithm.parameterDefinitions()]
-    assert names[:6] == ["FOLDER", "TILES", "UM_PER_PX", "POSITIONS", "FLAT_FIELD", "DISTORTION"]
+    assert names[0] == "FOLDER"  # the input comes first in the dialog
+    # the library's defaults, not re-typed ones
+    defaults = StitchParams()
+    assert algorithm.parameterDefinition("UM_PER_PX").defaultValue() == pytest.approx(defaults.um_per_px)
+    assert algorithm.parameterDefinition("MIN_SCORE").defaultValue() == pytest.approx(defaults.min_score)
     assert {"OUTPUT", "OUTPUT_REPORT", "OUTPUT_TILES", "OUTPUT_LAYOUT"} <= set(names)
     for name in ("LAYOUT", "METHOD", "MODEL", "MIN_SCORE", "OUTLIER_PX", "GAIN", "OVERVIEWS", "BLEND", "INTERPOLATION"):
         assert algorithm.parameterDefinition(name).flags() & FLAG_ADVANCED, name
