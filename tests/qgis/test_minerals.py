@@ -80,8 +80,13 @@ def test_train_and_evaluate(trained, section, tmp_path):
     assert result["MEAN_IOU"] == pytest.approx(card["metrics"]["test"]["mean_iou"], abs=1e-6)
     assert result["PIXEL_ACCURACY"] == pytest.approx(card["metrics"]["test"]["pixel_accuracy"], abs=1e-6)
     metrics = json.loads((tmp_path / "metrics.json").read_text())
-    # one 192 x 192 test image: every pixel counted once in the confusion matrix
-    assert metrics["images"] == 1 and np.asarray(metrics["confusion_matrix"]).sum() == 192 * 192
+    # one 192 x 192 test image: every labelled pixel of a model class counted once (255 = ignore is left out)
+    import cv2
+
+    truth = cv2.imread(str(next((Path(section.result["OUTPUT_DATASET"]) / "masks" / "test").glob("*.png"))),
+                       cv2.IMREAD_UNCHANGED)
+    assert truth.shape == (192, 192) and metrics["images"] == 1
+    assert np.asarray(metrics["confusion_matrix"]).sum() == np.isin(truth, card["class_codes"]).sum()
 
 
 def test_segment_minerals(section, tmp_path):
