@@ -16,8 +16,9 @@ import numpy as np
 from ..errors import GeocoreError
 from ..files import atomic_output, check_not_input, prepare_out_dir
 from ..progress import Progress
-from .blend import BLENDS, INTERPOLATIONS, composite_strips, gain_compensation, panorama_frame
+from .blend import composite_strips, gain_compensation, panorama_frame
 from .corrections import Corrections, Distortion, estimate_radial_distortion
+from .params import BLENDS, DEFAULT_MIN_SCORE, DEFAULT_OUTLIER_PX, DEFAULT_UM_PER_PX, INTERPOLATIONS, LAYOUTS, METHODS, MODELS
 from .placement import Placement, place_tiles, refine_affine
 from .register import GreyTiles, PairResult, RegisterParams, register_pairs
 from .tiles import TileSet, TileStore, discover_tiles, grid_pairs
@@ -61,26 +62,26 @@ class StitchParams:
         them when needed).
     """
 
-    um_per_px: float = 1.0
+    um_per_px: float = DEFAULT_UM_PER_PX
     positions: Optional[str] = None
-    layout: str = "auto"
+    layout: str = LAYOUTS[0]
     flat_field: Optional[str] = None
     distortion: Optional[Sequence[float]] = None
-    method: str = "phase"
-    model: str = "translation"
-    min_score: float = 0.2
-    outlier_px: float = 2.0
+    method: str = METHODS[0]
+    model: str = MODELS[0]
+    min_score: float = DEFAULT_MIN_SCORE
+    outlier_px: float = DEFAULT_OUTLIER_PX
     gain: bool = True
-    blend: str = "feather"
-    interpolation: str = "cubic"
+    blend: str = BLENDS[0]
+    interpolation: str = INTERPOLATIONS[0]
     overviews: bool = False
 
     def check(self) -> None:
         if not (self.um_per_px > 0 and np.isfinite(self.um_per_px)):
             raise GeocoreError(f"pixel size must be a positive number of micrometres, not {self.um_per_px}")
-        if self.method not in ("phase", "features"):
+        if self.method not in METHODS:
             raise GeocoreError(f"registration method must be phase or features, not {self.method!r}")
-        if self.model not in ("translation", "affine"):
+        if self.model not in MODELS:
             raise GeocoreError(f"model must be translation or affine, not {self.model!r}")
         if self.blend not in BLENDS:
             raise GeocoreError(f"blend must be one of {', '.join(BLENDS)}, not {self.blend!r}")
