@@ -24,6 +24,8 @@ import numpy as np
 from ..errors import GeocoreError
 from ..files import atomic_output, check_not_input, prepare_out_dir, write_vector
 from ..progress import Progress
+from ..raster.vrt import stack_bands_vrt
+from ..system import available_memory
 from .classes import BY_CODE, CLASSES
 
 #: File name of the shipped demo model inside ``geocore/minerals/models/``.
@@ -72,18 +74,12 @@ def check_photo(path: str | os.PathLike, in_channels: int = 3, extra: Sequence =
     Returns a dict with ``width``, ``height``, ``count``, ``crs``,
     ``transform``, ``georeferenced``.
     """
-    import rasterio
-    from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
+    from ..raster.io import open_gdal
 
     path = Path(path)
-    if not path.is_file():
-        raise GeocoreError(f"image '{path}' does not exist; check the path")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        try:
-            ds = rasterio.open(path)
-        except (RasterioIOError, OSError, ValueError) as exc:
-            raise GeocoreError(f"'{path}' is not an image GDAL can read; give a JPEG, PNG or TIFF photograph") from exc
+    ds = open_gdal(path, missing="image '{path}' does not exist; check the path",
+                   folder="image '{path}' is a folder; give the photograph's file",
+                   unreadable="'{path}' is not an image GDAL can read; give a JPEG, PNG or TIFF photograph")
     with ds:
         if ds.count < 3:
             raise GeocoreError(f"'{path}' is a grey image ({ds.count} band); the mineral models need RGB colour "
@@ -103,21 +99,6 @@ def check_photo(path: str | os.PathLike, in_channels: int = 3, extra: Sequence =
             raise GeocoreError(f"extra image '{e}' is {ei['width']} x {ei['height']} px, the image "
                                f"{info['width']} x {info['height']}; extra images must be aligned and the same size")
     return info
-
-
-def available_memory() -> int | None:
-    """Bytes of memory available to a new allocation (Linux ``MemAvailable``), None when unknown."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
 
 
 #: Bytes per pixel held after the network: class map, nodata mask, sieve copy, grain labels (int32).
@@ -151,37 +132,7 @@ def pixel_size_um(crs, transform, um_per_px: Optional[float]) -> Optional[float]
 
 def _stack_vrt(image: Path, extra: Sequence, folder: Path) -> Path:
     """A VRT of the RGB bands of ``image`` followed by those of each extra image."""
-    return _stack_bands([str(Path(p).resolve()) for p in (image, *extra)], folder / "stack.vrt")
-
-
-def _stack_bands(parts: list, out: Path) -> Path:
-    """Write a GDAL VRT stacking bands 1-3 of every file in ``parts`` (the first gives size,
-    transform and CRS). Plain XML, so that no GDAL Python bindings are needed."""
-    from xml.sax.saxutils import escape
-
-    import rasterio
-
-    with rasterio.open(parts[0]) as first:
-        width, height, transform, crs = first.width, first.height, first.transform, first.crs
-    lines = [f'<VRTDataset rasterXSize="{width}" rasterYSize="{height}">']
-    if crs is not None:
-        lines.append(f"  <SRS>{escape(crs.to_wkt())}</SRS>")
-    lines.append("  <GeoTransform>" + ", ".join(repr(float(v)) for v in transform.to_gdal()) + "</GeoTransform>")
-    n = 0
-    for p in parts:
-        for b in (1, 2, 3):
-            n += 1
-            lines += [f'  <VRTRasterBand dataType="Byte" band="{n}">',
-                      "    <SimpleSource>",
-                      f'      <SourceFilename relativeToVRT="0">{escape(str(p))}</SourceFilename>',
-                      f"      <SourceBand>{b}</SourceBand>",
-                      f'      <SrcRect xOff="0" yOff="0" xSize="{width}" ySize="{height}"/>',
-                      f'      <DstRect xOff="0" yOff="0" xSize="{width}" ySize="{height}"/>',
-                      "    </SimpleSource>",
-                      "  </VRTRasterBand>"]
-    lines.append("</VRTDataset>")
-    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return out
+    return stack_bands_vrt([str(Path(p).resolve()) for p in (image, *extra)], folder / "stack.vrt")
 
 
 def write_class_map(prob_path: Path, dst: Path, codes: Sequence[int], *, crs=None, transform=None,
@@ -376,6 +327,8 @@ def segment_image(
 
     All outputs appear together at the end; an error or a cancel leaves none.
     """
+    from rasterio.errors import NotGeoreferencedWarning
+
     from ..inference.tiled import TileParams, predict_raster
     from ..models.network import load_model
 
@@ -415,7 +368,7 @@ def segment_image(
         bands = list(range(1, card.in_channels + 1))
         prob_tmp = tmpdir / "probabilities.tif"
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)  # a plain photograph: pixel coordinates
             predict_raster(src, prob_tmp, model, card, bands=bands, params=params, progress=prog.sub(0.01, 0.75))
         prog.check()
         classes_out = stack.enter_context(atomic_output(classes_path))
@@ -479,6 +432,7 @@ def predict_classes(model, card, image: np.ndarray, *, tile_size: Optional[int] 
     (without the speck merging).
     """
     import rasterio
+    from rasterio.errors import NotGeoreferencedWarning
 
     from ..inference.tiled import TileParams, predict_raster
 
@@ -486,7 +440,7 @@ def predict_classes(model, card, image: np.ndarray, *, tile_size: Optional[int] 
     with tempfile.TemporaryDirectory(prefix="geocore-eval-") as tmp:
         src, dst = Path(tmp) / "image.tif", Path(tmp) / "prob.tif"
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)  # an array without georeferencing
             with rasterio.open(src, "w", driver="GTiff", width=w, height=h, count=c, dtype="uint8") as ds:
                 ds.write(np.moveaxis(image, -1, 0))
             predict_raster(src, dst, model, card, params=TileParams(tile_size=tile_size, overlap=overlap,
