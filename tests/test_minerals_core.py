@@ -19,6 +19,7 @@ from geocore.minerals.classes import BY_CODE, CODES, S2, S3, colorize, parse_cod
 from geocore.minerals.lumenstone import list_samples, load_split, read_sample
 from geocore.minerals.metrics import ConfusionMatrix
 from geocore.minerals.sampler import BalancedPatchSampler, PatchDataset, compare_balance
+from geocore.minerals.params import SegmentParams
 from geocore.minerals.segment import segment_image
 from geocore.minerals.stats import contact_lengths, statistics_from_classes
 from geocore.minerals.synthetic import DEMO_CODES, synthesize_section, write_sections
@@ -345,7 +346,7 @@ def test_segment_with_extra_crossed_polar_image(tmp_path, photo):
                      decoder_channels=[8, 8, 8, 8, 8], class_codes=codes, class_names=["a", "b", "c"],
                      normalization={"mode": "affine", "scale": [1 / 255] * 6, "offset": [0.0] * 6})
     model = save_model(build_model(card), card, tmp_path / "xpl.safetensors")
-    res = segment_image(photo, tmp_path / "c.tif", model_path=model, extra=[photo], min_grain_px=0)
+    res = segment_image(photo, tmp_path / "c.tif", SegmentParams(min_grain_px=0), model_path=model, extra=[photo])
     with rasterio.open(res.classes) as ds:
         assert set(np.unique(ds.read(1))) <= set(codes)
     with pytest.raises(GeocoreError, match="6 channels"):

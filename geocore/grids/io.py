@@ -23,6 +23,7 @@ import numpy as np
 
 from ..errors import GeocoreError
 from ..files import atomic_output, check_not_input
+from ..raster.profile import gtiff_profile
 
 #: Suffixes read with harmonica's Geosoft reader (GDAL cannot).
 GEOSOFT_SUFFIXES = (".grd",)
@@ -247,7 +248,7 @@ def _read_gdal(path: Path, band: Optional[int]):
     import rasterio
     from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 
-    from ..raster.io import read_window
+    from ..raster.io import band_choice_error, read_window
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
@@ -268,8 +269,7 @@ def _read_gdal(path: Path, band: Optional[int]):
             return _read_gdal(Path(subs[0]), band)
         if band is None:
             if ds.count > 1:
-                msg = f"'{path}' has {ds.count} bands; choose one with --band N (1..{ds.count})"
-                raise GeocoreError(msg)
+                raise band_choice_error(path, ds.count)
             band = 1
         if not 1 <= band <= ds.count:
             msg = f"band {band} is out of range: '{path}' has {ds.count} band(s)"
@@ -366,11 +366,8 @@ def write_geotiff(grid: Grid, path: str | os.PathLike, *, dtype: Optional[str] =
     check_not_input([path], [grid.source] if grid.source else [])
     dtype = dtype or grid.dtype
     rows, cols = grid.shape
-    profile = dict(driver="GTiff", width=cols, height=rows, count=1, dtype=dtype, crs=grid.crs,
-                   transform=grid.transform, nodata=float("nan"), compress="deflate",
-                   predictor=3, BIGTIFF="IF_SAFER")
-    if rows >= 256 and cols >= 256:
-        profile.update(tiled=True, blockxsize=256, blockysize=256)
+    profile = gtiff_profile(cols, rows, 1, dtype, crs=grid.crs, transform=grid.transform, nodata=float("nan"),
+                            predictor=3)
     with atomic_output(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
         dst.write(grid.data.astype(dtype), 1)
         if grid.units:

@@ -16,6 +16,7 @@ import numpy as np
 from ..files import atomic_output
 from ..progress import Progress
 from ..raster.io import open_raster_checked, read_window
+from ..raster.profile import gtiff_profile
 
 
 def length_unit(crs) -> tuple[str, float]:
@@ -163,9 +164,8 @@ def density_raster(gdf, like_raster_path: str | os.PathLike, path: str | os.Path
     yy, xx = np.mgrid[-R:R + 1, -R:R + 1]
     disk = ((xx * xx + yy * yy) <= rad * rad).astype(np.float32)
     cell_area = (abs(t.a * t.e - t.b * t.d) or 1.0) * factor * factor
-    profile = dict(driver="GTiff", width=W, height=H, count=1, dtype="float32", crs=info.crs, transform=t,
-                   nodata=float("nan"), tiled=True, blockxsize=256, blockysize=256, compress="deflate",
-                   predictor=3, BIGTIFF="IF_SAFER")
+    profile = gtiff_profile(W, H, 1, "float32", crs=info.crs, transform=t, nodata=float("nan"), tiled=True,
+                            predictor=3)
     strip = 1024
     with atomic_output(path) as tmp, rasterio.open(like_raster_path) as src, rasterio.open(tmp, "w", **profile) as out:
         desc = (f"lineament density: {unit} of lineament per square {unit} in a disk of radius "

@@ -24,9 +24,11 @@ import numpy as np
 from ..errors import GeocoreError
 from ..files import atomic_output, check_not_input, prepare_out_dir, write_vector
 from ..progress import Progress
+from ..raster.profile import gtiff_profile
 from ..raster.vrt import stack_bands_vrt
 from ..system import available_memory
 from .classes import BY_CODE, CLASSES
+from .params import SegmentParams
 
 #: File name of the shipped demo model inside ``geocore/minerals/models/``.
 SHIPPED_MODEL = "minerals_demo_mobilenetv2_unet.safetensors"
@@ -182,9 +184,7 @@ def write_class_map(prob_path: Path, dst: Path, codes: Sequence[int], *, crs=Non
                         mask=None if not nodata.any() else ~nodata)
     classes[nodata] = 255
     prog.update(0.8)
-    profile = dict(driver="GTiff", width=W, height=H, count=1, dtype="uint8", crs=crs, transform=transform,
-                   nodata=255, tiled=True, blockxsize=256, blockysize=256, compress="deflate",
-                   BIGTIFF="IF_SAFER")
+    profile = gtiff_profile(W, H, 1, "uint8", crs=crs, transform=transform, nodata=255, tiled=True)
     from rasterio.errors import NotGeoreferencedWarning
 
     with warnings.catch_warnings(), atomic_output(dst) as tmp:
@@ -270,23 +270,69 @@ class SegmentResult:
         return "\n".join(out)
 
 
+def _checked_model(image: Path, extra: Sequence, model_path, tiles):
+    """The mineral model and the photo's facts, after every check that can fail before any work."""
+    from ..models.network import load_model
+
+    info = check_photo(image, 3 + 3 * len(extra), extra)
+    model, card = load_model(model_path or default_model_path(), device="cpu")
+    if card.task != "minerals" or not card.class_codes:
+        raise GeocoreError(f"model '{model_path}' is a {card.task} model without class codes; give a mineral model")
+    tiles.checked_tile_size(card)
+    if int(card.in_channels) != 3 + 3 * len(extra):
+        n = (int(card.in_channels) - 3) // 3
+        raise GeocoreError(f"the model takes {card.in_channels} channels (RGB + {n} aligned extra image"
+                           f"{'s' if n != 1 else ''}); {len(extra)} extra image(s) were given")
+    check_memory(info["width"], info["height"])
+    return model, card, info
+
+
+def _output_frame(info: dict, um_per_px: Optional[float]):
+    """CRS and transform of the outputs: micrometres with a pixel size, else the image's, else pixels."""
+    if um_per_px is not None:
+        return micrometre_crs(), micrometre_transform(um_per_px)
+    if info["georeferenced"]:
+        return info["crs"], info["transform"]
+    from affine import Affine
+
+    return None, Affine(1.0, 0.0, 0.0, 0.0, -1.0, 0.0)
+
+
+def _move_probabilities(prob_tmp: Path, out: Path, crs, transform, codes: Sequence[int]) -> None:
+    """Give the probability raster the output frame and class names, and move it to ``out``."""
+    import shutil
+
+    import rasterio
+
+    with rasterio.open(prob_tmp, "r+") as ds:
+        ds.crs, ds.transform = crs, transform
+        for i, c in enumerate(codes):
+            ds.set_band_description(i + 1, f"probability of {BY_CODE[int(c)].name}")
+    shutil.move(str(prob_tmp), str(out))
+
+
+def _write_statistics(classes: np.ndarray, crs, transform, params: SegmentParams, stats_dir, stack, cancel):
+    """Mineral statistics of the class map (micrometres where the pixel size is known)."""
+    from .stats import statistics_from_classes, write_statistics
+
+    px = pixel_size_um(crs, transform, params.um_per_px)
+    if px is None:
+        warnings.warn("no pixel size given (--um-per-px): statistics are in pixels, not micrometres",
+                      UserWarning, stacklevel=3)
+    st = statistics_from_classes(classes, pixel_size=px or 1.0, size_classes=params.size_classes, cancel=cancel)
+    return write_statistics(st, stats_dir, stack=stack), {BY_CODE[c].label: f for c, f in st.area_fraction.items()}
+
+
 def segment_image(
     image: str | os.PathLike,
     classes_path: str | os.PathLike,
+    params: Optional[SegmentParams] = None,
     *,
     polygons_path: Optional[str | os.PathLike] = None,
     probabilities_path: Optional[str | os.PathLike] = None,
     stats_dir: Optional[str | os.PathLike] = None,
     model_path: Optional[str | os.PathLike] = None,
     extra: Sequence[str | os.PathLike] = (),
-    um_per_px: Optional[float] = None,
-    tile_size: Optional[int] = None,
-    overlap: float = 0.5,
-    batch_size: int = 4,
-    device: str = "auto",
-    min_grain_px: int = 16,
-    include_background: bool = False,
-    size_classes: Optional[Sequence[float]] = None,
     progress=None,
     cancel=None,
 ) -> SegmentResult:
@@ -299,6 +345,9 @@ def segment_image(
     classes_path : path
         Class map GeoTIFF to write: uint8 LumenStone codes, 255 = nodata,
         with the LumenStone palette.
+    params : SegmentParams, optional
+        Pixel size, tiling, speck merging, background polygons and size
+        classes (defaults: :class:`~geocore.minerals.params.SegmentParams`).
     polygons_path : path, optional
         Grain polygons (.gpkg, .shp, ...) with code, label, name, area
         (square micrometres with ``um_per_px``), perimeter and ecd.
@@ -310,55 +359,24 @@ def segment_image(
         A geocore mineral model; None uses the shipped demo model.
     extra : list of paths
         Aligned extra photographs (e.g. crossed polars) for models with 3 + 3N inputs.
-    um_per_px : float, optional
-        Pixel size in micrometres. The outputs are then in a local
-        engineering CRS in micrometres (origin at the top-left corner, y
-        up). Without it, a georeferenced image keeps its CRS and a plain
-        photograph is in pixel units.
-    tile_size, overlap, batch_size, device
-        Tiling of the shared engine (tile default: the model card's).
-    min_grain_px : int
-        Patches smaller than this many pixels are merged into their
-        neighbour before polygons and statistics (0: raw arg-max).
-    include_background : bool
-        Give polygons for non-ore too.
-    size_classes : list of float, optional
-        Grain-size class edges in micrometres for the statistics.
 
     All outputs appear together at the end; an error or a cancel leaves none.
     """
     from rasterio.errors import NotGeoreferencedWarning
 
-    from ..inference.tiled import TileParams, predict_raster
-    from ..models.network import load_model
+    from ..inference.tiled import predict_raster
 
+    params = params or SegmentParams()
     image = Path(image)
     prog = Progress.wrap(progress, cancel)
     outs = [p for p in (classes_path, polygons_path, probabilities_path) if p is not None]
     check_not_input(outs, [image, *extra])
-    _check_um(um_per_px)
-    params = TileParams(tile_size=tile_size, overlap=overlap, batch_size=batch_size, device=device)
-    params.check()
-    info = check_photo(image, 3 + 3 * len(extra), extra)
-    model, card = load_model(model_path or default_model_path(), device="cpu")
-    if card.task != "minerals" or not card.class_codes:
-        raise GeocoreError(f"model '{model_path}' is a {card.task} model without class codes; give a mineral model")
-    params.checked_tile_size(card)
-    if int(card.in_channels) != 3 + 3 * len(extra):
-        n = (int(card.in_channels) - 3) // 3
-        raise GeocoreError(f"the model takes {card.in_channels} channels (RGB + {n} aligned extra image"
-                           f"{'s' if n != 1 else ''}); {len(extra)} extra image(s) were given")
-    check_memory(info["width"], info["height"])
+    _check_um(params.um_per_px)
+    tiles = params.tile_params()
+    model, card, info = _checked_model(image, extra, model_path, tiles)
     if stats_dir is not None and Path(stats_dir).exists() and not Path(stats_dir).is_dir():
         prepare_out_dir(stats_dir)
-    if um_per_px is not None:
-        crs, transform = micrometre_crs(), micrometre_transform(um_per_px)
-    elif info["georeferenced"]:
-        crs, transform = info["crs"], info["transform"]
-    else:
-        from affine import Affine
-
-        crs, transform = None, Affine(1.0, 0.0, 0.0, 0.0, -1.0, 0.0)
+    crs, transform = _output_frame(info, params.um_per_px)
     prog.update(0.01)
     with tempfile.TemporaryDirectory(prefix=".geocore-minerals-", dir=Path(classes_path).parent
                                      if Path(classes_path).parent.is_dir() else None) as tmpdir, \
@@ -369,49 +387,34 @@ def segment_image(
         prob_tmp = tmpdir / "probabilities.tif"
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)  # a plain photograph: pixel coordinates
-            predict_raster(src, prob_tmp, model, card, bands=bands, params=params, progress=prog.sub(0.01, 0.75))
+            predict_raster(src, prob_tmp, model, card, bands=bands, params=tiles, progress=prog.sub(0.01, 0.75))
         prog.check()
         classes_out = stack.enter_context(atomic_output(classes_path))
         classes = write_class_map(prob_tmp, classes_out, card.class_codes, crs=crs, transform=transform,
-                                  min_grain_px=min_grain_px, progress=prog.sub(0.75, 0.82))
+                                  min_grain_px=params.min_grain_px, progress=prog.sub(0.75, 0.82))
         result = SegmentResult(classes=Path(classes_path))
         if probabilities_path is not None:
-            import rasterio
-
-            with rasterio.open(prob_tmp, "r+") as ds:
-                ds.crs, ds.transform = crs, transform
-                for i, c in enumerate(card.class_codes):
-                    ds.set_band_description(i + 1, f"probability of {BY_CODE[int(c)].name}")
-            import shutil
-
-            probs_out = stack.enter_context(atomic_output(probabilities_path))
-            shutil.move(str(prob_tmp), str(probs_out))
+            _move_probabilities(prob_tmp, stack.enter_context(atomic_output(probabilities_path)), crs, transform,
+                                card.class_codes)
             result.probabilities = Path(probabilities_path)
         prog.check()
         if polygons_path is not None:
-            gdf = polygons_from_classes(classes, transform, crs, include_background=include_background)
+            gdf = polygons_from_classes(classes, transform, crs, include_background=params.include_background)
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message=".*crs.*not provided")  # pixel coordinates
                 write_vector(gdf, stack.enter_context(atomic_output(polygons_path)))
             result.polygons, result.n_polygons = Path(polygons_path), len(gdf)
         prog.update(0.9)
         if stats_dir is not None:
-            from .stats import statistics_from_classes, write_statistics
-
-            px = pixel_size_um(crs, transform, um_per_px)
-            if px is None:
-                warnings.warn("no pixel size given (--um-per-px): statistics are in pixels, not micrometres",
-                              UserWarning, stacklevel=2)
-            st = statistics_from_classes(classes, pixel_size=px or 1.0, size_classes=size_classes,
-                                         cancel=cancel)
-            result.stats = write_statistics(st, stats_dir, stack=stack)
-            result.fractions = {BY_CODE[c].label: f for c, f in st.area_fraction.items()}
+            result.stats, result.fractions = _write_statistics(classes, crs, transform, params, stats_dir, stack,
+                                                               cancel)
         prog.check()
     prog.update(1.0)
     return result
 
 
-def segment_to_folder(image, out_dir, *, probabilities: bool = False, vector_format: str = "gpkg", **kwargs) -> SegmentResult:
+def segment_to_folder(image, out_dir, params: Optional[SegmentParams] = None, *, probabilities: bool = False,
+                      vector_format: str = "gpkg", **kwargs) -> SegmentResult:
     """:func:`segment_image` into ``out_dir``: classes.tif, minerals.gpkg, stats.csv and the report."""
     fmt = vector_format.lower().lstrip(".")
     if fmt not in ("gpkg", "shp", "geojson"):
@@ -419,7 +422,7 @@ def segment_to_folder(image, out_dir, *, probabilities: bool = False, vector_for
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         prepare_out_dir(out)
-    return segment_image(image, out / "classes.tif", polygons_path=out / f"minerals.{fmt}",
+    return segment_image(image, out / "classes.tif", params, polygons_path=out / f"minerals.{fmt}",
                          probabilities_path=out / "probabilities.tif" if probabilities else None,
                          stats_dir=out, **kwargs)
 

@@ -26,6 +26,7 @@ from ..models.network import build_model, load_model, resolve_device, save_model
 from ..models.training import (ConfigFromNamespace, epoch_logger, model_file, optimizer_step, out_of_time,
                                save_checkpoint, show_batch, tqdm_bar)
 from ..progress import Progress
+from . import params as P
 from .classes import BY_CODE, CODES, IGNORE, parse_codes
 from .lumenstone import load_split
 from .metrics import ConfusionMatrix
@@ -43,16 +44,16 @@ class MineralTrainConfig(ConfigFromNamespace):
     out: Path = Path("minerals.safetensors")
     classes: Optional[str] = None
     extra: list = field(default_factory=list)
-    arch: str = "Unet"
-    encoder: str = "vgg16"
+    arch: str = P.ARCHITECTURES[0]
+    encoder: str = P.DEFAULT_ENCODER
     decoder_channels: list = field(default_factory=lambda: list(UNET_DECODER))
-    patch: int = 256
+    patch: int = P.DEFAULT_PATCH
     tile_size: int = 0
-    batch_size: int = 8
-    epochs: int = 50
-    patches_per_epoch: int = 1000
+    batch_size: int = P.DEFAULT_BATCH_SIZE
+    epochs: int = P.DEFAULT_EPOCHS
+    patches_per_epoch: int = P.DEFAULT_PATCHES_PER_EPOCH
     val_patches: int = 64
-    lr: float = 1e-3
+    lr: float = P.DEFAULT_LR
     patience: int = 5
     balanced: bool = True
     augment: bool = True

@@ -100,6 +100,11 @@ def open_gdal(path: Path, *, missing: str, folder: Optional[str], unreadable: st
             raise GeocoreError(unreadable.format(path=path)) from exc
 
 
+def band_choice_error(path, count: int) -> GeocoreError:
+    """The error for a raster of ``count`` bands read without naming one (the message all readers share)."""
+    return GeocoreError(f"'{path}' has {count} bands; choose one with --band N (1..{count})")
+
+
 def _open(path: Path):
     arcinfo_grid = path.is_dir() and any(path.glob("*.adf"))
     return open_gdal(path, missing="input raster '{path}' does not exist; check the path",
@@ -154,8 +159,7 @@ def open_raster_checked(
         count = ds.count
         if band is None:
             if count > 1:
-                msg = f"'{path}' has {count} bands; choose one with --band N (1..{count})"
-                raise GeocoreError(msg)
+                raise band_choice_error(path, count)
             band = 1
         band = int(band)
         if not 1 <= band <= count:
