@@ -8,6 +8,7 @@ is shown with tqdm bars.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import warnings
 from contextlib import contextmanager
@@ -186,15 +187,24 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+@contextlib.contextmanager
+def command_warnings():
+    """The warning filters of a command: every warning once, except matplotlib's Axes3D one; the
+    caller's filters are restored afterwards (``main`` may run inside a test or another program)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        # matplotlib's 3-D toolkit clashes when a system copy sits beside the pip one (Debian + venv with
+        # --system-site-packages); geocore draws only 2-D figures, so the warning is noise for its users
+        warnings.filterwarnings("ignore", message="Unable to import Axes3D", category=UserWarning)
+        yield
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    warnings.simplefilter("default")
-    # matplotlib's 3-D toolkit clashes when a system copy sits beside the pip one (Debian + venv with
-    # --system-site-packages); geocore draws only 2-D figures, so the warning is noise for its users
-    warnings.filterwarnings("ignore", message="Unable to import Axes3D", category=UserWarning)
     try:
-        return int(args.func(args) or 0)
+        with command_warnings():
+            return int(args.func(args) or 0)
     except Cancelled as exc:
         print(f"geocore: {exc}", file=sys.stderr)
         return 130

@@ -39,10 +39,8 @@ def register(subparsers) -> None:
     c.add_argument("--crs", default=None, help="CRS to assign when the file has none, e.g. EPSG:28354")
     c.set_defaults(func=_cmd_convert)
 
-    try:
-        from .lines import LineGridParams
-    except ImportError:  # pragma: no cover (the module arrives later)
-        return
+    from .lines import LineGridParams
+
     g = sub.add_parser("lines", help="grid flight-line data (CSV/XYZ) to a GeoTIFF with a blanking distance")
     g.add_argument("input", type=Path, help="CSV or XYZ file (may be .gz/.xz/.bz2 compressed)")
     g.add_argument("--out", required=True, type=Path, help="GeoTIFF to write")
