@@ -152,17 +152,17 @@ def simulate_strokes(mask: np.ndarray, share: float, *, seed: int = 0, step: flo
     while covered.sum() < target and order and k < 100000:
         c = order[k % len(order)]
         k += 1
-        r, q = candidates[c][rng.integers(len(candidates[c]))].astype(float)
-        pts = [(q + 0.5, r + 0.5)]
+        row, col = candidates[c][rng.integers(len(candidates[c]))].astype(float)
+        pts = [(col + 0.5, row + 0.5)]
         angle = rng.uniform(0, 2 * np.pi)
         for _ in range(rng.integers(max_steps // 2, max_steps)):
             angle += rng.normal(0, 0.4)
-            nr, nq = r + step * np.sin(angle), q + step * np.cos(angle)
-            ir, iq = int(nr), int(nq)
-            if not (0 <= ir < rows and 0 <= iq < cols) or not interior[c][ir, iq]:
+            nrow, ncol = row + step * np.sin(angle), col + step * np.cos(angle)
+            irow, icol = int(nrow), int(ncol)
+            if not (0 <= irow < rows and 0 <= icol < cols) or not interior[c][irow, icol]:
                 break
-            r, q = nr, nq
-            pts.append((q + 0.5, r + 0.5))
+            row, col = nrow, ncol
+            pts.append((col + 0.5, row + 0.5))
         if len(pts) >= 2:
             line = LineString(pts)
             strokes.append((c, line))

@@ -28,7 +28,7 @@ from ..models.training import (ConfigFromNamespace, epoch_logger, model_file, op
 from ..progress import Progress
 from . import params as P
 from .classes import BY_CODE, CODES, IGNORE, parse_codes
-from .lumenstone import load_split
+from .lumenstone import SplitNotFound, load_split
 from .metrics import ConfusionMatrix
 from .sampler import BalancedPatchSampler, compare_balance, make_torch_dataset
 
@@ -180,10 +180,8 @@ def train_mineral_model(config: MineralTrainConfig, *, progress=None, cancel=Non
     images, masks, names = load_split(config.data, "train", config.extra, allowed, progress=prog.sub(0, 0.04))
     try:
         t_images, t_masks, _ = load_split(config.data, "test", config.extra, allowed)
-    except GeocoreError as exc:
-        if "missing" in str(exc) or "no images" in str(exc):
-            raise GeocoreError(f"{exc}; training needs a test split (imgs/test, masks/test) to check progress") from exc
-        raise
+    except SplitNotFound as exc:
+        raise GeocoreError(f"{exc}; training needs a test split (imgs/test, masks/test) to check progress") from exc
     codes = list(allowed) if config.classes else _codes_in(masks)
     if len(codes) < 2:
         raise GeocoreError(f"the training masks hold only class {codes}; at least two classes are needed")

@@ -1,7 +1,7 @@
 """The geocore Processing algorithms, one thin adapter per library function."""
 
-from .grids import CompareLineaments, ConvertGrid, GridFlightLines, TransformGrid
-from .lineaments import DetectLineaments, VectorizeLineaments
+from .grids import ConvertGrid, GridFlightLines, TransformGrid
+from .lineaments import CompareLineaments, DetectLineaments, VectorizeLineaments
 from .magnetics import SynthesizeSurvey
 from .microscopy import AlignPolarized, ColourCorrect, ColourFit, FlatField, SuperpixelAnnotate, UncertaintyRegions
 from .minerals import EvaluateMineralModel, MineralStatistics, SegmentMinerals, SynthesizeSection, TrainMineralModel
