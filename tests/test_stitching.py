@@ -484,18 +484,12 @@ def _assert_nothing_written(folder: Path):
     assert not list(folder.iterdir()), list(folder.iterdir())
 
 
-def test_one_tile_is_refused(tmp_path):
-    paths = _noise_tiles(tmp_path / "in", 1)
+@pytest.mark.parametrize("n, match", [(1, "at least two tiles"), (3, "no two tiles overlap")],
+                         ids=["one tile", "no overlap"])
+def test_tile_sets_that_cannot_be_stitched(tmp_path, n, match):
+    paths = _noise_tiles(tmp_path / "in", n)
     (tmp_path / "out").mkdir()
-    with pytest.raises(GeocoreError, match="at least two tiles"):
-        stitch(paths, tmp_path / "out" / "p.tif")
-    _assert_nothing_written(tmp_path / "out")
-
-
-def test_tiles_that_do_not_overlap(tmp_path):
-    paths = _noise_tiles(tmp_path / "in", 3)
-    (tmp_path / "out").mkdir()
-    with pytest.raises(GeocoreError, match="no two tiles overlap"):
+    with pytest.raises(GeocoreError, match=match):
         stitch(paths, tmp_path / "out" / "p.tif")
     _assert_nothing_written(tmp_path / "out")
 
@@ -545,20 +539,6 @@ def test_cli_stitches_cut_tiles(small_tiles, tmp_path, capsys):
         assert abs(ds.height - 350) < 15 and abs(ds.width - 600) < 15
 
 
-def test_cancel_of_cut_tiles_leaves_nothing(small_tiles, tmp_path):
-    calls = []
-
-    def cancel():
-        calls.append(1)
-        return len(calls) > 20
-
-    (tmp_path / "out").mkdir()
-    with pytest.raises(Cancelled):
-        stitch([small_tiles.paths[0].parent], tmp_path / "out" / "p.tif", cancel=cancel)
-    assert len(calls) == 21  # stopped at the first check after the 20th
-    _assert_nothing_written(tmp_path / "out")
-
-
 @needs_tiles
 def test_cli_stitches_real_tiles(tmp_path, capsys):
     out = tmp_path / "bse.tif"
@@ -571,8 +551,10 @@ def test_cli_stitches_real_tiles(tmp_path, capsys):
         assert ds.res == (0.25, 0.25)
 
 
-@needs_tiles
-def test_cancel_leaves_nothing(tmp_path):
+@pytest.mark.parametrize("source", ["cut", pytest.param("real", marks=needs_tiles)])
+def test_cancel_leaves_nothing(source, small_tiles, tmp_path):
+    """Cancel after 20 checks: the cut fixture tiles, and the real electron-microscope tiles."""
+    folder = small_tiles.paths[0].parent if source == "cut" else TILES / "stitch2d_bse_2x3"
     calls = []
 
     def cancel():
@@ -581,5 +563,6 @@ def test_cancel_leaves_nothing(tmp_path):
 
     (tmp_path / "out").mkdir()
     with pytest.raises(Cancelled):
-        stitch([TILES / "stitch2d_bse_2x3"], tmp_path / "out" / "p.tif", cancel=cancel)
+        stitch([folder], tmp_path / "out" / "p.tif", cancel=cancel)
+    assert len(calls) == 21  # stopped at the first check after the 20th
     _assert_nothing_written(tmp_path / "out")
