@@ -86,6 +86,19 @@ def test_generated_data_is_cached_and_reproducible(tmp_path):
     assert x1.dtype == np.float16 and 0 <= x1.min() and x1.max() <= 1
 
 
+def test_sample_cache_is_not_reused_by_other_generator_code(tmp_path, monkeypatch):
+    from geocore.lineaments import dataset
+
+    kw = dict(seed=1, size=32, cell_size=50.0, config=SurveyConfig.from_preset("paper"),
+              normalization={"mode": "local_zscore", "window": 32, "clip": 3.0}, cache_dir=tmp_path)
+    generate_arrays(2, **kw)
+    generate_arrays(2, **kw)
+    assert len(list(tmp_path.glob("*.npz"))) == 1  # same code, same parameters: the cache is reused
+    monkeypatch.setattr(dataset, "generator_digest", lambda: "changed-code")
+    generate_arrays(2, **kw)
+    assert len(list(tmp_path.glob("*.npz"))) == 2  # the generator changed: a new cache
+
+
 def test_dihedral_moves_input_and_label_together():
     x = np.arange(16.0).reshape(4, 4)
     y = (x > 10).astype(np.uint8)

@@ -24,11 +24,11 @@ from ..progress import Progress
 def generator_digest() -> str:
     """Hash of the source of the code that makes the samples (generator, forward model, normalisation):
     a cache made by other code is not reused."""
-    from ..magnetics import forward, synthetic
-    from ..models import normalize as normalize_module
+    import importlib
 
     h = hashlib.sha1()
-    for module in (synthetic, forward, normalize_module):
+    for name in ("magnetics.synthetic", "magnetics.forward", "models.normalize"):
+        module = importlib.import_module(f"..{name}", __package__)
         h.update(Path(module.__file__).read_bytes())
     return h.hexdigest()[:12]
 
