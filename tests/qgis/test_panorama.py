@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-from pathlib import Path
 
 import pytest
 
@@ -13,10 +11,11 @@ pytest.importorskip("qgis.core", reason="QGIS Python bindings are not installed 
 
 from qgis.core import QgsProcessingException, QgsProcessingFeedback, QgsRasterLayer, QgsUnitTypes  # noqa: E402
 
-DATA = Path(os.environ.get("GEOCORE_TEST_DATA", Path(__file__).resolve().parents[2] / ".." / "shared" / "data"))
-BSE = DATA / "tiles" / "stitch2d_bse_2x3"
-TMA = DATA / "tiles" / "tma_tiles_4x3"
-needs_tiles = pytest.mark.skipif(not BSE.is_dir(), reason=f"real microscope tiles not found in {BSE.parent}")
+from testdata import REAL, needs_real  # noqa: E402 (tests/, on the path via conftest)
+
+BSE = REAL / "tiles" / "stitch2d_bse_2x3"
+TMA = REAL / "tiles" / "tma_tiles_4x3"
+needs_tiles = needs_real(BSE)
 
 
 class Feedback(QgsProcessingFeedback):
@@ -52,6 +51,39 @@ def test_parameters(geocore_plugin):
     assert {"OUTPUT", "OUTPUT_REPORT", "OUTPUT_TILES", "OUTPUT_LAYOUT"} <= set(names)
     for name in ("LAYOUT", "METHOD", "MODEL", "MIN_SCORE", "OUTLIER_PX", "GAIN", "OVERVIEWS", "BLEND", "INTERPOLATION"):
         assert algorithm.parameterDefinition(name).flags() & FLAG_ADVANCED, name
+
+
+@pytest.fixture(scope="module")
+def cut_tiles_folder(tmp_path_factory):
+    """2 x 3 RGB tiles (200 x 240) cut at known sub-pixel positions from the fixture photograph."""
+    from panorama_helpers import cut_tiles, load_rgb
+    from testdata import SECTION_PHOTO
+
+    return cut_tiles(load_rgb(SECTION_PHOTO), tmp_path_factory.mktemp("cut"), rows=2, cols=3, tile_shape=(200, 240),
+                     overlap=0.25, jitter=4.0, seed=6)
+
+
+def test_stitch_cut_tiles_at_known_positions(geocore_plugin, cut_tiles_folder, tmp_path):
+    import processing
+
+    from panorama_helpers import position_error
+
+    feedback = Feedback()
+    params = {"FOLDER": str(cut_tiles_folder.paths[0].parent), "UM_PER_PX": 0.5, "OUTPUT": str(tmp_path / "p.tif"),
+              "OUTPUT_TILES": str(tmp_path / "tiles.csv")}
+    result = processing.run("geocore:stitchpanorama", params, feedback=feedback)
+    # 2 x 3 grid: 4 horizontal and 3 vertical neighbours
+    assert result["N_TILES"] == 6 and result["PAIRS_USED"] == 7 and result["RMS_PX"] < 0.3
+    layer = QgsRasterLayer(result["OUTPUT"], "p", "gdal")
+    assert layer.isValid() and layer.bandCount() == 3
+    assert layer.rasterUnitsPerPixelX() == pytest.approx(0.5)
+    assert layer.crs().isValid() and layer.crs().mapUnits() != QgsUnitTypes.DistanceUnit.DistanceDegrees
+    assert layer.width() == pytest.approx(240 + 2 * 180, abs=12) and layer.height() == pytest.approx(200 + 150, abs=12)
+    with open(tmp_path / "tiles.csv", newline="") as fh:
+        found = {r["tile"]: (float(r["y_px"]), float(r["x_px"])) for r in csv.DictReader(fh)}
+    names = [p.name for p in cut_tiles_folder.paths]
+    assert position_error([found[n] for n in names], cut_tiles_folder.positions)[0] < 0.3
+    assert feedback.progress_values and max(feedback.progress_values) == pytest.approx(100.0)
 
 
 @needs_tiles
@@ -102,16 +134,15 @@ def test_stitch_tile_files_to_another_format(geocore_plugin, tmp_path):
     assert not list(tmp_path.glob("*.csv"))  # reports only when asked for
 
 
-def test_one_tile_is_a_clear_error(geocore_plugin, tmp_path):
+def test_one_tile_is_a_clear_error(geocore_plugin, cut_tiles_folder, tmp_path):
     import processing
 
-    if not BSE.is_dir():
-        pytest.skip(f"real microscope tiles not found in {BSE}")
     with pytest.raises(QgsProcessingException, match="at least two tiles"):
-        processing.run("geocore:stitchpanorama", {"TILES": [str(BSE / "r0_c0.jpg")], "OUTPUT": str(tmp_path / "p.tif")})
+        processing.run("geocore:stitchpanorama", {"TILES": [str(cut_tiles_folder.paths[0])],
+                                                  "OUTPUT": str(tmp_path / "p.tif")})
     assert not (tmp_path / "p.tif").exists()
     with pytest.raises(QgsProcessingException, match="folder of tiles"):
         processing.run("geocore:stitchpanorama", {"OUTPUT": str(tmp_path / "p.tif")})
     with pytest.raises(QgsProcessingException, match="distortion"):
-        processing.run("geocore:stitchpanorama", {"FOLDER": str(BSE), "DISTORTION": "k1",
+        processing.run("geocore:stitchpanorama", {"FOLDER": str(cut_tiles_folder.paths[0].parent), "DISTORTION": "k1",
                                                   "OUTPUT": str(tmp_path / "p.tif")})
