@@ -148,8 +148,11 @@ def bench_annotate() -> None:
 
 
 def bench_uncertainty() -> None:
-    from geocore.microscopy.synthetic import ColourClassifier, synthetic_section
+    from geocore.microscopy.synthetic import synthetic_section
     from geocore.microscopy.uncertainty import select_regions, uncertainty
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from stand_in_model import ColourClassifier
 
     classes = (0, 1, 2, 5, 6, 7, 8)
     train = synthetic_section((384, 384), classes=classes, n_grains=60, seed=10, noise=12)

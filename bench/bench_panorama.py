@@ -48,7 +48,8 @@ def make_tiles(work: Path, grid: int, overlap: float, seed: int = 7) -> dict:
     import cv2
 
     sys.path.insert(0, str(REPO))
-    from geocore.panorama.synthetic import cut_tiles, load_rgb
+    sys.path.insert(0, str(REPO / "tests"))
+    from panorama_helpers import cut_tiles, load_rgb
 
     truth_file = work / "truth.json"
     if truth_file.exists():

@@ -10,6 +10,7 @@ this module only assembles them.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
@@ -184,12 +185,29 @@ def option_names(parser: argparse.ArgumentParser, args: argparse.Namespace) -> d
     return names
 
 
+@contextlib.contextmanager
+def command_warnings(record: bool = False):
+    """The warning filters of a command: every warning once, except matplotlib's Axes3D one and OGR's
+    remarks; the caller's filters are restored afterwards (``main`` may run inside a test or another
+    program). With ``record`` the warnings are collected in the yielded list instead of shown."""
+    with warnings.catch_warnings(record=record) as caught:
+        warnings.simplefilter("default")
+        # matplotlib's 3-D toolkit clashes when a system copy sits beside the pip one (Debian + venv with
+        # --system-site-packages); geocore draws only 2-D figures, so the warning is noise for its users
+        warnings.filterwarnings("ignore", message="Unable to import Axes3D", category=UserWarning)
+        warnings.filterwarnings("ignore", module="pyogrio")  # OGR's remarks ("'crs' was not provided")
+        yield caught
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Run one ``geocore`` command; returns the exit code (2: bad input, 130: cancelled)."""
-    warnings.simplefilter("default")
-    # matplotlib's 3-D toolkit clashes when a system copy sits beside the pip one (Debian + venv with
-    # --system-site-packages); geocore draws only 2-D figures, so the warning is noise for its users
-    warnings.filterwarnings("ignore", message="Unable to import Axes3D", category=UserWarning)
+    """Run one ``geocore`` command; returns the exit code (2: bad input, 130: cancelled).
+
+    The caller's warning filters are left as they were (see :func:`command_warnings`)."""
+    with command_warnings():
+        return _run(argv)
+
+
+def _run(argv: Optional[Sequence[str]]) -> int:
     _quiet_gdal()
     parser = build_parser()
     try:
@@ -205,10 +223,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         except ValueError:
             previous = None
     try:
-        with warnings.catch_warnings(record=True) as notes:
-            warnings.simplefilter("default")
-            warnings.filterwarnings("ignore", message="Unable to import Axes3D", category=UserWarning)
-            warnings.filterwarnings("ignore", module="pyogrio")  # OGR's remarks ("'crs' was not provided")
+        with command_warnings(record=True) as notes:
             rc = int(args.func(args) or 0)
         # warnings are notes on a result: one line each, after the work, and none when the command failed
         for text in dict.fromkeys(" ".join(str(w.message).split()) for w in notes):

@@ -196,12 +196,19 @@ def test_cancel_during_postprocessing_leaves_no_output(tmp_path, grid, model_pat
     assert not list((tmp_path / "out").iterdir())
 
 
-def test_matplotlib_axes3d_warning_is_silenced(tmp_path, capsys):
-    """A system matplotlib beside the pip one warns about Axes3D at import; geocore draws 2-D only."""
+def test_matplotlib_axes3d_warning_is_silenced_and_filters_restored(tmp_path, capsys):
+    """A system matplotlib beside the pip one warns about Axes3D at import; geocore draws 2-D only.
+    The command's filters hold while it runs and leave the caller's untouched."""
     import warnings
 
+    from geocore.cli import command_warnings
+
+    before = list(warnings.filters)
     assert main(["-q", "lineaments", "vectorize", str(tmp_path / "missing.tif"), "--out-dir", str(tmp_path / "o")]) == 2
+    assert warnings.filters == before
     with warnings.catch_warnings(record=True) as seen:
-        warnings.warn("Unable to import Axes3D. This may be due to multiple versions of Matplotlib", UserWarning)
-        warnings.warn("another warning", UserWarning)
+        warnings.simplefilter("always")
+        with command_warnings():
+            warnings.warn("Unable to import Axes3D. This may be due to multiple versions of Matplotlib", UserWarning)
+            warnings.warn("another warning", UserWarning)
     assert [str(w.message) for w in seen] == ["another warning"]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,10 +12,10 @@ from geocore.cli import main
 from geocore.errors import GeocoreError, ParameterError
 from geocore.grids.io import Grid, convert_grid, ers_header_crs, read_grid, write_geotiff
 
-DATA = Path(os.environ.get("GEOCORE_TEST_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))
-GRIDS = DATA / "grids"
-needs_data = pytest.mark.skipif(not GRIDS.is_dir(),
-                                reason=f"real test grids not found in {GRIDS} (set GEOCORE_TEST_DATA)")
+from testdata import ERS_GRID, FIXTURES, GEOSOFT_GRID, REAL, SURFER_GRID, needs_real
+
+GRIDS = REAL / "grids"
+needs_data = needs_real(GRIDS)
 
 TRANSFORM = from_origin(400000.0, 6100000.0, 50.0, 50.0)
 
@@ -65,6 +63,70 @@ def test_cf_netcdf_with_grid_mapping(tmp_path):
     assert np.isnan(grid.data[-1, 0]) and np.isnan(grid.data).sum() == 1
 
 
+def _fixture_maker():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_fixtures", FIXTURES / "make_fixtures.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# ----------------------------------------------------------------------------- fixture grids (tests/data)
+def test_fixture_surfer_and_er_mapper_hold_the_known_dem():
+    fx = _fixture_maker()
+    truth = fx.dem_grid().astype(np.float64)
+    surfer = read_grid(SURFER_GRID, require_crs=False)
+    ers = read_grid(ERS_GRID)
+    assert surfer.shape == ers.shape == truth.shape == (24, 32)
+    assert surfer.transform == ers.transform == from_origin(*fx.DEM_CORNER, fx.DEM_CELL, fx.DEM_CELL)
+    # the blank border is nodata (NaN), not 1.70141e38 or -99999, and the values are the generator's
+    np.testing.assert_array_equal(surfer.data, truth)
+    np.testing.assert_array_equal(ers.data, truth)
+    assert np.isnan(truth).sum() == 24 * 3 + 2 * 29
+    assert surfer.crs is None
+    # GDA94 + SUTM54 in the .ers header is GDA94 / MGA zone 54
+    assert ers.crs.to_epsg() == fx.DEM_EPSG == ers_header_crs(ERS_GRID).to_epsg()
+
+
+def test_fixture_surfer_grid_without_crs_needs_one():
+    with pytest.raises(ParameterError, match="no coordinate reference system; give it with 'crs'") as err:
+        read_grid(SURFER_GRID)
+    assert err.value.param == "crs"
+    grid = read_grid(SURFER_GRID, crs="EPSG:28354")
+    assert grid.crs.to_epsg() == 28354
+
+
+def test_fixture_geosoft_grid_values_dummies_extent_and_crs():
+    fx = _fixture_maker()
+    truth = fx.tmi_grid().astype(np.float64)
+    grid = read_grid(GEOSOFT_GRID)
+    assert grid.shape == (30, 40) and grid.spacing == (50.0, 50.0)
+    assert grid.crs.to_epsg() == fx.TMI_EPSG
+    # the file stores rows south to north in zlib blocks; read back north-up, dummies as NaN
+    np.testing.assert_array_equal(grid.data, truth)
+    assert np.isnan(grid.data).sum() == 12
+    east, north = grid.coordinates()
+    e0, n0 = fx.TMI_ORIGIN
+    assert (east[0], east[-1], north[-1], north[0]) == (e0, e0 + 39 * 50.0, n0, n0 + 29 * 50.0)
+
+
+def test_fixture_convert_command_keeps_crs_nodata_and_values(tmp_path, capsys):
+    out = tmp_path / "tmi.tif"
+    assert main(["-q", "grid", "convert", str(GEOSOFT_GRID), str(out)]) == 0
+    assert "EPSG:26910" in capsys.readouterr().out
+    src = read_grid(GEOSOFT_GRID)
+    with rasterio.open(out) as ds:
+        assert ds.crs.to_epsg() == 26910 and ds.transform == src.transform and np.isnan(ds.nodata)
+        np.testing.assert_array_equal(ds.read(1), src.data.astype(np.float32))
+    bad = tmp_path / "dem.tif"
+    assert main(["-q", "grid", "convert", str(SURFER_GRID), str(bad)]) == 2
+    assert "no coordinate reference system" in capsys.readouterr().err and not bad.exists()
+    assert main(["-q", "grid", "convert", str(SURFER_GRID), str(bad), "--crs", "EPSG:28354"]) == 0
+    assert read_grid(bad).crs.to_epsg() == 28354
+
+
+# ----------------------------------------------------------------------------- real grids (extra layer)
 @needs_data
 def test_surfer_and_er_mapper_hold_the_same_dem():
     surfer = read_grid(GRIDS / "elevation_surfer.GRD", require_crs=False)

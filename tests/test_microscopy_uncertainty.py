@@ -10,7 +10,7 @@ from rasterio.transform import from_origin
 
 from geocore.cli import main
 from geocore.errors import GeocoreError
-from geocore.microscopy.synthetic import ColourClassifier, synthetic_section
+from geocore.microscopy.synthetic import synthetic_section
 from geocore.microscopy.uncertainty import (
     entropy,
     margin,
@@ -19,6 +19,7 @@ from geocore.microscopy.uncertainty import (
     uncertainty,
 )
 from microscopy_helpers import run_error
+from stand_in_model import ColourClassifier
 
 CLASSES = (0, 1, 2, 5, 6, 7, 8)
 UM = from_origin(0.0, 0.0, 1.5, 1.5)  # 1.5 micrometre pixels in a local engineering frame

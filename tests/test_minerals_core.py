@@ -19,6 +19,7 @@ from geocore.minerals.classes import BY_CODE, CODES, S2, S3, colorize, parse_cod
 from geocore.minerals.lumenstone import list_samples, load_split, read_sample
 from geocore.minerals.metrics import ConfusionMatrix
 from geocore.minerals.sampler import BalancedPatchSampler, PatchDataset, compare_balance
+from geocore.minerals.params import SegmentParams
 from geocore.minerals.segment import segment_image
 from geocore.minerals.stats import contact_lengths, statistics_from_classes
 from geocore.minerals.synthetic import DEMO_CODES, synthesize_section, write_sections
@@ -113,8 +114,8 @@ def test_synthetic_sections_are_seeded_and_coloured():
         for c in np.unique(s.mask):
             lum.setdefault(int(c), []).append(s.image[s.mask == c].mean())
     assert np.mean(lum[0]) < 70 < np.mean(lum[1])
-    if 6 in lum and 8 in lum:
-        assert np.mean(lum[6]) > np.mean(lum[8]) + 60
+    assert 6 in lum and 8 in lum  # the twelve seeds draw both
+    assert np.mean(lum[6]) > np.mean(lum[8]) + 60
 
 
 def test_write_sections_layout(tmp_path):
@@ -279,6 +280,19 @@ def test_segment_cli_outputs(tiny_model, photo, tmp_path, capsys):
     assert sum(float(r["area_fraction"]) for r in rows) == pytest.approx(1.0)
     for r in rows:
         assert int(r["pixels"]) == (classes == int(r["code"])).sum()
+    # size classes partition each mineral's grains and area; contacts are symmetric; the report shows them
+    sizes = list(csv.DictReader((out / "grain_sizes.csv").read_text().splitlines()))
+    for code in {r["code"] for r in sizes}:
+        mine = [r for r in sizes if r["code"] == code]
+        if sum(int(r["grains"]) for r in mine):
+            assert sum(float(r["grain_fraction"]) for r in mine) == pytest.approx(1.0, abs=1e-4)
+            assert sum(float(r["area_share"]) for r in mine) == pytest.approx(1.0, abs=1e-4)
+    contacts = list(csv.DictReader((out / "contacts.csv").read_text().splitlines()))
+    labels = [r["label"] for r in contacts]
+    matrix = np.array([[float(r[lab]) for lab in labels] for r in contacts])
+    assert np.allclose(matrix, matrix.T) and matrix.sum() > 0
+    html = (out / "report.html").read_text()
+    assert html.count("<img") >= 3 and all(r["name"] in html for r in rows)
 
 
 def test_segment_shapefile_keeps_the_micrometre_crs(tiny_model, photo, tmp_path):
@@ -351,7 +365,7 @@ def test_segment_with_extra_crossed_polar_image(tmp_path, photo):
                      decoder_channels=[8, 8, 8, 8, 8], class_codes=codes, class_names=["a", "b", "c"],
                      normalization={"mode": "affine", "scale": [1 / 255] * 6, "offset": [0.0] * 6})
     model = save_model(build_model(card), card, tmp_path / "xpl.safetensors")
-    res = segment_image(photo, tmp_path / "c.tif", model_path=model, extra=[photo], min_grain_px=0)
+    res = segment_image(photo, tmp_path / "c.tif", SegmentParams(min_grain_px=0), model_path=model, extra=[photo])
     with rasterio.open(res.classes) as ds:
         assert set(np.unique(ds.read(1))) <= set(codes)
     with pytest.raises(GeocoreError, match="6 channels"):

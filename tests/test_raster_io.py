@@ -105,3 +105,21 @@ def test_read_window_nodata_and_nan_become_nan(tmp_path):
     assert np.isnan(w[1, 1]) and np.isnan(w[4, 3])
     assert w[0, 0] == a[1, 2]
     assert full.shape == (1, 10, 10) and np.isnan(full).sum() == 2
+
+
+def test_gtiff_profile_tiles_only_rasters_of_a_block_or_more(tmp_path):
+    import rasterio
+    from rasterio.transform import from_origin
+
+    from geocore.raster.profile import gtiff_profile
+
+    small = gtiff_profile(300, 100, 1, "uint8")
+    assert "tiled" not in small and "crs" not in small and "nodata" not in small
+    big = gtiff_profile(300, 256, 2, "float32", crs="EPSG:32633", transform=from_origin(0, 0, 1, 1),
+                        nodata=float("nan"), predictor=3)
+    with rasterio.open(tmp_path / "b.tif", "w", **big) as ds:
+        ds.write(np.ones((2, 256, 300), np.float32))
+    with rasterio.open(tmp_path / "b.tif") as ds:
+        assert ds.block_shapes[0] == (256, 256) and ds.compression.name.lower() == "deflate"
+        assert ds.crs.to_epsg() == 32633 and np.isnan(ds.nodata) and ds.count == 2
+    assert gtiff_profile(10, 10, tiled=True)["blockxsize"] == 256

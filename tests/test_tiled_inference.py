@@ -208,5 +208,6 @@ def test_real_unet_runs_and_reports_progress(tmp_path):
     seen = []
     data = read(predict_raster(src, tmp_path / "p.tif", model, card, params=TileParams(batch_size=4),
                                progress=seen.append))[0]
-    assert data.shape == (1, 100, 90) and np.all((data >= 0) & (data <= 1))
+    assert data.shape == (1, 100, 90) and np.isfinite(data).all()
+    assert data.std() > 1e-4  # a map that follows the field, not a constant
     assert seen == sorted(seen) and seen[-1] == pytest.approx(1.0) and len(seen) >= 2

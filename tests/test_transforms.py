@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +15,7 @@ from geocore.errors import GeocoreError
 from geocore.grids.io import Grid, read_grid, write_geotiff
 from geocore.magnetics import transforms as T
 from geocore.magnetics.forward import Prism, dipole_total_field, field_direction, total_field_anomaly
+from testdata import GEOSOFT_GRID, REAL, needs_real
 
 N = 128
 CELL = 50.0
@@ -188,13 +187,16 @@ def test_transform_command(tmp_path, capsys):
     assert -90 <= np.nanmin(tilt) < 0 < np.nanmax(tilt) <= 90
 
 
-DATA = Path(os.environ.get("GEOCORE_TEST_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))
-WITTICHICA = DATA / "grids" / "wittichica_residual_tmi_50m.grd"
+WITTICHICA = REAL / "grids" / "wittichica_residual_tmi_50m.grd"
 
 
-@pytest.mark.skipif(not WITTICHICA.is_file(), reason=f"{WITTICHICA} not found (set GEOCORE_TEST_DATA)")
-def test_every_transform_on_a_real_geosoft_grid():
-    grid = read_grid(WITTICHICA)
+@pytest.mark.parametrize("path", [GEOSOFT_GRID, pytest.param(WITTICHICA, marks=needs_real(WITTICHICA))],
+                         ids=["fixture", "real"])
+def test_every_transform_on_a_geosoft_grid(path):
+    """Every operation keeps the CRS, transform and dummies of a Geosoft grid: the seeded fixture
+    (30 x 40, 12 dummies) and, as an extra layer, the real Wittichica Creek grid."""
+    grid = read_grid(path)
+    assert grid.crs.to_epsg() == 26910
     dummies = np.isnan(grid.data)
     # Wittichica Creek, BC: IGRF about 75 deg inclination, 18 deg declination
     for op, extra in (("rtp", dict(inclination=75, declination=18)), ("up", dict(height=500.0)),

@@ -13,8 +13,8 @@ import rasterio
 from rasterio.transform import from_origin
 
 from geocore.errors import GeocoreError
-from geocore.lineaments.vectorize import (VectorizeParams, density_raster, preview_png, rose_diagram,
-                                          vectorize_probability, write_lines)
+from geocore.lineaments.products import density_raster, preview_png, rose_diagram
+from geocore.lineaments.vectorize import VectorizeParams, vectorize_probability, write_lines
 
 CELL = 50.0
 TRANSFORM = from_origin(400000.0, 7100000.0, CELL, CELL)

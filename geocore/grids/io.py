@@ -25,6 +25,7 @@ import numpy as np
 
 from ..errors import InputError, OutputError, ParameterError
 from ..files import atomic_output, check_not_input
+from ..raster.profile import gtiff_profile
 
 #: Suffixes read with harmonica's Geosoft reader (GDAL cannot).
 GEOSOFT_SUFFIXES = (".grd",)
@@ -299,7 +300,7 @@ def _read_gdal(path: Path, band: Optional[int], variable: Optional[str] = None) 
     import rasterio
     from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 
-    from ..raster.io import read_window
+    from ..raster.io import band_choice_error, read_window
 
     name = f'NETCDF:"{path}":{variable}' if variable else str(path)
     with warnings.catch_warnings():
@@ -320,8 +321,7 @@ def _read_gdal(path: Path, band: Optional[int], variable: Optional[str] = None) 
             return _read_gdal(Path(subs[0]), band)
         if band is None:
             if ds.count > 1:
-                msg = f"'{path}' has {ds.count} bands; choose one with {{param}} (1..{ds.count})"
-                raise ParameterError(msg, param="band")
+                raise band_choice_error(path, ds.count)
             band = 1
         if not 1 <= band <= ds.count:
             msg = f"band {band} is out of range: '{path}' has {ds.count} band(s); give {{param}} 1..{ds.count}"
@@ -621,11 +621,8 @@ def write_geotiff(grid: Grid, path: str | os.PathLike, *, dtype: Optional[str] =
     check_not_input([path], [grid.source] if grid.source else [])
     dtype = dtype or grid.dtype
     rows, cols = grid.shape
-    profile = dict(driver="GTiff", width=cols, height=rows, count=1, dtype=dtype, crs=grid.crs,
-                   transform=grid.transform, nodata=float("nan"), compress="deflate",
-                   predictor=3, BIGTIFF="IF_SAFER")
-    if rows >= 256 and cols >= 256:
-        profile.update(tiled=True, blockxsize=256, blockysize=256)
+    profile = gtiff_profile(cols, rows, 1, dtype, crs=grid.crs, transform=grid.transform, nodata=float("nan"),
+                            predictor=3)
     with atomic_output(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
         dst.write(grid.data.astype(dtype), 1)
         if grid.units:

@@ -22,7 +22,7 @@ from ..errors import GeocoreError, ParameterError
 from ..files import atomic_output, check_not_input
 from ..models import depends_on_tile, halo_cells, normalize, resolve_device
 from ..progress import Progress
-from ..raster.io import open_raster_checked, read_window
+from ..raster.io import band_choice_error, open_raster_checked, read_window
 
 #: Output block edge (cells) of the written GeoTIFF.
 OUT_BLOCK = 256
@@ -183,9 +183,8 @@ def _choose_bands(info_count: int, bands: Optional[Sequence[int]], card, path: P
         if info_count == need:
             return list(range(1, need + 1))
         if need == 1:
-            msg = f"'{path}' has {info_count} bands; choose one with {{param}} (1..{info_count})"
-        else:
-            msg = f"the model needs {need} bands but '{path}' has {info_count}; choose {need} bands"
+            raise band_choice_error(path, info_count)
+        msg = f"the model needs {need} bands but '{path}' has {info_count}; choose {need} bands"
         raise ParameterError(msg, param="band")
     bands = [int(b) for b in bands]
     if len(bands) != need:

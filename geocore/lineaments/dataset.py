@@ -21,7 +21,19 @@ from ..models.normalize import normalize
 from ..progress import Progress
 
 
-def _one(args):
+def generator_digest() -> str:
+    """Hash of the source of the code that makes the samples (generator, forward model, normalisation):
+    a cache made by other code is not reused."""
+    import importlib
+
+    h = hashlib.sha1()
+    for name in ("magnetics.synthetic", "magnetics.forward", "models.normalize"):
+        module = importlib.import_module(f"..{name}", __package__)
+        h.update(Path(module.__file__).read_bytes())
+    return h.hexdigest()[:12]
+
+
+def _make_sample(args):
     seed, index, size, cell, cfg_dict, norm = args
     cfg = SurveyConfig(**cfg_dict)
     s = synthesize_sample(np.random.default_rng([seed, index]), size, size, cell, cfg, parallel=False)
@@ -36,10 +48,12 @@ def generate_arrays(n: int, *, seed: int, size: int, cell_size: float, config: S
 
     Sample ``i`` depends only on ``(seed, i)`` and the configuration, so a run
     is reproducible and a cache can be reused. When ``cache_dir`` is given, the
-    arrays are stored there as ``.npz`` keyed by a hash of all parameters.
+    arrays are stored there as ``.npz`` keyed by a hash of all parameters and of the
+    generator's source code (:func:`generator_digest`).
     """
     prog = Progress.wrap(progress, cancel)
-    key = json.dumps(dict(n=n, seed=seed, size=size, cell=cell_size, cfg=asdict(config), norm=normalization),
+    key = json.dumps(dict(n=n, seed=seed, size=size, cell=cell_size, cfg=asdict(config), norm=normalization,
+                          code=generator_digest()),
                      sort_keys=True, default=list)
     digest = hashlib.sha1(key.encode()).hexdigest()[:12]
     cache = Path(cache_dir) / f"lineament_samples_{digest}.npz" if cache_dir else None
@@ -52,12 +66,12 @@ def generate_arrays(n: int, *, seed: int, size: int, cell_size: float, config: S
     workers = workers or 0
     if workers > 1:
         with ProcessPoolExecutor(workers) as pool:
-            for i, (x, y) in enumerate(pool.map(_one, jobs, chunksize=4)):
+            for i, (x, y) in enumerate(pool.map(_make_sample, jobs, chunksize=4)):
                 xs[i], ys[i] = x, y
                 prog.update((i + 1) / n)
     else:
         for i, job in enumerate(jobs):
-            xs[i], ys[i] = _one(job)
+            xs[i], ys[i] = _make_sample(job)
             prog.update((i + 1) / n)
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)

@@ -218,7 +218,8 @@ def write_polygons(gdf, path: str | os.PathLike) -> Path:
     """Write polygons atomically (GeoPackage, Shapefile or any OGR format by extension)."""
     path = Path(path)
     with atomic_output(path) as tmp, warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        # polygons of a plain photograph are in pixel coordinates, without a CRS: expected, not a warning
+        warnings.filterwarnings("ignore", message="'crs' was not provided", category=UserWarning)
         layer = path.stem if path.suffix.lower() == ".gpkg" else None
         gdf.to_file(tmp, layer=layer, engine="pyogrio")
         repair_prj(tmp)

@@ -106,30 +106,21 @@ def _cmd_annotate(args: argparse.Namespace) -> int:
 
 
 def _cmd_uncertainty(args: argparse.Namespace) -> int:
-    import tempfile
+    from ..errors import GeocoreError
+    from ..inference.tiled import TileParams
+    from .params import RegionParams
+    from .uncertainty import find_uncertain_regions
 
-    from .uncertainty import model_probabilities, uncertainty_regions
-
+    if args.model is None and (args.tta or args.probability_out):
+        raise GeocoreError("--tta and --probability-out need --model (the input is then the photo)")
     outputs = {"--out": args.out, "--map": args.map, "--probability-out": args.probability_out}
     check_distinct(outputs)
     check_not_input(list(outputs.values()), [args.input, args.model])
-    with output_set(inputs=[args.input, args.model]), _bar(args, "finding uncertain regions") as bar, \
-            tempfile.TemporaryDirectory(prefix=".geocore") as tmp:
-        probability = args.input
-        if args.model is not None:
-            from ..inference.tiled import TileParams
-
-            probability = args.probability_out or Path(tmp) / "probability.tif"
-            model_probabilities(args.input, args.model, probability, tta=args.tta,
-                                tile_params=TileParams(device=args.device),
-                                progress=(lambda f: bar(0.8 * f)) if bar else None)
-        elif args.tta or args.probability_out:
-            from ..errors import GeocoreError
-
-            raise GeocoreError("--tta and --probability-out need --model (the input is then the photo)")
-        res = uncertainty_regions(probability, args.out, share=args.share, metric=args.metric,
-                                  smooth_px=args.smooth, min_area_px=args.min_area, map_out=args.map,
-                                  progress=(lambda f: bar(0.8 + 0.2 * f)) if bar else None)
+    params = RegionParams(share=args.share, metric=args.metric, smooth_px=args.smooth, min_area_px=args.min_area)
+    with output_set(inputs=[args.input, args.model]), _bar(args, "finding uncertain regions") as bar:
+        res = find_uncertain_regions(args.input, args.out, params, model=args.model, tta=args.tta,
+                                     tile_params=TileParams(device=args.device), probability_out=args.probability_out,
+                                     map_out=args.map, progress=bar)
     print(res.summary())
     return 0
 

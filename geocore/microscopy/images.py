@@ -213,22 +213,15 @@ def write_bands(path: Path, bands: np.ndarray, *, like: Optional[Photo] = None, 
 
     if like is not None and like.georeferenced:
         transform, crs = like.transform, like.crs
-    profile = dict(driver="GTiff", count=bands.shape[0], height=bands.shape[1], width=bands.shape[2],
-                   dtype=bands.dtype.name, compress="deflate", tiled=True, blockxsize=256, blockysize=256)
-    if bands.shape[1] < 256 or bands.shape[2] < 256:
-        profile.update(tiled=False)
-        profile.pop("blockxsize")
-        profile.pop("blockysize")
+    from ..raster.profile import gtiff_profile
+
     # the pixel frame is left implicit (a plain image), unless a CRS is written: at 1 µm per pixel the
     # micrometre transform equals the pixel one, and a CRS without a transform is no georeferencing at all
-    if transform is not None and (transform != PIXEL_TRANSFORM or crs is not None):
-        profile["transform"] = transform
-    if crs is not None:
-        profile["crs"] = crs
+    keep_transform = transform is not None and (transform != PIXEL_TRANSFORM or crs is not None)
+    profile = gtiff_profile(bands.shape[2], bands.shape[1], bands.shape[0], bands.dtype.name, crs=crs,
+                            transform=transform if keep_transform else None, nodata=nodata)
     if photometric:
         profile["photometric"] = photometric
-    if nodata is not None:
-        profile["nodata"] = nodata
     with warnings.catch_warnings():
         from rasterio.errors import NotGeoreferencedWarning
 

@@ -21,6 +21,28 @@ DEFAULT_MIN_AREA_PX = 16
 
 
 @dataclass
+class RegionParams:
+    """Which part of an image :func:`geocore.microscopy.uncertainty.uncertainty_regions` selects.
+
+    Attributes
+    ----------
+    share : float
+        Share of the image to select, 0..1 (the paper's 5-10 %).
+    metric : {"entropy", "margin"}
+        Per-pixel uncertainty: normalised entropy, or 1 - (p1 - p2).
+    smooth_px : float
+        Gaussian smoothing of the uncertainty map before selection (pixels).
+    min_area_px : int
+        Smallest region kept (pixels).
+    """
+
+    share: float = DEFAULT_SHARE
+    metric: str = METRICS[0]
+    smooth_px: float = DEFAULT_SMOOTH_PX
+    min_area_px: int = DEFAULT_MIN_AREA_PX
+
+
+@dataclass
 class SuperpixelParams:
     """How the photo is over-segmented for superpixel-assisted annotation.
 

@@ -152,17 +152,17 @@ def simulate_strokes(mask: np.ndarray, share: float, *, seed: int = 0, step: flo
     while covered.sum() < target and order and k < 100000:
         c = order[k % len(order)]
         k += 1
-        r, q = candidates[c][rng.integers(len(candidates[c]))].astype(float)
-        pts = [(q + 0.5, r + 0.5)]
+        row, col = candidates[c][rng.integers(len(candidates[c]))].astype(float)
+        pts = [(col + 0.5, row + 0.5)]
         angle = rng.uniform(0, 2 * np.pi)
         for _ in range(rng.integers(max_steps // 2, max_steps)):
             angle += rng.normal(0, 0.4)
-            nr, nq = r + step * np.sin(angle), q + step * np.cos(angle)
-            ir, iq = int(nr), int(nq)
-            if not (0 <= ir < rows and 0 <= iq < cols) or not interior[c][ir, iq]:
+            nrow, ncol = row + step * np.sin(angle), col + step * np.cos(angle)
+            irow, icol = int(nrow), int(ncol)
+            if not (0 <= irow < rows and 0 <= icol < cols) or not interior[c][irow, icol]:
                 break
-            r, q = nr, nq
-            pts.append((q + 0.5, r + 0.5))
+            row, col = nrow, ncol
+            pts.append((col + 0.5, row + 0.5))
         if len(pts) >= 2:
             line = LineString(pts)
             strokes.append((c, line))
@@ -174,55 +174,3 @@ def simulate_strokes(mask: np.ndarray, share: float, *, seed: int = 0, step: flo
                               transform=from_origin(c0, r0, 1, -1))
             covered[r0:r1, c0:c1] |= burnt > 0
     return strokes
-
-
-class ColourClassifier:
-    """A stand-in probabilistic segmentation model for tests and measurements.
-
-    One Gaussian per class in RGB (full covariance) fitted on labelled pixels
-    of a (lightly smoothed) photo; :meth:`__call__` returns the posterior class
-    probabilities of every pixel, (C, rows, cols), for the classes 0..C-1.
-    Its mistakes are those of a real model in miniature: similar-coloured
-    minerals, grain boundaries, scratches and pits.
-    """
-
-    def __init__(self, n_classes: int = 15, smooth: float = 1.0, temperature: float = 1.0) -> None:
-        self.n_classes = n_classes
-        self.smooth = smooth
-        self.temperature = temperature
-        self.means: dict = {}
-        self.inv: dict = {}
-        self.logdet: dict = {}
-
-    def _prep(self, rgb: np.ndarray) -> np.ndarray:
-        from scipy.ndimage import gaussian_filter
-
-        img = rgb.astype(np.float64)
-        if self.smooth > 0:
-            img = gaussian_filter(img, sigma=(self.smooth, self.smooth, 0))
-        return img.reshape(-1, 3)
-
-    def fit(self, rgb: np.ndarray, mask: np.ndarray) -> "ColourClassifier":
-        x = self._prep(rgb)
-        y = mask.ravel()
-        for c in np.unique(y):
-            if c >= self.n_classes:
-                continue
-            xs = x[y == c]
-            cov = np.cov(xs.T) + 4.0 * np.eye(3)
-            self.means[int(c)] = xs.mean(axis=0)
-            self.inv[int(c)] = np.linalg.inv(cov)
-            self.logdet[int(c)] = np.linalg.slogdet(cov)[1]
-        return self
-
-    def __call__(self, rgb: np.ndarray) -> np.ndarray:
-        x = self._prep(rgb)
-        logp = np.full((self.n_classes, x.shape[0]), -np.inf)
-        for c, mu in self.means.items():
-            d = x - mu
-            logp[c] = -0.5 * (np.einsum("ni,ij,nj->n", d, self.inv[c], d) + self.logdet[c])
-        logp /= self.temperature
-        logp -= logp.max(axis=0, keepdims=True)
-        p = np.exp(logp)
-        p /= p.sum(axis=0, keepdims=True)
-        return p.reshape((self.n_classes,) + rgb.shape[:2]).astype(np.float32)

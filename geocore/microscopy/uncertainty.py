@@ -24,7 +24,7 @@ from ..errors import GeocoreError
 from ..files import atomic_output, check_not_input
 from ..progress import Progress
 from .images import PIXEL_TRANSFORM, write_bands
-from .params import DEFAULT_MIN_AREA_PX, DEFAULT_SHARE, DEFAULT_SMOOTH_PX, METRICS
+from .params import DEFAULT_MIN_AREA_PX, DEFAULT_SHARE, DEFAULT_SMOOTH_PX, METRICS, RegionParams
 
 #: The augmentations of :func:`tta_probabilities`: (name, forward on (H, W, ...), inverse on (C, H, W)).
 AUGMENTATIONS = {
@@ -357,10 +357,9 @@ class UncertaintyResult:
         return text
 
 
-def uncertainty_regions(probability: str | os.PathLike, regions_out: str | os.PathLike, *,
-                        share: float = DEFAULT_SHARE, metric: str = "entropy", smooth_px: float = DEFAULT_SMOOTH_PX,
-                        min_area_px: int = DEFAULT_MIN_AREA_PX, map_out: Optional[str | os.PathLike] = None, progress=None,
-                        cancel=None) -> UncertaintyResult:
+def uncertainty_regions(probability: str | os.PathLike, regions_out: str | os.PathLike,
+                        params: Optional[RegionParams] = None, *, map_out: Optional[str | os.PathLike] = None,
+                        progress=None, cancel=None) -> UncertaintyResult:
     """Polygons of the most uncertain ``share`` of a probability raster, ranked.
 
     Parameters
@@ -371,14 +370,16 @@ def uncertainty_regions(probability: str | os.PathLike, regions_out: str | os.Pa
         Polygons (GeoPackage, Shapefile, ...) with ``rank`` (1: least sure),
         ``mean_unc`` and ``max_unc`` (the chosen metric, 0..1), ``mean_margin``,
         ``pixels`` and ``area`` (square map units).
-    share, metric, smooth_px, min_area_px
-        See :func:`select_regions` and :func:`uncertainty`.
+    params : RegionParams, optional
+        Share, metric, smoothing and smallest region (defaults: :class:`RegionParams`).
     map_out : path, optional
         GeoTIFF of the per-pixel uncertainty (float32, 0..1).
     """
     from .annotate import write_polygons
 
     bar = Progress.wrap(progress, cancel)
+    params = params or RegionParams()
+    share, metric = params.share, params.metric
     if metric not in METRICS:
         msg = f"uncertainty metric '{metric}' is unknown; use one of {', '.join(METRICS)}"
         raise GeocoreError(msg)
@@ -388,7 +389,7 @@ def uncertainty_regions(probability: str | os.PathLike, regions_out: str | os.Pa
     check_not_input([regions_out, map_out], [probability])
     ent, mar, valid, transform, crs, georef = read_probabilities(probability, progress=bar.sub(0.0, 0.5))
     score = ent if metric == "entropy" else 1.0 - mar
-    labels, _ = select_regions(score, share, smooth_px=smooth_px, min_area_px=min_area_px, valid=valid)
+    labels, _ = select_regions(score, share, smooth_px=params.smooth_px, min_area_px=params.min_area_px, valid=valid)
     bar.update(0.7)
     gdf = regions_to_polygons(labels, score, transform=transform, crs=crs, margin_map=mar)
     bar.update(0.9)
@@ -407,3 +408,42 @@ def uncertainty_regions(probability: str | os.PathLike, regions_out: str | os.Pa
                     ds.update_tags(MODEL_NOTE=notice)
     return UncertaintyResult(Path(regions_out), len(gdf), float((labels > 0).sum() / max(valid.sum(), 1)),
                              Path(map_out) if map_out else None, notice=notice)
+
+
+def find_uncertain_regions(source: str | os.PathLike, regions_out: str | os.PathLike,
+                           params: Optional[RegionParams] = None, *, model: Optional[str | os.PathLike] = None,
+                           tta: bool = False, tile_params=None, probability_out: Optional[str | os.PathLike] = None,
+                           map_out: Optional[str | os.PathLike] = None, progress=None,
+                           cancel=None) -> UncertaintyResult:
+    """Both steps the CLI and QGIS run: a model's probabilities (when ``model`` is given), then the regions.
+
+    The outputs are written all or nothing (:func:`geocore.files.output_set`).
+
+    Parameters
+    ----------
+    source : path
+        With ``model``: the photo (or band stack) the model segments. Without: a
+        probability raster (one band per class).
+    regions_out, params, map_out
+        See :func:`uncertainty_regions`.
+    model : path, optional
+        geocore minerals model; see :func:`model_probabilities` for ``tta`` and
+        ``tile_params``.
+    probability_out : path, optional
+        Keep the model's probabilities there (default: a temporary file).
+    """
+    import tempfile
+
+    from ..files import output_set
+
+    bar = Progress.wrap(progress, cancel)
+    if model is None:
+        if tta or probability_out is not None:
+            raise GeocoreError("test-time augmentation and a probability output need a model "
+                               "(the input is then the photo)")
+        with output_set(inputs=[source]):
+            return uncertainty_regions(source, regions_out, params, map_out=map_out, progress=bar, cancel=cancel)
+    with output_set(inputs=[source, model]), tempfile.TemporaryDirectory(prefix=".geocore") as tmp:
+        probability = probability_out or Path(tmp) / "probability.tif"
+        model_probabilities(source, model, probability, tta=tta, tile_params=tile_params, progress=bar.sub(0.0, 0.8))
+        return uncertainty_regions(probability, regions_out, params, map_out=map_out, progress=bar.sub(0.8, 1.0))

@@ -68,11 +68,13 @@ def _cmd_evaluate(args) -> int:
 
 
 def _segment_kwargs(args) -> dict:
-    return dict(model_path=args.model, extra=args.extra or (), um_per_px=args.um_per_px,
-                probabilities=args.probabilities, vector_format=args.format, tile_size=args.tile,
-                overlap=args.overlap, batch_size=args.batch_size, device=args.device,
-                min_grain_px=args.min_grain_px, include_background=args.with_background,
-                size_classes=args.size_classes)
+    from .params import SegmentParams
+
+    params = SegmentParams(um_per_px=args.um_per_px, tile_size=args.tile, overlap=args.overlap,
+                           batch_size=args.batch_size, device=args.device, min_grain_px=args.min_grain_px,
+                           include_background=args.with_background, size_classes=args.size_classes)
+    return dict(params=params, model_path=args.model, extra=args.extra or (), probabilities=args.probabilities,
+                vector_format=args.format)
 
 
 def _segment_one(item, **kwargs):
@@ -155,6 +157,9 @@ def register(subparsers) -> None:
     e.add_argument("--json", type=Path, default=None, help="also write all metrics (with the confusion matrix) here")
     e.set_defaults(func=_cmd_evaluate)
 
+    from .params import SegmentParams
+
+    d = SegmentParams()
     g = sub.add_parser("segment", help="class map, mineral polygons and statistics of a photograph or panorama")
     g.add_argument("image", nargs="+", help="8-bit RGB photograph or panorama (JPEG, PNG, TIFF, ...); several files, "
                                             "folders or globs run as a batch, each into OUT_DIR/<name>/")
@@ -169,10 +174,10 @@ def register(subparsers) -> None:
                    "1698 x 1273 px, 10 classes)")
     g.add_argument("--format", default="gpkg", choices=("gpkg", "shp", "geojson"), help="polygon format")
     g.add_argument("--tile", type=int, default=None, help="tile size in px (default: the model's)")
-    g.add_argument("--overlap", type=float, default=0.5)
-    g.add_argument("--batch-size", type=int, default=4)
-    g.add_argument("--device", default="auto")
-    g.add_argument("--min-grain-px", type=int, default=16, help="merge patches smaller than this (px; 0: off)")
+    g.add_argument("--overlap", type=float, default=d.overlap)
+    g.add_argument("--batch-size", type=int, default=d.batch_size)
+    g.add_argument("--device", default=d.device)
+    g.add_argument("--min-grain-px", type=int, default=d.min_grain_px, help="merge patches smaller than this (px; 0: off)")
     g.add_argument("--with-background", action="store_true", help="polygons for non-ore too")
     g.add_argument("--size-classes", type=float, nargs="+", default=None, help="grain-size class edges in µm")
     add_scheduler_argument(g)

@@ -38,6 +38,10 @@ class Sample:
     extra: list = field(default_factory=list)
 
 
+class SplitNotFound(GeocoreError):
+    """A data folder has no such split: its ``imgs/<split>`` or ``masks/<split>`` folder is missing or empty."""
+
+
 def _find_image(folder: Path, stem: str) -> Optional[Path]:
     for s in IMAGE_SUFFIXES:
         for cand in (folder / (stem + s), folder / (stem + s.upper())):
@@ -61,10 +65,10 @@ def list_samples(root: str | os.PathLike, split: str = "train", extra: Sequence[
     if not root.is_dir():
         raise GeocoreError(f"data folder '{root}' does not exist; give a folder holding imgs/ and masks/")
     if not imgs.is_dir():
-        raise GeocoreError(f"'{imgs}' is missing; a LumenStone-layout folder holds imgs/{split}/NAME.jpg "
+        raise SplitNotFound(f"'{imgs}' is missing; a LumenStone-layout folder holds imgs/{split}/NAME.jpg "
                            f"and masks/{split}/NAME.png")
     if not masks.is_dir():
-        raise GeocoreError(f"'{masks}' is missing: the images in '{imgs}' have no masks")
+        raise SplitNotFound(f"'{masks}' is missing: the images in '{imgs}' have no masks")
     out = []
     for img in sorted(p for p in imgs.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
         mask = masks / (img.stem + ".png")
@@ -79,7 +83,7 @@ def list_samples(root: str | os.PathLike, split: str = "train", extra: Sequence[
             extras.append(e)
         out.append(Sample(img.stem, img, mask, extras))
     if not out:
-        raise GeocoreError(f"'{imgs}' holds no images (.jpg, .png, .tif); check the folder")
+        raise SplitNotFound(f"'{imgs}' holds no images (.jpg, .png, .tif); check the folder")
     return out
 
 

@@ -24,9 +24,13 @@ import numpy as np
 from ..errors import GeocoreError, ParameterError
 from ..files import atomic_output, check_not_input, prepare_out_dir, write_vector
 from ..progress import Progress
-from ..raster.io import available_memory, check_size
+from ..raster.io import check_size
 from ..raster.micrometre import is_micrometre_crs, micrometre_crs, micrometre_transform
+from ..raster.profile import gtiff_profile
+from ..raster.vrt import stack_bands_vrt
+from ..system import available_memory
 from .classes import BY_CODE, CLASSES
+from .params import SegmentParams
 
 #: File name of the shipped demo model inside ``geocore/minerals/models/``.
 SHIPPED_MODEL = "minerals_demo_mobilenetv2_unet.safetensors"
@@ -60,18 +64,12 @@ def check_photo(path: str | os.PathLike, in_channels: int = 3, extra: Sequence =
     Returns a dict with ``width``, ``height``, ``count``, ``crs``,
     ``transform``, ``georeferenced``.
     """
-    import rasterio
-    from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
+    from ..raster.io import open_gdal
 
     path = Path(path)
-    if not path.is_file():
-        raise GeocoreError(f"image '{path}' does not exist; check the path")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        try:
-            ds = rasterio.open(path)
-        except (RasterioIOError, OSError, ValueError) as exc:
-            raise GeocoreError(f"'{path}' is not an image GDAL can read; give a JPEG, PNG or TIFF photograph") from exc
+    ds = open_gdal(path, missing="image '{path}' does not exist; check the path",
+                   folder="image '{path}' is a folder; give the photograph's file",
+                   unreadable="'{path}' is not an image GDAL can read; give a JPEG, PNG or TIFF photograph")
     with ds:
         if ds.count < 3:
             raise GeocoreError(f"'{path}' is a grey image ({ds.count} band); the mineral models need RGB colour "
@@ -125,48 +123,12 @@ def pixel_size_um(crs, transform, um_per_px: Optional[float]) -> Optional[float]
 
 def _stack_vrt(image: Path, extra: Sequence, folder: Path) -> Path:
     """A VRT of the RGB bands of ``image`` followed by those of each extra image."""
-    return _stack_bands([str(Path(p).resolve()) for p in (image, *extra)], folder / "stack.vrt")
-
-
-def _stack_bands(parts: list, out: Path) -> Path:
-    """Write a GDAL VRT stacking bands 1-3 of every file in ``parts`` (the first gives size,
-    transform and CRS). Plain XML, so that no GDAL Python bindings are needed."""
-    from xml.sax.saxutils import escape
-
-    import rasterio
-
-    with rasterio.open(parts[0]) as first:
-        width, height, transform, crs = first.width, first.height, first.transform, first.crs
-    lines = [f'<VRTDataset rasterXSize="{width}" rasterYSize="{height}">']
-    if crs is not None:
-        lines.append(f"  <SRS>{escape(crs.to_wkt())}</SRS>")
-    lines.append("  <GeoTransform>" + ", ".join(repr(float(v)) for v in transform.to_gdal()) + "</GeoTransform>")
-    n = 0
-    for p in parts:
-        for b in (1, 2, 3):
-            n += 1
-            lines += [f'  <VRTRasterBand dataType="Byte" band="{n}">',
-                      "    <SimpleSource>",
-                      f'      <SourceFilename relativeToVRT="0">{escape(str(p))}</SourceFilename>',
-                      f"      <SourceBand>{b}</SourceBand>",
-                      f'      <SrcRect xOff="0" yOff="0" xSize="{width}" ySize="{height}"/>',
-                      f'      <DstRect xOff="0" yOff="0" xSize="{width}" ySize="{height}"/>',
-                      "    </SimpleSource>",
-                      "  </VRTRasterBand>"]
-    lines.append("</VRTDataset>")
-    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return out
+    return stack_bands_vrt([str(Path(p).resolve()) for p in (image, *extra)], folder / "stack.vrt")
 
 
 #: Probabilities are stored as uint8: value = round(p * PROB_SCALE); 255 is nodata; GDAL scale 1/PROB_SCALE.
 PROB_SCALE = 254
 PROB_NODATA = 255
-
-
-def _geotiff_profile(width: int, height: int, count: int, dtype: str, crs, transform, nodata) -> dict:
-    return dict(driver="GTiff", width=width, height=height, count=count, dtype=dtype, crs=crs, transform=transform,
-                nodata=nodata, tiled=True, blockxsize=256, blockysize=256, compress="deflate",
-                BIGTIFF="IF_SAFER")
 
 
 def write_class_map(prob_path: Path, dst: Path, codes: Sequence[int], *, crs=None, transform=None,
@@ -216,7 +178,8 @@ def write_class_map(prob_path: Path, dst: Path, codes: Sequence[int], *, crs=Non
         pout = None
         if probabilities_dst is not None:
             pout = stack.enter_context(rasterio.open(
-                probabilities_dst, "w", **_geotiff_profile(W, H, ds.count, "uint8", crs, transform, PROB_NODATA)))
+                probabilities_dst, "w", **gtiff_profile(W, H, ds.count, "uint8", crs=crs, transform=transform,
+                                                        nodata=PROB_NODATA, tiled=True)))
             pout.scales = [1.0 / PROB_SCALE] * ds.count
             pout.offsets = [0.0] * ds.count
             for i, c in enumerate(codes):
@@ -241,7 +204,7 @@ def write_class_map(prob_path: Path, dst: Path, codes: Sequence[int], *, crs=Non
                         mask=None if not nodata.any() else ~nodata)
     classes[nodata] = 255
     prog.update(0.8)
-    profile = _geotiff_profile(W, H, 1, "uint8", crs, transform, 255)
+    profile = gtiff_profile(W, H, 1, "uint8", crs=crs, transform=transform, nodata=255, tiled=True)
     with warnings.catch_warnings(), atomic_output(dst) as tmp:
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
         out = rasterio.open(tmp, "w", **profile)
@@ -274,9 +237,8 @@ def write_photo_copy(image: Path, dst: Path, crs, transform, progress=None) -> P
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
         with rasterio.open(image) as src:
             H, W = src.height, src.width
-            profile = _geotiff_profile(W, H, 3, "uint8", crs, transform, None)
-            profile.update(photometric="RGB", predictor=2, interleave="pixel")
-            profile.pop("nodata")
+            profile = gtiff_profile(W, H, 3, "uint8", crs=crs, transform=transform, tiled=True, predictor=2,
+                                    photometric="RGB", interleave="pixel")
             with rasterio.open(dst, "w", **profile) as out:
                 out.update_tags(SOURCE=str(Path(image).name), UM_PER_PX=f"{abs(transform.a):g}",
                                 UNITS="micrometre")
@@ -391,6 +353,23 @@ class SegmentResult:
         return "\n".join(out)
 
 
+def _checked_model(image: Path, extra: Sequence, model_path, tiles):
+    """The mineral model and the photo's facts, after every check that can fail before any work."""
+    from ..models.network import load_model
+
+    info = check_photo(image, 3 + 3 * len(extra), extra)
+    model, card = load_model(model_path or default_model_path(), device="cpu")
+    if card.task != "minerals" or not card.class_codes:
+        raise GeocoreError(f"model '{model_path}' is a {card.task} model without class codes; give a mineral model")
+    tiles.checked_tile_size(card)
+    if int(card.in_channels) != 3 + 3 * len(extra):
+        n = (int(card.in_channels) - 3) // 3
+        raise GeocoreError(f"the model takes {card.in_channels} channels (RGB + {n} aligned extra image"
+                           f"{'s' if n != 1 else ''}); {len(extra)} extra image(s) were given")
+    check_memory(info["width"], info["height"])
+    return model, card, info
+
+
 def output_frame(info: dict, um_per_px: Optional[float]):
     """CRS and transform of the outputs for an image (:func:`check_photo` info) and a pixel size.
 
@@ -416,9 +395,23 @@ def output_frame(info: dict, um_per_px: Optional[float]):
     return None, Affine(1.0, 0.0, 0.0, 0.0, -1.0, 0.0), False
 
 
+def _write_statistics(classes: np.ndarray, px: Optional[float], params: SegmentParams, stats_dir, stack, cancel,
+                      *, source: str, warning: str):
+    """Mineral statistics of the class map (micrometres where the pixel size ``px`` is known)."""
+    from .stats import statistics_from_classes, write_statistics
+
+    if px is None:
+        warnings.warn("no pixel size given (--um-per-px): statistics are in pixels, not micrometres",
+                      UserWarning, stacklevel=3)
+    st = statistics_from_classes(classes, pixel_size=px or 1.0, size_classes=params.size_classes, cancel=cancel)
+    paths = write_statistics(st, stats_dir, stack=stack, source=source, warning=warning)
+    return paths, {BY_CODE[c].label: f for c, f in st.area_fraction.items()}
+
+
 def segment_image(
     image: str | os.PathLike,
     classes_path: str | os.PathLike,
+    params: Optional[SegmentParams] = None,
     *,
     polygons_path: Optional[str | os.PathLike] = None,
     probabilities_path: Optional[str | os.PathLike] = None,
@@ -426,14 +419,6 @@ def segment_image(
     photo_path: Optional[str | os.PathLike] = None,
     model_path: Optional[str | os.PathLike] = None,
     extra: Sequence[str | os.PathLike] = (),
-    um_per_px: Optional[float] = None,
-    tile_size: Optional[int] = None,
-    overlap: float = 0.5,
-    batch_size: int = 4,
-    device: str = "auto",
-    min_grain_px: int = 16,
-    include_background: bool = False,
-    size_classes: Optional[Sequence[float]] = None,
     progress=None,
     cancel=None,
 ) -> SegmentResult:
@@ -446,6 +431,9 @@ def segment_image(
     classes_path : path
         Class map GeoTIFF to write: uint8 LumenStone codes, 255 = nodata,
         with the LumenStone palette.
+    params : SegmentParams, optional
+        Pixel size, tiling, speck merging, background polygons and size
+        classes (defaults: :class:`~geocore.minerals.params.SegmentParams`).
     polygons_path : path, optional
         Grain polygons (.gpkg, .shp, ...) with code, label, name, area
         (square micrometres with ``um_per_px``), perimeter and ecd.
@@ -467,49 +455,26 @@ def segment_image(
         synthetic sections; every output then says so).
     extra : list of paths
         Aligned extra photographs (e.g. crossed polars) for models with 3 + 3N inputs.
-    um_per_px : float, optional
-        Pixel size in micrometres. The outputs are then in the micrometre
-        frame of :mod:`geocore.raster.micrometre` (origin at the top-left
-        corner, x right, y up). Without it, a georeferenced image keeps its
-        CRS and a plain photograph is in its pixel frame (x = column,
-        y = -row, as QGIS shows it).
-    tile_size, overlap, batch_size, device
-        Tiling of the shared engine (tile default: the model card's).
-    min_grain_px : int
-        Patches smaller than this many pixels are merged into their
-        neighbour before polygons and statistics (0: raw arg-max).
-    include_background : bool
-        Give polygons for non-ore too.
-    size_classes : list of float, optional
-        Grain-size class edges in micrometres for the statistics.
 
     All outputs appear together at the end; an error or a cancel leaves none.
     """
-    from ..inference.tiled import TileParams, predict_raster
-    from ..models.network import load_model
+    from rasterio.errors import NotGeoreferencedWarning
 
+    from ..inference.tiled import predict_raster
+
+    params = params or SegmentParams()
     image = Path(image)
     prog = Progress.wrap(progress, cancel)
     outs = [p for p in (classes_path, polygons_path, probabilities_path, photo_path) if p is not None]
     check_not_input(outs, [image, *extra])
-    _check_um(um_per_px)
-    params = TileParams(tile_size=tile_size, overlap=overlap, batch_size=batch_size, device=device)
-    params.check()
-    info = check_photo(image, 3 + 3 * len(extra), extra)
-    model, card = load_model(model_path or default_model_path(), device="cpu")
-    if card.task != "minerals" or not card.class_codes:
-        raise GeocoreError(f"model '{model_path}' is a {card.task} model without class codes; give a mineral model")
-    params.checked_tile_size(card)
-    if int(card.in_channels) != 3 + 3 * len(extra):
-        n = (int(card.in_channels) - 3) // 3
-        raise GeocoreError(f"the model takes {card.in_channels} channels (RGB + {n} aligned extra image"
-                           f"{'s' if n != 1 else ''}); {len(extra)} extra image(s) were given")
-    check_memory(info["width"], info["height"])
+    _check_um(params.um_per_px)
+    tiles = params.tile_params()
+    model, card, info = _checked_model(image, extra, model_path, tiles)
     if stats_dir is not None and Path(stats_dir).exists() and not Path(stats_dir).is_dir():
         prepare_out_dir(stats_dir)
-    crs, transform, needs_copy = output_frame(info, um_per_px)
+    crs, transform, needs_copy = output_frame(info, params.um_per_px)
     notice = model_notice(card)  # carried by the result, the files' metadata and the report
-    px = pixel_size_um(crs, transform, um_per_px)
+    px = pixel_size_um(crs, transform, params.um_per_px)
     tags = {"MODEL": str(card.name), "UNITS": "micrometre" if px else "pixel"}
     if notice:
         tags["MODEL_NOTE"] = notice
@@ -524,13 +489,13 @@ def segment_image(
         bands = list(range(1, card.in_channels + 1))
         prob_tmp = tmpdir / "probabilities.tif"
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            predict_raster(src, prob_tmp, model, card, bands=bands, params=params, progress=prog.sub(0.01, 0.75))
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)  # a plain photograph: pixel coordinates
+            predict_raster(src, prob_tmp, model, card, bands=bands, params=tiles, progress=prog.sub(0.01, 0.75))
         prog.check()
         classes_out = stack.enter_context(atomic_output(classes_path))
         probs_out = stack.enter_context(atomic_output(probabilities_path)) if probabilities_path is not None else None
         classes = write_class_map(prob_tmp, classes_out, card.class_codes, crs=crs, transform=transform,
-                                  min_grain_px=min_grain_px, probabilities_dst=probs_out, tags=tags,
+                                  min_grain_px=params.min_grain_px, probabilities_dst=probs_out, tags=tags,
                                   progress=prog.sub(0.75, 0.82))
         result = SegmentResult(classes=Path(classes_path), notice=notice, um_per_px=px)
         if probabilities_path is not None:
@@ -541,29 +506,23 @@ def segment_image(
             result.photo = Path(photo_path)
         prog.check()
         if polygons_path is not None:
-            gdf = polygons_from_classes(classes, transform, crs, include_background=include_background)
+            gdf = polygons_from_classes(classes, transform, crs, include_background=params.include_background)
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message=".*crs.*not provided")  # pixel coordinates
                 write_vector(gdf, stack.enter_context(atomic_output(polygons_path)))
             result.polygons, result.n_polygons = Path(polygons_path), len(gdf)
         prog.update(0.9)
         if stats_dir is not None:
-            from .stats import statistics_from_classes, write_statistics
-
-            if px is None:
-                warnings.warn("no pixel size given (--um-per-px): statistics are in pixels, not micrometres",
-                              UserWarning, stacklevel=2)
-            st = statistics_from_classes(classes, pixel_size=px or 1.0, size_classes=size_classes,
-                                         cancel=cancel)
-            result.stats = write_statistics(st, stats_dir, stack=stack, source=f"Photograph: {image.name}; "
-                                            f"model: {card.name}", warning=notice)
-            result.fractions = {BY_CODE[c].label: f for c, f in st.area_fraction.items()}
+            result.stats, result.fractions = _write_statistics(
+                classes, px, params, stats_dir, stack, cancel,
+                source=f"Photograph: {image.name}; model: {card.name}", warning=notice)
         prog.check()
     prog.update(1.0)
     return result
 
 
-def segment_to_folder(image, out_dir, *, probabilities: bool = False, vector_format: str = "gpkg", **kwargs) -> SegmentResult:
+def segment_to_folder(image, out_dir, params: Optional[SegmentParams] = None, *, probabilities: bool = False,
+                      vector_format: str = "gpkg", **kwargs) -> SegmentResult:
     """:func:`segment_image` into ``out_dir``: classes.tif, minerals.gpkg, stats.csv, the report and,
     for a plain photograph with a pixel size, photo.tif (the photograph in the outputs' micrometre frame)."""
     fmt = vector_format.lower().lstrip(".")
@@ -572,7 +531,7 @@ def segment_to_folder(image, out_dir, *, probabilities: bool = False, vector_for
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         prepare_out_dir(out)
-    return segment_image(image, out / "classes.tif", polygons_path=out / f"minerals.{fmt}",
+    return segment_image(image, out / "classes.tif", params, polygons_path=out / f"minerals.{fmt}",
                          probabilities_path=out / "probabilities.tif" if probabilities else None,
                          photo_path=out / "photo.tif", stats_dir=out, **kwargs)
 
@@ -585,6 +544,7 @@ def predict_classes(model, card, image: np.ndarray, *, tile_size: Optional[int] 
     (without the speck merging).
     """
     import rasterio
+    from rasterio.errors import NotGeoreferencedWarning
 
     from ..inference.tiled import TileParams, predict_raster
 
@@ -592,7 +552,7 @@ def predict_classes(model, card, image: np.ndarray, *, tile_size: Optional[int] 
     with tempfile.TemporaryDirectory(prefix="geocore-eval-") as tmp:
         src, dst = Path(tmp) / "image.tif", Path(tmp) / "prob.tif"
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)  # an array without georeferencing
             with rasterio.open(src, "w", driver="GTiff", width=w, height=h, count=c, dtype="uint8") as ds:
                 ds.write(np.moveaxis(image, -1, 0))
             predict_raster(src, dst, model, card, params=TileParams(tile_size=tile_size, overlap=overlap,

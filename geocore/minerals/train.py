@@ -27,8 +27,9 @@ from ..models.network import build_model, load_model, resolve_device, save_model
 from ..models.training import (ConfigFromNamespace, epoch_logger, model_file, optimizer_step, out_of_time,
                                save_checkpoint, show_batch, tqdm_bar)
 from ..progress import Progress
+from . import params as P
 from .classes import BY_CODE, CODES, IGNORE, parse_codes
-from .lumenstone import load_split
+from .lumenstone import SplitNotFound, load_split
 from .metrics import ConfusionMatrix
 from .sampler import BalancedPatchSampler, compare_balance, make_torch_dataset
 
@@ -44,16 +45,16 @@ class MineralTrainConfig(ConfigFromNamespace):
     out: Path = Path("minerals.safetensors")
     classes: Optional[str] = None
     extra: list = field(default_factory=list)
-    arch: str = "Unet"
-    encoder: str = "vgg16"
+    arch: str = P.ARCHITECTURES[0]
+    encoder: str = P.DEFAULT_ENCODER
     decoder_channels: list = field(default_factory=lambda: list(UNET_DECODER))
-    patch: int = 256
+    patch: int = P.DEFAULT_PATCH
     tile_size: int = 0
-    batch_size: int = 8
-    epochs: int = 50
-    patches_per_epoch: int = 1000
+    batch_size: int = P.DEFAULT_BATCH_SIZE
+    epochs: int = P.DEFAULT_EPOCHS
+    patches_per_epoch: int = P.DEFAULT_PATCHES_PER_EPOCH
     val_patches: int = 64
-    lr: float = 1e-3
+    lr: float = P.DEFAULT_LR
     patience: int = 5
     balanced: bool = True
     augment: bool = True
@@ -153,6 +154,66 @@ def _val_patches(images, masks, codes, patch, n, seed):
     return np.stack(xs), np.stack(ys)
 
 
+def _training_data(config: MineralTrainConfig, prog: Progress):
+    """Training and test images and masks of the folders, and the class codes the model will learn."""
+    allowed = parse_codes(config.classes) if config.classes else CODES
+    images, masks, _ = load_split(config.data, "train", config.extra, allowed, progress=prog)
+    try:
+        t_images, t_masks, _ = load_split(config.data, "test", config.extra, allowed)
+    except SplitNotFound as exc:
+        raise GeocoreError(f"{exc}; training needs a test split (imgs/test, masks/test) to check progress") from exc
+    codes = list(allowed) if config.classes else _codes_in(masks)
+    if len(codes) < 2:
+        raise GeocoreError(f"the training masks hold only class {codes}; at least two classes are needed")
+    return images, masks, t_images, t_masks, codes
+
+
+def _new_card(config: MineralTrainConfig, codes: Sequence[int]) -> ModelCard:
+    """The card of the model to train: network, inputs (8-bit RGB + extras scaled to 0..1) and classes."""
+    in_channels = 3 + 3 * len(config.extra)
+    return ModelCard(name=config.name, task="minerals", architecture=config.arch, encoder=config.encoder,
+                     in_channels=in_channels, classes=len(codes), tile_size=config.tile_size or 2 * config.patch,
+                     normalization={"mode": "affine", "scale": [1 / 255.0] * in_channels, "offset": [0.0] * in_channels},
+                     decoder_channels=list(config.decoder_channels) if config.arch in ("Unet", "UnetPlusPlus") else [],
+                     class_names=[BY_CODE[c].name for c in codes], class_codes=codes, notes=config.notes)
+
+
+def _validate(model, vx: np.ndarray, vy: np.ndarray, loss_fn, n_classes: int, batch_size: int, device):
+    """Mean loss and confusion matrix (class indices) of the validation patches."""
+    import torch
+
+    model.eval()
+    with torch.inference_mode():
+        vl, cm = 0.0, ConfusionMatrix(list(range(n_classes)))
+        for i in range(0, len(vx), batch_size):
+            xb = torch.from_numpy(vx[i:i + batch_size]).to(device)
+            yb = torch.from_numpy(vy[i:i + batch_size]).to(device)
+            logits = model(xb)
+            vl += float(loss_fn(logits, yb)) * len(xb)
+            cm.update(yb.cpu().numpy().astype(np.uint8), logits.argmax(1).cpu().numpy().astype(np.uint8))
+        vl /= max(len(vx), 1)
+    return vl, cm
+
+
+def _training_record(config: MineralTrainConfig, n_train: int, n_test: int, balance: dict, history: list,
+                     device: str, minutes: float) -> dict:
+    """The ``training`` section of the card: data, sampler, optimiser, augmentation, command and history."""
+    return dict(
+        data=dict(folders=[str(Path(p).name) for p in config.data], train_images=n_train,
+                  test_images=n_test, extra=list(config.extra), **_generator(config.data)),
+        sampler=dict(kind="class-balanced" if config.balanced else "random", patch=config.patch,
+                     patches_per_epoch=config.patches_per_epoch,
+                     balance_rarest_over_commonest={"random": round(balance["random"], 4),
+                                                    "balanced": round(balance["balanced"], 4)}),
+        optimizer=dict(name="Adam", lr=config.lr, schedule="ReduceLROnPlateau(factor 0.5, patience "
+                       f"{config.patience})", loss="cross-entropy", batch_size=config.batch_size,
+                       epochs_planned=config.epochs, epochs_run=len(history)),
+        augment="rotations/reflections, scale 0.9-1.1, brightness 0.85-1.15, colour 3 %" if config.augment else "none",
+        encoder_init="random (trained from scratch)",
+        command=config.command(), seed=config.seed, device=device,
+        training_minutes=round(minutes, 2), history=history)
+
+
 def train_mineral_model(config: MineralTrainConfig, *, progress=None, cancel=None, show_progress: bool = False,
                         log: Optional[Callable[[str], None]] = None) -> Path:
     """Train a mineral segmentation model on LumenStone-layout folders and write it with its card.
@@ -176,23 +237,8 @@ def train_mineral_model(config: MineralTrainConfig, *, progress=None, cancel=Non
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
 
-    allowed = parse_codes(config.classes) if config.classes else CODES
-    images, masks, names = load_split(config.data, "train", config.extra, allowed, progress=prog.sub(0, 0.04))
-    try:
-        t_images, t_masks, _ = load_split(config.data, "test", config.extra, allowed)
-    except GeocoreError as exc:
-        if "missing" in str(exc) or "no images" in str(exc):
-            raise GeocoreError(f"{exc}; training needs a test split (imgs/test, masks/test) to check progress") from exc
-        raise
-    codes = list(allowed) if config.classes else _codes_in(masks)
-    if len(codes) < 2:
-        raise GeocoreError(f"the training masks hold only class {codes}; at least two classes are needed")
-    in_channels = 3 + 3 * len(config.extra)
-    card = ModelCard(name=config.name, task="minerals", architecture=config.arch, encoder=config.encoder,
-                     in_channels=in_channels, classes=len(codes), tile_size=config.tile_size or 2 * config.patch,
-                     normalization={"mode": "affine", "scale": [1 / 255.0] * in_channels, "offset": [0.0] * in_channels},
-                     decoder_channels=list(config.decoder_channels) if config.arch in ("Unet", "UnetPlusPlus") else [],
-                     class_names=[BY_CODE[c].name for c in codes], class_codes=codes, notes=config.notes)
+    images, masks, t_images, t_masks, codes = _training_data(config, prog.sub(0, 0.04))
+    card = _new_card(config, codes)
     model = build_model(card).to(device)
     balance = compare_balance(masks, codes, config.patch, n=min(500, config.patches_per_epoch), seed=config.seed)
     log(f"classes {codes}; {len(images)} training and {len(t_images)} test images; class balance "
@@ -226,16 +272,7 @@ def train_mineral_model(config: MineralTrainConfig, *, progress=None, cancel=Non
             if out_of_time(t0, config.max_minutes):
                 stopped = True
                 break
-        model.eval()
-        with torch.inference_mode():
-            vl, cm = 0.0, ConfusionMatrix(list(range(len(codes))))
-            for i in range(0, len(vx), config.batch_size):
-                xb = torch.from_numpy(vx[i:i + config.batch_size]).to(device)
-                yb = torch.from_numpy(vy[i:i + config.batch_size]).to(device)
-                logits = model(xb)
-                vl += float(loss_fn(logits, yb)) * len(xb)
-                cm.update(yb.cpu().numpy().astype(np.uint8), logits.argmax(1).cpu().numpy().astype(np.uint8))
-            vl /= max(len(vx), 1)
+        vl, cm = _validate(model, vx, vy, loss_fn, len(codes), config.batch_size, device)
         sched.step(vl)
         rec = dict(epoch=epoch + 1, train_loss=run / max(seen, 1), val_loss=vl, val_mean_iou=cm.mean_iou(),
                    val_pixel_accuracy=cm.pixel_accuracy(), lr=opt.param_groups[0]["lr"],
@@ -259,20 +296,7 @@ def train_mineral_model(config: MineralTrainConfig, *, progress=None, cancel=Non
                 v.copy_(v.half().float())
     test = evaluate_arrays(model, card, t_images, t_masks, progress=prog.sub(0.9, 0.99))
     log(f"test images: mIoU {test['mean_iou']:.4f}, pixel accuracy {test['pixel_accuracy']:.4f}")
-    card.training = dict(
-        data=dict(folders=[str(Path(p).name) for p in config.data], train_images=len(images),
-                  test_images=len(t_images), extra=list(config.extra), **_generator(config.data)),
-        sampler=dict(kind="class-balanced" if config.balanced else "random", patch=config.patch,
-                     patches_per_epoch=config.patches_per_epoch,
-                     balance_rarest_over_commonest={"random": round(balance["random"], 4),
-                                                    "balanced": round(balance["balanced"], 4)}),
-        optimizer=dict(name="Adam", lr=config.lr, schedule="ReduceLROnPlateau(factor 0.5, patience "
-                       f"{config.patience})", loss="cross-entropy", batch_size=config.batch_size,
-                       epochs_planned=config.epochs, epochs_run=len(history)),
-        augment="rotations/reflections, scale 0.9-1.1, brightness 0.85-1.15, colour 3 %" if config.augment else "none",
-        encoder_init="random (trained from scratch)",
-        command=config.command(), seed=config.seed, device=device,
-        training_minutes=round(train_minutes, 2), history=history)
+    card.training = _training_record(config, len(images), len(t_images), balance, history, device, train_minutes)
     card.metrics = {"test": {k: test[k] for k in ("mean_iou", "pixel_accuracy", "iou")},
                     "definition": "IoU per class summed over the test set, mean over present classes; "
                                   "pixel accuracy over labelled pixels (LumenStone paper)"}

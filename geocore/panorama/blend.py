@@ -28,10 +28,8 @@ from typing import Callable, Iterator, Optional, Sequence, Tuple
 
 import numpy as np
 
+from .params import BLENDS, INTERPOLATIONS  # noqa: F401 (the choices live with the other stitching options)
 from .register import PairResult
-
-INTERPOLATIONS = ("cubic", "linear", "nearest")
-BLENDS = ("feather", "nearest")
 
 
 def gain_compensation(n: int, pairs: Sequence[PairResult], max_value: float, *, sigma_n: float = 2.0 / 255.0,

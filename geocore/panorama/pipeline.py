@@ -16,8 +16,9 @@ import numpy as np
 from ..errors import GeocoreError
 from ..files import all_or_nothing, atomic_output, check_not_input, prepare_out_dir
 from ..progress import Progress
-from .blend import BLENDS, INTERPOLATIONS, composite_strips, gain_compensation, panorama_frame
+from .blend import composite_strips, gain_compensation, panorama_frame
 from .corrections import Corrections, Distortion, estimate_radial_distortion
+from .params import BLENDS, DEFAULT_MIN_SCORE, DEFAULT_OUTLIER_PX, DEFAULT_UM_PER_PX, INTERPOLATIONS, LAYOUTS, METHODS, MODELS
 from .placement import Placement, place_tiles, refine_affine
 from .register import GreyTiles, PairResult, RegisterParams, register_pairs
 from .tiles import TileSet, TileStore, discover_tiles, grid_pairs
@@ -61,26 +62,26 @@ class StitchParams:
         them when needed).
     """
 
-    um_per_px: float = 1.0
+    um_per_px: float = DEFAULT_UM_PER_PX
     positions: Optional[str] = None
-    layout: str = "auto"
+    layout: str = LAYOUTS[0]
     flat_field: Optional[str] = None
     distortion: Optional[Sequence[float]] = None
-    method: str = "phase"
-    model: str = "translation"
-    min_score: float = 0.2
-    outlier_px: float = 2.0
+    method: str = METHODS[0]
+    model: str = MODELS[0]
+    min_score: float = DEFAULT_MIN_SCORE
+    outlier_px: float = DEFAULT_OUTLIER_PX
     gain: bool = True
-    blend: str = "feather"
-    interpolation: str = "cubic"
+    blend: str = BLENDS[0]
+    interpolation: str = INTERPOLATIONS[0]
     overviews: bool = False
 
     def check(self) -> None:
         if not (self.um_per_px > 0 and np.isfinite(self.um_per_px)):
             raise GeocoreError(f"pixel size must be a positive number of micrometres, not {self.um_per_px}")
-        if self.method not in ("phase", "features"):
+        if self.method not in METHODS:
             raise GeocoreError(f"registration method must be phase or features, not {self.method!r}")
-        if self.model not in ("translation", "affine"):
+        if self.model not in MODELS:
             raise GeocoreError(f"model must be translation or affine, not {self.model!r}")
         if self.blend not in BLENDS:
             raise GeocoreError(f"blend must be one of {', '.join(BLENDS)}, not {self.blend!r}")
@@ -253,7 +254,8 @@ def stitch(
             notes.append(f"estimated lens distortion k1 = {k1:.4f} (spread of the local shifts along the overlaps "
                          f"{first:.3f} px uncorrected, {after:.3f} px in the last round)")
             prog = prog.sub(0.3, 1.0)
-        return _stitch_with_store(tileset, store, out, params, prog, report_p, tiles_p, layout_p, names, notes, start)
+        return _stitch_with_store(_Run(tileset, store, params, names, notes, start),
+                                  _Outputs(out, report_p, tiles_p, layout_p), prog)
     finally:
         store.close()
         shutil.rmtree(spill, ignore_errors=True)
@@ -274,57 +276,96 @@ def _estimate_distortion(tileset, store, params, prog):
     return k1, before, after
 
 
-def _stitch_with_store(tileset, store, out, params, prog, report_p, tiles_p, layout_p, names, notes, start):
-    # --- registration
+@dataclass
+class _Run:
+    """What one stitching run carries from step to step."""
+
+    tileset: TileSet
+    store: TileStore
+    params: StitchParams
+    names: List[str]
+    notes: List[str]
+    start: float
+
+
+@dataclass
+class _Outputs:
+    """The panorama and the optional reports (None: not written)."""
+
+    panorama: Path
+    report: Optional[Path]
+    tiles: Optional[Path]
+    layout: Optional[Path]
+
+
+def _register(run: _Run, prog: Progress) -> List[PairResult]:
+    """Pairwise shifts of the candidate pairs (shrunk copies of every tile first, for the coarse search)."""
+    tileset, params = run.tileset, run.params
     rparams = RegisterParams(method=params.method, min_score=params.min_score,
                              points_per_pair=3 if params.model == "affine" else 0)
     grey_bytes = tileset.height * tileset.width * np.dtype(tileset.dtype).itemsize
-    grey = GreyTiles(store.load, len(tileset), tileset.shape, rparams, cache_size=max(3, (48 << 20) // grey_bytes))
-    p_reg = prog.sub(0.0, 0.45)
+    grey = GreyTiles(run.store.load, len(tileset), tileset.shape, rparams, cache_size=max(3, (48 << 20) // grey_bytes))
     for i in range(len(tileset)):  # every tile once: shrunk copies for the coarse search
         grey.shrunk(i)
-        p_reg.update(0.2 * (i + 1) / len(tileset))
+        prog.update(0.2 * (i + 1) / len(tileset))
     candidates = candidate_pairs(tileset)
-    pairs = register_pairs(grey, candidates, rparams, progress=p_reg.sub(0.2, 1.0).update)
+    pairs = register_pairs(grey, candidates, rparams, progress=prog.sub(0.2, 1.0).update)
     grey.cache.clear()
+    return pairs
 
-    # --- placement
+
+def _place(run: _Run, pairs: Sequence[PairResult]):
+    """Global placement, gains and the panorama frame: (placement, gains, frame, positions, (rows, cols))."""
+    tileset, params = run.tileset, run.params
     grid_rc = [(t.row, t.col) for t in tileset.tiles] if tileset.layout == "grid" else None
     stage = np.array([t.stage_yx for t in tileset.tiles]) if tileset.layout == "stage" else None
     placement = place_tiles(len(tileset), pairs, layout=tileset.layout, grid_rc=grid_rc, stage_yx=stage,
-                            outlier_px=params.outlier_px, names=names)
+                            outlier_px=params.outlier_px, names=run.names)
     if params.model == "affine":
         placement = refine_affine(placement, pairs, tileset.shape)
-    notes += placement.notes
+    run.notes += placement.notes
     gains = (gain_compensation(len(tileset), pairs, tileset.max_value) if params.gain
              else np.ones(len(tileset)))
-    frame, (rows, cols) = panorama_frame(placement.transforms if placement.transforms is not None
-                                         else placement.positions, tileset.shape)
+    frame, size = panorama_frame(placement.transforms if placement.transforms is not None
+                                 else placement.positions, tileset.shape)
     positions = frame[:, :, 2] if frame.ndim == 3 else frame
-    prog.update(0.5)
+    return placement, gains, frame, positions, size
 
-    # --- blend and write, atomically
-    p_write = prog.sub(0.5, 1.0)
-    strips = composite_strips(frame, tileset.shape, (rows, cols), tileset.bands, tileset.dtype, store.read_rows,
+
+def _write_outputs(run: _Run, outputs: _Outputs, pairs, placement: Placement, gains, frame, positions, size,
+                   prog: Progress) -> None:
+    """Blend and write the panorama and the reports, each atomically."""
+    tileset, params, names = run.tileset, run.params, run.names
+    rows, cols = size
+    strips = composite_strips(frame, tileset.shape, (rows, cols), tileset.bands, tileset.dtype, run.store.read_rows,
                               gains=gains, blend=params.blend, interpolation=params.interpolation)
     tags = {"GEOCORE_TILES": str(len(tileset)), "GEOCORE_RMS_PX": f"{placement.rms:.4f}"}
-    with atomic_output(out) as tmp:
+    with atomic_output(outputs.panorama) as tmp:
         write_panorama(tmp, strips, rows=rows, cols=cols, bands=tileset.bands, dtype=tileset.dtype,
                        um_per_px=params.um_per_px, overviews=params.overviews, tags=tags,
-                       progress=p_write.sub(0.0, 0.95).update)
-        if report_p:
-            with atomic_output(report_p) as t2:
+                       progress=prog.sub(0.0, 0.95).update)
+        if outputs.report:
+            with atomic_output(outputs.report) as t2:
                 write_pairs_csv(t2, pairs, names)
-        if tiles_p:
-            with atomic_output(tiles_p) as t3:
+        if outputs.tiles:
+            with atomic_output(outputs.tiles) as t3:
                 write_tiles_csv(t3, names, positions, gains, placement, tileset, params.um_per_px, rows)
-        if layout_p:
-            with atomic_output(layout_p) as t4:
+        if outputs.layout:
+            with atomic_output(outputs.layout) as t4:
                 plot_layout(t4, names, positions, tileset.shape, pairs, (rows, cols), placement)
-    p_write.update(1.0)
-    return StitchResult(panorama=out, report=report_p, tiles_report=tiles_p, layout_png=layout_p, rows=rows, cols=cols,
-                        n_tiles=len(tileset), layout=tileset.layout, positions=positions, names=names, pairs=pairs,
-                        placement=placement, gains=gains, seconds=time.perf_counter() - start, notes=notes)
+    prog.update(1.0)
+
+
+def _stitch_with_store(run: _Run, outputs: _Outputs, prog: Progress) -> StitchResult:
+    """Registration, placement, then blending and writing, of tiles already decoded into ``run.store``."""
+    pairs = _register(run, prog.sub(0.0, 0.45))
+    placement, gains, frame, positions, (rows, cols) = _place(run, pairs)
+    prog.update(0.5)
+    _write_outputs(run, outputs, pairs, placement, gains, frame, positions, (rows, cols), prog.sub(0.5, 1.0))
+    return StitchResult(panorama=outputs.panorama, report=outputs.report, tiles_report=outputs.tiles,
+                        layout_png=outputs.layout, rows=rows, cols=cols, n_tiles=len(run.tileset),
+                        layout=run.tileset.layout, positions=positions, names=run.names, pairs=pairs,
+                        placement=placement, gains=gains, seconds=time.perf_counter() - run.start, notes=run.notes)
 
 
 # ----------------------------------------------------------------------------- reports

@@ -15,6 +15,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from ..errors import GeocoreError, ParameterError
+from ..system import available_memory
 
 #: Longest edge of the decimated read used by the quick "any valid cell?" check.
 QUICK_CHECK_EDGE = 1024
@@ -100,6 +101,11 @@ def open_gdal(path: Path, *, missing: str, folder: Optional[str], unreadable: st
             raise GeocoreError(unreadable.format(path=path)) from exc
 
 
+def band_choice_error(path, count: int) -> ParameterError:
+    """The error for a raster of ``count`` bands read without naming one (the message all readers share)."""
+    return ParameterError(f"'{path}' has {count} bands; choose one with {{param}} (1..{count})", param="band")
+
+
 def _open(path: Path):
     arcinfo_grid = path.is_dir() and any(path.glob("*.adf"))
     return open_gdal(path, missing="input raster '{path}' does not exist; check the path",
@@ -154,8 +160,7 @@ def open_raster_checked(
         count = ds.count
         if band is None:
             if count > 1:
-                msg = f"'{path}' has {count} bands; choose one with {{param}} (1..{count})"
-                raise ParameterError(msg, param="band")
+                raise band_choice_error(path, count)
             band = 1
         band = int(band)
         if not 1 <= band <= count:
@@ -188,21 +193,6 @@ def open_raster_checked(
         warnings.warn(f"'{path}' is not georeferenced; outputs are in pixel coordinates",
                       NotGeoreferencedGrid, stacklevel=2)
     return info
-
-
-def available_memory() -> Optional[int]:
-    """Bytes of memory available to a new allocation (Linux ``MemAvailable``), None when unknown."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
 
 
 def check_size(width: int, height: int, path, *, minimum: int = 8, bytes_per_cell: float = 0.0,

@@ -1,8 +1,8 @@
 """The geocore Processing algorithms, one thin adapter per library function."""
 
-from .grids import CompareLineaments, ConvertGrid, GridFlightLines, TransformGrid
+from .grids import ConvertGrid, GridFlightLines, TransformGrid
 from .libraries import InstallDependencies
-from .lineaments import DetectLineaments, FinetuneLineamentModel, VectorizeLineaments
+from .lineaments import CompareLineaments, DetectLineaments, FinetuneLineamentModel, VectorizeLineaments
 from .magnetics import SynthesizeSurvey
 from .microscopy import AlignPolarized, ColourCorrect, ColourFit, FlatField, SuperpixelAnnotate, UncertaintyRegions
 from .minerals import EvaluateMineralModel, MineralStatistics, SegmentMinerals, SynthesizeSection, TrainMineralModel

@@ -1,5 +1,6 @@
-"""Lineament algorithms: detection with a trained network, and vectorisation of
-a probability raster into lineament axes."""
+"""Lineament algorithms: detection with a trained network, vectorisation of
+a probability raster into lineament axes, and the comparison of detected
+lineaments with an expert interpretation, and fine-tuning a model on interpreted lines."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from qgis.core import (
     QgsProcessingOutputNumber,
     QgsProcessingParameterBand,
     QgsProcessingParameterEnum,
+    QgsProcessingParameterFeatureSource,
     QgsProcessingParameterFile,
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterNumber,
@@ -20,6 +22,7 @@ from qgis.core import (
 
 from ..compat import FILE_BEHAVIOR_FILE, FLAG_ADVANCED, NUMBER_DOUBLE, NUMBER_INTEGER, SOURCE_VECTOR_LINE
 from .base import DEVICES, GeocoreAlgorithm, number_range
+from .grids import optional_double
 from .outputs import geotiff_output
 
 LINE_FIELDS = "<code>length</code> (map units), <code>azimuth</code> (degrees clockwise from north, 0..180), " \
@@ -365,3 +368,80 @@ records the grid, the lines, the settings and the held-out scores.</li></ul>"""
                 feedback.pushInfo(f"held out ({label}): recall {s['recall']:.3f}, precision {s['precision']:.3f}, "
                                   f"F1 {s['f1']:.3f}")
         return {"OUTPUT_MODEL": str(model)}
+
+
+class CompareLineaments(GeocoreAlgorithm):
+    NAME = "comparelineaments"
+    DISPLAY_NAME = "Compare lineaments with an expert interpretation"
+    GROUP = "lineaments"
+    HELP = """<p>Measures how well detected lineaments agree with lines mapped by an expert, by length:
+<b>recall</b> is the share of the expert's length within the distance tolerance of a detected line,
+<b>precision</b> the share of the detected length within the tolerance of an expert line, and <b>F1</b>
+their harmonic mean. Optionally a match must also run within a strike tolerance.</p>
+<p>To tell agreement from chance, the same scores are computed against the expert lines moved where they
+cannot be right: shifted sideways by a few kilometres, and rotated 90&deg; about their centres. The
+<b>lift</b> is the real F1 over the chance F1: well above 1 means the agreement beats chance.</p>
+<h3>Inputs</h3>
+<ul><li><b>Detected lineaments</b>, <b>expert lineaments</b>: line layers in any CRS (reprojected; lengths in
+metres in the grid's CRS, else the first projected one).</li>
+<li><b>Distance tolerance</b> in metres; <b>strike tolerance</b> in degrees (empty: any strike).</li>
+<li><b>Grid</b> (optional): drawn under the overlay; the chance lines are clipped to its extent.</li></ul>
+<h3>Outputs</h3>
+<ul><li><b>Scores table</b> (CSV): recall, precision, F1 and lengths for the real comparison and both chance
+baselines, with the lift.</li>
+<li><b>Per-line table</b> (CSV, optional): for each expert line, its length, matched length and fraction, the
+detected line holding most of the match, mean distance and strike difference.</li>
+<li><b>Overlay</b> (PNG, optional): the grid, expert lines in yellow, detected lines in black.</li>
+<li>Recall, precision, F1 and the two lifts as numbers.</li></ul>"""
+
+    def initAlgorithm(self, config=None) -> None:  # noqa: N802
+        self.addParameter(QgsProcessingParameterFeatureSource("DETECTED", "Detected lineaments",
+                                                              types=[SOURCE_VECTOR_LINE]))
+        self.addParameter(QgsProcessingParameterFeatureSource("EXPERT", "Expert lineaments",
+                                                              types=[SOURCE_VECTOR_LINE]))
+        self.addParameter(QgsProcessingParameterNumber("TOLERANCE", "Distance tolerance (m)", type=NUMBER_DOUBLE,
+                                                       defaultValue=500.0, **number_range("tolerance")))
+        self.addParameter(QgsProcessingParameterNumber("STRIKE_TOLERANCE", "Strike tolerance (degrees; empty: any)",
+                                                       type=NUMBER_DOUBLE, optional=True,
+                                                       **number_range("strike_tolerance")))
+        self.addParameter(QgsProcessingParameterRasterLayer("GRID", "Grid (for the overlay)", optional=True))
+        shift = QgsProcessingParameterNumber("SHIFT", "Sideways shift of the chance baseline (m; empty: 3 km)",
+                                             type=NUMBER_DOUBLE, optional=True, minValue=0.001)
+        shift.setFlags(shift.flags() | FLAG_ADVANCED)
+        self.addParameter(shift)
+        self.addParameter(QgsProcessingParameterFileDestination("OUTPUT_SCORES", "Scores table",
+                                                                fileFilter="CSV files (*.csv)"))
+        self.addParameter(QgsProcessingParameterFileDestination("OUTPUT_TABLE", "Per-line table",
+                                                                fileFilter="CSV files (*.csv)", optional=True,
+                                                                createByDefault=False))
+        self.addParameter(QgsProcessingParameterFileDestination("OUTPUT_FIGURE", "Overlay", optional=True,
+                                                                fileFilter="PNG files (*.png)",
+                                                                createByDefault=False))
+        for name, label in (("RECALL", "Recall"), ("PRECISION", "Precision"), ("F1", "F1"),
+                            ("LIFT_SHIFTED", "Lift over the shifted baseline"),
+                            ("LIFT_ROTATED", "Lift over the rotated baseline")):
+            self.addOutput(QgsProcessingOutputNumber(name, label))
+
+    def call_geocore(self, parameters: Dict, context, feedback) -> Dict:
+        from geocore.lineaments.compare import CompareParams, compare_files, overlay_png, write_tables
+
+        params = CompareParams(tolerance=self.parameterAsDouble(parameters, "TOLERANCE", context),
+                               strike_tolerance=optional_double(self, parameters, "STRIKE_TOLERANCE", context),
+                               shift=optional_double(self, parameters, "SHIFT", context))
+        paths = [self.parameterAsCompatibleSourceLayerPath(parameters, name, context, ["gpkg", "shp", "geojson"],
+                                                            "gpkg", feedback) for name in ("DETECTED", "EXPERT")]
+        grid = self.raster_source(parameters, "GRID", context) if parameters.get("GRID") else None
+        scores_csv = self.parameterAsFileOutput(parameters, "OUTPUT_SCORES", context)
+        table_csv = self.parameterAsFileOutput(parameters, "OUTPUT_TABLE", context) or None
+        figure = self.parameterAsFileOutput(parameters, "OUTPUT_FIGURE", context) or None
+        result, grid_obj = compare_files(paths[0], paths[1], params, grid_path=grid,
+                                         progress=self.progress(feedback), cancel=feedback.isCanceled)
+        write_tables(result, scores_csv, table_csv)
+        if figure:
+            overlay_png(result, figure, grid_obj)
+        for line in result.summary().splitlines():
+            feedback.pushInfo(line)
+        s = result.scores
+        return {"OUTPUT_SCORES": scores_csv, "OUTPUT_TABLE": table_csv, "OUTPUT_FIGURE": figure,
+                "RECALL": s.recall, "PRECISION": s.precision, "F1": s.f1,
+                "LIFT_SHIFTED": result.lift("shifted"), "LIFT_ROTATED": result.lift("rotated")}

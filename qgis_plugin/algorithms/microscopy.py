@@ -408,32 +408,23 @@ regions smaller than the minimum area are dropped.</p>"""
     def call_geocore(self, parameters: Dict, context, feedback) -> Dict:
         from contextlib import nullcontext
 
-        from geocore.microscopy.uncertainty import uncertainty_regions
+        from geocore.inference.tiled import TileParams
+        from geocore.microscopy.uncertainty import find_uncertain_regions
 
         regions = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
         map_out = self.parameterAsOutputLayer(parameters, "OUTPUT_MAP", context) or None
         model = self.parameterAsFile(parameters, "MODEL", context) or None
-        source = self.raster_source(parameters, "INPUT", context)
-        bar = self.progress(feedback)
-        with (geotiff_output(map_out) if map_out else nullcontext(None)) as map_tif, \
-                tempfile.TemporaryDirectory(prefix="uncertainty", dir=QgsProcessingUtils.tempFolder()) as tmp:
-            if model:
-                from geocore.inference.tiled import TileParams
-                from geocore.microscopy.uncertainty import model_probabilities
-
-                source = str(model_probabilities(
-                    source, model, Path(tmp) / "probability.tif",
-                    tta=self.parameterAsBool(parameters, "TTA", context),
-                    tile_params=TileParams(device=DEVICES[self.parameterAsEnum(parameters, "DEVICE", context)]),
-                    progress=lambda f: bar(0.8 * f), cancel=feedback.isCanceled))
-                bar = (lambda f, _outer=bar: _outer(0.8 + 0.2 * f))
-            result = uncertainty_regions(
-                source, regions,
-                share=self.parameterAsDouble(parameters, "SHARE", context),
-                metric=_params().METRICS[self.parameterAsEnum(parameters, "METRIC", context)],
-                smooth_px=self.parameterAsDouble(parameters, "SMOOTH", context),
-                min_area_px=self.parameterAsInt(parameters, "MIN_AREA", context),
-                map_out=map_tif, progress=bar, cancel=feedback.isCanceled)
+        params = _params().RegionParams(
+            share=self.parameterAsDouble(parameters, "SHARE", context),
+            metric=_params().METRICS[self.parameterAsEnum(parameters, "METRIC", context)],
+            smooth_px=self.parameterAsDouble(parameters, "SMOOTH", context),
+            min_area_px=self.parameterAsInt(parameters, "MIN_AREA", context))
+        with (geotiff_output(map_out) if map_out else nullcontext(None)) as map_tif:
+            result = find_uncertain_regions(
+                self.raster_source(parameters, "INPUT", context), regions, params, model=model,
+                tta=bool(model) and self.parameterAsBool(parameters, "TTA", context),
+                tile_params=TileParams(device=DEVICES[self.parameterAsEnum(parameters, "DEVICE", context)]),
+                map_out=map_tif, progress=self.progress(feedback), cancel=feedback.isCanceled)
         from .minerals import demo_tag
 
         if result.notice:

@@ -29,8 +29,16 @@ from ..compat import FILE_BEHAVIOR_FILE, FILE_BEHAVIOR_FOLDER, NUMBER_DOUBLE, NU
 from .base import DEVICES, GeocoreAlgorithm, advanced, integer_param, number_range
 from .outputs import geotiff_output
 
-ARCHITECTURES = ["Unet", "PSPNet", "FPN", "DeepLabV3Plus", "UnetPlusPlus"]
 SPLITS = ["test", "train"]
+
+
+def _minerals_params():
+    """geocore's mineral defaults (a standard-library module: fine before the libraries are installed);
+    imported when an algorithm is built, once the plugin has put its geocore on ``sys.path``."""
+    from geocore.minerals import params
+
+    return params
+
 
 CLASS_TABLE = """<p>Classes (LumenStone codes): 0 non-ore, 1 chalcopyrite, 2 galena, 3 magnetite, 4 bornite,
 5 pyrrhotite, 6 pyrite, 7 pentlandite, 8 sphalerite, 9 arsenopyrite, 10 hematite, 11 tennantite,
@@ -133,6 +141,7 @@ with a pixel size).</li>
 {CLASS_TABLE}"""
 
     def initAlgorithm(self, config=None) -> None:  # noqa: N802
+        defaults = _minerals_params().SegmentParams()
         self.addParameter(QgsProcessingParameterRasterLayer("INPUT", "Photograph (8-bit RGB)"))
         self.addParameter(QgsProcessingParameterFile("MODEL", "Model (.safetensors; empty: shipped DEMO model)",
                                                      behavior=FILE_BEHAVIOR_FILE, extension="safetensors",
@@ -142,12 +151,13 @@ with a pixel size).</li>
         self.addParameter(QgsProcessingParameterNumber("TILE_SIZE", "Tile size in pixels (0: the model's)",
                                                        type=NUMBER_INTEGER, defaultValue=0, minValue=0))
         self.addParameter(QgsProcessingParameterNumber("OVERLAP", "Tile overlap (fraction)", type=NUMBER_DOUBLE,
-                                                       defaultValue=0.5, minValue=0.0, maxValue=0.9))
+                                                       defaultValue=defaults.overlap, minValue=0.0, maxValue=0.9))
         self.addParameter(QgsProcessingParameterNumber("MIN_GRAIN_PX", "Smallest grain (pixels; smaller patches are merged)",
-                                                       type=NUMBER_INTEGER, defaultValue=16, minValue=0))
+                                                       type=NUMBER_INTEGER, defaultValue=defaults.min_grain_px,
+                                                       minValue=0))
         self.addParameter(QgsProcessingParameterEnum("DEVICE", "Device", options=DEVICES, defaultValue=0))
         self.addParameter(advanced(QgsProcessingParameterBoolean("WITH_BACKGROUND", "Polygons for non-ore too",
-                                                                 defaultValue=False)))
+                                                                 defaultValue=defaults.include_background)))
         self.addParameter(advanced(_size_param()))
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT_CLASSES", "Mineral classes"))
         polygons = QgsProcessingParameterVectorDestination("OUTPUT_POLYGONS", "Mineral polygons",
@@ -176,20 +186,22 @@ with a pixel size).</li>
         stats = self.parameterAsString(parameters, "OUTPUT_STATS", context) or None
         um = self.parameterAsDouble(parameters, "UM_PER_PX", context)
         tile = self.parameterAsInt(parameters, "TILE_SIZE", context)
+        params = _minerals_params().SegmentParams(
+            um_per_px=um if um > 0 else None, tile_size=tile if tile > 0 else None,
+            overlap=self.parameterAsDouble(parameters, "OVERLAP", context),
+            device=DEVICES[self.parameterAsEnum(parameters, "DEVICE", context)],
+            min_grain_px=self.parameterAsInt(parameters, "MIN_GRAIN_PX", context),
+            include_background=self.parameterAsBool(parameters, "WITH_BACKGROUND", context),
+            size_classes=_size_classes(self.parameterAsString(parameters, "SIZE_CLASSES", context)))
         with contextlib.ExitStack() as stack:
             classes_tif = stack.enter_context(geotiff_output(classes))
             probs_tif = stack.enter_context(geotiff_output(probs)) if probs else None
             photo_tif = stack.enter_context(geotiff_output(photo)) if photo else None
             result = segment_image(
-                image, classes_tif, polygons_path=polygons, probabilities_path=probs_tif, photo_path=photo_tif,
-                    stats_dir=stats, model_path=self.parameterAsFile(parameters, "MODEL", context) or None,
-                    um_per_px=um if um > 0 else None, tile_size=tile if tile > 0 else None,
-                    overlap=self.parameterAsDouble(parameters, "OVERLAP", context),
-                    device=DEVICES[self.parameterAsEnum(parameters, "DEVICE", context)],
-                    min_grain_px=self.parameterAsInt(parameters, "MIN_GRAIN_PX", context),
-                    include_background=self.parameterAsBool(parameters, "WITH_BACKGROUND", context),
-                    size_classes=_size_classes(self.parameterAsString(parameters, "SIZE_CLASSES", context)),
-                    progress=self.progress(feedback), cancel=feedback.isCanceled)
+                image, classes_tif, params, polygons_path=polygons, probabilities_path=probs_tif,
+                photo_path=photo_tif, stats_dir=stats,
+                model_path=self.parameterAsFile(parameters, "MODEL", context) or None,
+                progress=self.progress(feedback), cancel=feedback.isCanceled)
         if result.notice:
             feedback.pushWarning(f"WARNING: {result.notice}")
         feedback.pushInfo(f"{result.n_polygons} grain polygons written to {polygons}")
@@ -356,20 +368,22 @@ default, PSPNet + resnet18 the paper's best.</li>
 {CLASS_TABLE}"""
 
     def initAlgorithm(self, config=None) -> None:  # noqa: N802
+        P = _minerals_params()  # noqa: N806 (the library's defaults)
         self.addParameter(QgsProcessingParameterFile("DATA", "Data set folder (LumenStone layout)",
                                                      behavior=FILE_BEHAVIOR_FOLDER))
         self.addParameter(QgsProcessingParameterFile("DATA2", "Second data set folder", behavior=FILE_BEHAVIOR_FOLDER,
                                                      optional=True))
         self.addParameter(QgsProcessingParameterString("CLASSES", "Classes (S1, S1+S2, codes; empty: from the masks)",
                                                        defaultValue="", optional=True))
-        self.addParameter(QgsProcessingParameterEnum("ARCH", "Architecture", options=ARCHITECTURES, defaultValue=0))
-        self.addParameter(QgsProcessingParameterString("ENCODER", "Encoder", defaultValue="vgg16"))
-        self.addParameter(integer_param("PATCH", "Patch size (pixels, multiple of 32)", 256, 32))
-        self.addParameter(integer_param("EPOCHS", "Epochs", 50))
-        self.addParameter(integer_param("PATCHES_PER_EPOCH", "Patches per epoch", 1000))
-        self.addParameter(integer_param("BATCH_SIZE", "Batch size", 8))
+        self.addParameter(QgsProcessingParameterEnum("ARCH", "Architecture", options=list(P.ARCHITECTURES),
+                                                     defaultValue=0))
+        self.addParameter(QgsProcessingParameterString("ENCODER", "Encoder", defaultValue=P.DEFAULT_ENCODER))
+        self.addParameter(integer_param("PATCH", "Patch size (pixels, multiple of 32)", P.DEFAULT_PATCH, 32))
+        self.addParameter(integer_param("EPOCHS", "Epochs", P.DEFAULT_EPOCHS))
+        self.addParameter(integer_param("PATCHES_PER_EPOCH", "Patches per epoch", P.DEFAULT_PATCHES_PER_EPOCH))
+        self.addParameter(integer_param("BATCH_SIZE", "Batch size", P.DEFAULT_BATCH_SIZE))
         self.addParameter(QgsProcessingParameterNumber("LEARNING_RATE", "Learning rate", type=NUMBER_DOUBLE,
-                                                       defaultValue=1e-3, **number_range("lr")))
+                                                       defaultValue=P.DEFAULT_LR, **number_range("lr")))
         self.addParameter(integer_param("SEED", "Random seed", 0, 0))
         self.addParameter(QgsProcessingParameterEnum("DEVICE", "Device", options=DEVICES, defaultValue=0))
         self.addParameter(QgsProcessingParameterFileDestination("OUTPUT_MODEL", "Model",
@@ -385,7 +399,7 @@ default, PSPNet + resnet18 the paper's best.</li>
         second = self.parameterAsFile(parameters, "DATA2", context)
         if second:
             data.append(second)
-        arch = ARCHITECTURES[self.parameterAsEnum(parameters, "ARCH", context)]
+        arch = _minerals_params().ARCHITECTURES[self.parameterAsEnum(parameters, "ARCH", context)]
         config = MineralTrainConfig(
             data=data, out=Path(self.parameterAsFileOutput(parameters, "OUTPUT_MODEL", context)),
             classes=self.parameterAsString(parameters, "CLASSES", context) or None, arch=arch,

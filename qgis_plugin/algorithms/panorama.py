@@ -21,11 +21,14 @@ from ..compat import FILE_BEHAVIOR_FILE, FILE_BEHAVIOR_FOLDER, FLAG_ADVANCED, NU
 from .base import GeocoreAlgorithm, number_range
 from .outputs import geotiff_output
 
-LAYOUTS = ["auto", "grid", "unordered"]
-METHODS = ["phase", "features"]
-MODELS = ["translation", "affine"]
-BLENDS = ["feather", "nearest"]
-INTERPOLATIONS = ["cubic", "linear", "nearest"]
+
+
+def _params():
+    """geocore's stitching choices and defaults (a standard-library module: fine before the libraries are
+    installed); imported when the algorithm is built, once the plugin has put its geocore on ``sys.path``."""
+    from geocore.panorama import params
+
+    return params
 
 
 class StitchPanorama(GeocoreAlgorithm):
@@ -64,12 +67,13 @@ overlap nothing are reported and placed by the grid), per-tile gain compensation
 invents no detail.</p>"""
 
     def initAlgorithm(self, config=None) -> None:  # noqa: N802
+        P = _params()  # noqa: N806 (the library's constants)
         self.addParameter(QgsProcessingParameterFile("FOLDER", "Folder of tiles", behavior=FILE_BEHAVIOR_FOLDER,
                                                      optional=True))
         self.addParameter(QgsProcessingParameterMultipleLayers("TILES", "Tile files", layerType=SOURCE_RASTER,
                                                                optional=True))
         self.addParameter(QgsProcessingParameterNumber("UM_PER_PX", "Pixel size (micrometres)", type=NUMBER_DOUBLE,
-                                                       defaultValue=1.0, minValue=1e-6))
+                                                       defaultValue=P.DEFAULT_UM_PER_PX, minValue=1e-6))
         self.addParameter(QgsProcessingParameterFile("POSITIONS", "Stage positions (CSV)", behavior=FILE_BEHAVIOR_FILE,
                                                      extension="csv", optional=True))
         self.addParameter(QgsProcessingParameterFile("FLAT_FIELD", "Flat-field reference image",
@@ -77,17 +81,17 @@ invents no detail.</p>"""
         self.addParameter(QgsProcessingParameterString("DISTORTION", "Lens distortion k1 k2 p1 p2 k3, or 'estimate' (optional)",
                                                        optional=True))
         advanced = [
-            QgsProcessingParameterEnum("LAYOUT", "Layout", options=LAYOUTS, defaultValue=0),
-            QgsProcessingParameterEnum("METHOD", "Registration", options=METHODS, defaultValue=0),
-            QgsProcessingParameterEnum("MODEL", "Tile motion", options=MODELS, defaultValue=0),
+            QgsProcessingParameterEnum("LAYOUT", "Layout", options=list(P.LAYOUTS), defaultValue=0),
+            QgsProcessingParameterEnum("METHOD", "Registration", options=list(P.METHODS), defaultValue=0),
+            QgsProcessingParameterEnum("MODEL", "Tile motion", options=list(P.MODELS), defaultValue=0),
             QgsProcessingParameterNumber("MIN_SCORE", "Smallest overlap correlation of a used pair",
-                                         type=NUMBER_DOUBLE, defaultValue=0.2, **number_range("min_score")),
-            QgsProcessingParameterNumber("OUTLIER_PX", "Outlier threshold (px)", type=NUMBER_DOUBLE, defaultValue=2.0,
-                                         minValue=0.1),
+                                         type=NUMBER_DOUBLE, defaultValue=P.DEFAULT_MIN_SCORE, **number_range("min_score")),
+            QgsProcessingParameterNumber("OUTLIER_PX", "Outlier threshold (px)", type=NUMBER_DOUBLE,
+                                         defaultValue=P.DEFAULT_OUTLIER_PX, minValue=0.1),
             QgsProcessingParameterBoolean("GAIN", "Exposure (gain) compensation", defaultValue=True),
             QgsProcessingParameterBoolean("OVERVIEWS", "Build overviews (quicker display)", defaultValue=True),
-            QgsProcessingParameterEnum("BLEND", "Blending", options=BLENDS, defaultValue=0),
-            QgsProcessingParameterEnum("INTERPOLATION", "Sub-pixel resampling", options=INTERPOLATIONS,
+            QgsProcessingParameterEnum("BLEND", "Blending", options=list(P.BLENDS), defaultValue=0),
+            QgsProcessingParameterEnum("INTERPOLATION", "Sub-pixel resampling", options=list(P.INTERPOLATIONS),
                                        defaultValue=0),
         ]
         for param in advanced:
@@ -107,9 +111,9 @@ invents no detail.</p>"""
         self.addOutput(QgsProcessingOutputNumber("N_TILES", "Tiles"))
 
     def call_geocore(self, parameters: Dict, context, feedback) -> Dict:
-        from geocore.errors import GeocoreError
         from geocore.panorama import StitchParams, stitch
 
+        P = _params()  # noqa: N806
         inputs = []
         folder = self.parameterAsFile(parameters, "FOLDER", context)
         if folder:
@@ -118,27 +122,19 @@ invents no detail.</p>"""
             inputs.append(layer.source().split("|")[0])
         if not inputs:
             raise QgsProcessingException("give a folder of tiles or the tile files")
-        distortion = self.parameterAsString(parameters, "DISTORTION", context).replace(",", " ").split()
-        if [v.lower() for v in distortion] == ["estimate"]:
-            coeffs = "estimate"
-        else:
-            try:
-                coeffs = [float(v) for v in distortion] or None
-            except ValueError as exc:
-                raise GeocoreError("lens distortion must be numbers k1 [k2 [p1 [p2 [k3]]]] or 'estimate'") from exc
         params = StitchParams(
             um_per_px=self.parameterAsDouble(parameters, "UM_PER_PX", context),
             positions=self.parameterAsFile(parameters, "POSITIONS", context) or None,
-            layout=LAYOUTS[self.parameterAsEnum(parameters, "LAYOUT", context)],
+            layout=P.LAYOUTS[self.parameterAsEnum(parameters, "LAYOUT", context)],
             flat_field=self.parameterAsFile(parameters, "FLAT_FIELD", context) or None,
-            distortion=coeffs,
-            method=METHODS[self.parameterAsEnum(parameters, "METHOD", context)],
-            model=MODELS[self.parameterAsEnum(parameters, "MODEL", context)],
+            distortion=P.parse_distortion(self.parameterAsString(parameters, "DISTORTION", context)),
+            method=P.METHODS[self.parameterAsEnum(parameters, "METHOD", context)],
+            model=P.MODELS[self.parameterAsEnum(parameters, "MODEL", context)],
             min_score=self.parameterAsDouble(parameters, "MIN_SCORE", context),
             outlier_px=self.parameterAsDouble(parameters, "OUTLIER_PX", context),
             gain=self.parameterAsBoolean(parameters, "GAIN", context),
-            blend=BLENDS[self.parameterAsEnum(parameters, "BLEND", context)],
-            interpolation=INTERPOLATIONS[self.parameterAsEnum(parameters, "INTERPOLATION", context)],
+            blend=P.BLENDS[self.parameterAsEnum(parameters, "BLEND", context)],
+            interpolation=P.INTERPOLATIONS[self.parameterAsEnum(parameters, "INTERPOLATION", context)],
             overviews=self.parameterAsBoolean(parameters, "OVERVIEWS", context),
         )
         output = self.parameterAsOutputLayer(parameters, "OUTPUT", context)

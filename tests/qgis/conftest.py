@@ -25,7 +25,8 @@ PROCESSING_PLUGINS = "/usr/share/qgis/python/plugins"
 #: CI artefacts (rendered maps); gitignored
 ARTEFACTS = REPO / "test_output" / "qgis"
 
-for path in (str(REPO), PROCESSING_PLUGINS):
+# REPO / "tests": the test helpers shared with the core tests (stand_in_model, testdata)
+for path in (str(REPO), str(REPO / "tests"), PROCESSING_PLUGINS):
     if path not in sys.path:
         sys.path.insert(0, path)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -14,38 +13,43 @@ from qgis.core import QgsProcessingException, QgsProcessingFeedback  # noqa: E40
 
 from qgis_layers import raster  # noqa: E402
 
-DATA = Path(os.environ.get("GEOCORE_TEST_DATA", Path(__file__).resolve().parents[2] / ".." / "shared" / "data"))
-GRIDS = DATA / "grids"
-needs_data = pytest.mark.skipif(not GRIDS.is_dir(),
-                                reason=f"real test grids not found in {GRIDS} (set GEOCORE_TEST_DATA)")
+from testdata import GEOSOFT_GRID, REAL, SURFER_GRID, needs_real  # noqa: E402 (tests/, on the path via conftest)
+
+GRIDS = REAL / "grids"
+needs_data = needs_real(GRIDS)
+#: grid, (width, height), share of Geosoft dummies (fixture: 12 of 1200 cells; the real grid about 1 %)
+GEOSOFT = [pytest.param(GEOSOFT_GRID, (40, 30), (0.0099, 0.0101), id="fixture"),
+           pytest.param(GRIDS / "wittichica_residual_tmi_50m.grd", (224, 223), (0.005, 0.02), id="real",
+                        marks=needs_data)]
+SURFER = [pytest.param(SURFER_GRID, id="fixture"),
+          pytest.param(GRIDS / "elevation_surfer.GRD", id="real", marks=needs_data)]
 
 
-@needs_data
-def test_convert_geosoft_grid(geocore_plugin, tmp_path):
+@pytest.mark.parametrize("path, size, dummies", GEOSOFT)
+def test_convert_geosoft_grid(geocore_plugin, tmp_path, path, size, dummies):
     import processing
     from geocore.grids.io import read_grid
 
-    result = processing.run("geocore:convertgrid", {"INPUT": str(GRIDS / "wittichica_residual_tmi_50m.grd"),
-                                                    "OUTPUT": str(tmp_path / "witt.tif")})
+    result = processing.run("geocore:convertgrid", {"INPUT": str(path), "OUTPUT": str(tmp_path / "witt.tif")})
     layer = raster(result["OUTPUT"])
     assert layer.crs().authid() == "EPSG:26910"
-    assert (layer.width(), layer.height()) == (224, 223)
+    assert (layer.width(), layer.height()) == size
     assert layer.rasterUnitsPerPixelX() == pytest.approx(50.0)
     assert layer.dataProvider().sourceHasNoDataValue(1)
     grid = read_grid(result["OUTPUT"])
-    assert 0.005 < np.isnan(grid.data).mean() < 0.02  # the Geosoft dummies
+    assert dummies[0] < np.isnan(grid.data).mean() < dummies[1]  # the Geosoft dummies
 
 
-@needs_data
-def test_convert_surfer_grid_needs_a_crs(geocore_plugin, tmp_path):
+@pytest.mark.parametrize("path", SURFER)
+def test_convert_surfer_grid_needs_a_crs(geocore_plugin, tmp_path, path):
     import processing
 
     out = tmp_path / "dem.tif"
     with pytest.raises(QgsProcessingException,
                        match="no coordinate reference system; give it with 'CRS to assign when the file has none'"):
-        processing.run("geocore:convertgrid", {"INPUT": str(GRIDS / "elevation_surfer.GRD"), "OUTPUT": str(out)})
+        processing.run("geocore:convertgrid", {"INPUT": str(path), "OUTPUT": str(out)})
     assert not out.exists()
-    result = processing.run("geocore:convertgrid", {"INPUT": str(GRIDS / "elevation_surfer.GRD"),
+    result = processing.run("geocore:convertgrid", {"INPUT": str(path),
                                                     "CRS": "EPSG:28354", "OUTPUT": str(tmp_path / "dem.img")})
     layer = raster(result["OUTPUT"])  # converted to the format the user asked for
     assert Path(result["OUTPUT"]).suffix == ".img"

@@ -24,11 +24,11 @@ from qgis.core import (  # noqa: E402
 from geocore.microscopy.classes import BY_CODE  # noqa: E402
 from geocore.microscopy.synthetic import (  # noqa: E402
     MINERAL_RGB,
-    ColourClassifier,
     simulate_strokes,
     synthetic_section,
 )
 from qgis_layers import raster  # noqa: E402
+from stand_in_model import ColourClassifier  # noqa: E402 (tests/, on the path via conftest)
 
 SHAPE = (192, 256)
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-from pathlib import Path
 
 import pytest
 
@@ -19,10 +17,11 @@ from qgis.core import (  # noqa: E402
     QgsVectorLayer,
 )
 
-DATA = Path(os.environ.get("GEOCORE_TEST_DATA", Path(__file__).resolve().parents[2] / ".." / "shared" / "data"))
-BSE = DATA / "tiles" / "stitch2d_bse_2x3"
-TMA = DATA / "tiles" / "tma_tiles_4x3"
-needs_tiles = pytest.mark.skipif(not BSE.is_dir(), reason=f"real microscope tiles not found in {BSE.parent}")
+from testdata import REAL, needs_real  # noqa: E402 (tests/, on the path via conftest)
+
+BSE = REAL / "tiles" / "stitch2d_bse_2x3"
+TMA = REAL / "tiles" / "tma_tiles_4x3"
+needs_tiles = needs_real(BSE)
 
 
 class Feedback(QgsProcessingFeedback):
@@ -51,11 +50,54 @@ def test_parameters(geocore_plugin):
 
     algorithm = QgsApplication.processingRegistry().algorithmById("geocore:stitchpanorama")
     assert algorithm.group() == "Microscopy"
+    from geocore.panorama import StitchParams
+
     names = [p.name() for p in algorithm.parameterDefinitions()]
-    assert names[:6] == ["FOLDER", "TILES", "UM_PER_PX", "POSITIONS", "FLAT_FIELD", "DISTORTION"]
+    assert names[0] == "FOLDER"  # the input comes first in the dialog
+    # the library's defaults, not re-typed ones
+    defaults = StitchParams()
+    assert algorithm.parameterDefinition("UM_PER_PX").defaultValue() == pytest.approx(defaults.um_per_px)
+    assert algorithm.parameterDefinition("MIN_SCORE").defaultValue() == pytest.approx(defaults.min_score)
     assert {"OUTPUT", "OUTPUT_REPORT", "OUTPUT_TILES", "OUTPUT_LAYOUT"} <= set(names)
     for name in ("LAYOUT", "METHOD", "MODEL", "MIN_SCORE", "OUTLIER_PX", "GAIN", "OVERVIEWS", "BLEND", "INTERPOLATION"):
         assert algorithm.parameterDefinition(name).flags() & FLAG_ADVANCED, name
+
+
+@pytest.fixture(scope="module")
+def cut_tiles_folder(tmp_path_factory):
+    """2 x 3 RGB tiles (200 x 240) cut at known sub-pixel positions from the fixture photograph."""
+    from panorama_helpers import cut_tiles, load_rgb
+    from testdata import SECTION_PHOTO
+
+    return cut_tiles(load_rgb(SECTION_PHOTO), tmp_path_factory.mktemp("cut"), rows=2, cols=3, tile_shape=(200, 240),
+                     overlap=0.25, jitter=4.0, seed=6)
+
+
+def test_stitch_cut_tiles_at_known_positions(geocore_plugin, cut_tiles_folder, tmp_path):
+    import processing
+
+    from panorama_helpers import position_error
+
+    feedback = Feedback()
+    params = {"FOLDER": str(cut_tiles_folder.paths[0].parent), "UM_PER_PX": 0.5, "OUTPUT": str(tmp_path / "p.tif"),
+              "OUTPUT_TILES": str(tmp_path / "tiles.csv")}
+    result = processing.run("geocore:stitchpanorama", params, feedback=feedback)
+    # 2 x 3 grid: 4 horizontal and 3 vertical neighbours
+    assert result["N_TILES"] == 6 and result["PAIRS_USED"] == 7 and result["RMS_PX"] < 0.3
+    layer = QgsRasterLayer(result["OUTPUT"], "p", "gdal")
+    assert layer.isValid()
+    import rasterio
+
+    with rasterio.open(result["OUTPUT"]) as ds:
+        assert (ds.count, ds.dtypes[0]) == (3, "uint8")  # RGB (QGIS may show the mask as a 4th band)
+    assert layer.rasterUnitsPerPixelX() == pytest.approx(0.5)
+    assert layer.crs().isValid() and layer.crs().mapUnits() != QgsUnitTypes.DistanceUnit.DistanceDegrees
+    assert layer.width() == pytest.approx(240 + 2 * 180, abs=12) and layer.height() == pytest.approx(200 + 150, abs=12)
+    with open(tmp_path / "tiles.csv", newline="") as fh:
+        found = {r["tile"]: (float(r["y_px"]), float(r["x_px"])) for r in csv.DictReader(fh)}
+    names = [p.name for p in cut_tiles_folder.paths]
+    assert position_error([found[n] for n in names], cut_tiles_folder.positions)[0] < 0.3
+    assert feedback.progress_values and max(feedback.progress_values) == pytest.approx(100.0)
 
 
 @needs_tiles
@@ -106,18 +148,17 @@ def test_stitch_tile_files_to_another_format(geocore_plugin, tmp_path):
     assert not list(tmp_path.glob("*.csv"))  # reports only when asked for
 
 
-def test_one_tile_is_a_clear_error(geocore_plugin, tmp_path):
+def test_one_tile_is_a_clear_error(geocore_plugin, cut_tiles_folder, tmp_path):
     import processing
 
-    if not BSE.is_dir():
-        pytest.skip(f"real microscope tiles not found in {BSE}")
     with pytest.raises(QgsProcessingException, match="at least two tiles"):
-        processing.run("geocore:stitchpanorama", {"TILES": [str(BSE / "r0_c0.jpg")], "OUTPUT": str(tmp_path / "p.tif")})
+        processing.run("geocore:stitchpanorama", {"TILES": [str(cut_tiles_folder.paths[0])],
+                                                  "OUTPUT": str(tmp_path / "p.tif")})
     assert not (tmp_path / "p.tif").exists()
     with pytest.raises(QgsProcessingException, match="folder of tiles"):
         processing.run("geocore:stitchpanorama", {"OUTPUT": str(tmp_path / "p.tif")})
     with pytest.raises(QgsProcessingException, match="distortion"):
-        processing.run("geocore:stitchpanorama", {"FOLDER": str(BSE), "DISTORTION": "k1",
+        processing.run("geocore:stitchpanorama", {"FOLDER": str(cut_tiles_folder.paths[0].parent), "DISTORTION": "k1",
                                                   "OUTPUT": str(tmp_path / "p.tif")})
 
 
@@ -130,7 +171,7 @@ def test_synthetic_tiles_benign_note_is_info_and_frame_is_the_micrometre_one(geo
     import processing
 
     from geocore.minerals.synthetic import synthesize_section
-    from geocore.panorama.synthetic import cut_tiles
+    from panorama_helpers import cut_tiles
 
     scene = synthesize_section((480, 640), seed=2, grain_px=30.0).image
     tiles = cut_tiles(scene, tmp_path / "tiles", rows=2, cols=2, tile_shape=(240, 320), overlap=0.3,

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+REPO = Path(__file__).resolve().parents[2]
+
 pytest.importorskip("qgis.core", reason="QGIS Python bindings are not installed (apt-get install python3-qgis)")
 
 from qgis.core import QgsApplication, QgsProcessingException  # noqa: E402
@@ -43,7 +45,12 @@ def test_provider_and_algorithms_register(geocore_plugin):
     provider = registry.providerById("geocore")
     assert provider is not None
     assert provider.name() == "geocore"
-    assert provider.longName() == "geocore 0.1.0"
+    # the plugin's metadata and the library it carries agree on the version, and the provider names it
+    import geocore
+
+    metadata = (REPO / "metadata.txt").read_text()
+    assert f"version={geocore.__version__}" in metadata.replace(" ", "")
+    assert provider.longName() == f"geocore {geocore.__version__}"
     assert sorted(a.id() for a in provider.algorithms()) == sorted(ALGORITHMS)
     for algorithm_id, group in ALGORITHMS.items():
         algorithm = registry.algorithmById(algorithm_id)
@@ -97,14 +104,26 @@ def test_unload_removes_provider_and_menu(geocore_plugin, iface):
 
 def test_parameters_of_detect(geocore_plugin):
     algorithm = QgsApplication.processingRegistry().algorithmById("geocore:detectlineaments")
-    names = [p.name() for p in algorithm.parameterDefinitions()]
-    assert {"INPUT", "BAND", "MODEL", "TILE_SIZE", "OVERLAP", "THRESHOLD", "DEVICE", "METHOD", "INCLINATION",
-            "DECLINATION", "PERCENTILE", "OUTPUT_PROBABILITY", "OUTPUT_LINES", "OUTPUT_ROSE"} <= set(names)
+    from geocore.inference.tiled import TileParams
     from geocore.lineaments.classical import METHODS
+    from geocore.lineaments.vectorize import VectorizeParams
     from qgis_plugin.compat import FLAG_ADVANCED
 
+    names = [p.name() for p in algorithm.parameterDefinitions()]
+    assert names[0] == "INPUT"  # the grid comes first in the dialog
+    assert {"BAND", "MODEL", "TILE_SIZE", "OVERLAP", "THRESHOLD", "DEVICE", "METHOD", "INCLINATION",
+            "DECLINATION", "PERCENTILE", "OUTPUT_PROBABILITY", "OUTPUT_LINES", "OUTPUT_ROSE"} <= set(names)
     assert algorithm.parameterDefinition("METHOD").options() == list(METHODS)
     assert algorithm.parameterDefinition("METHOD").defaultValue() == 0  # cnn
+    # every option of the library is offered, with the library's default; the vectorisation ones as advanced
+    tile, vector = TileParams(), VectorizeParams()
+    library = {"OVERLAP": tile.overlap, "THRESHOLD": vector.threshold,
+               "MIN_LENGTH": vector.min_length_cells, "SPUR_LENGTH": vector.spur_length_cells,
+               "MAX_GAP": vector.max_gap_cells, "JOIN_ANGLE": vector.max_join_angle_deg,
+               "SIMPLIFY": vector.simplify_cells, "MIN_MEAN_PROB": vector.min_mean_prob,
+               "MIN_STRAIGHTNESS": vector.min_straightness}
+    for name, default in library.items():
+        assert algorithm.parameterDefinition(name).defaultValue() == pytest.approx(default), name
     for name in ("MIN_LENGTH", "SPUR_LENGTH", "MAX_GAP", "JOIN_ANGLE", "SIMPLIFY", "MIN_MEAN_PROB",
                  "MIN_STRAIGHTNESS", "PERCENTILE"):
         flags = algorithm.parameterDefinition(name).flags()

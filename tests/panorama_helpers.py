@@ -1,6 +1,7 @@
-"""Tiles with a known answer: overlapping crops of a large image at sub-pixel offsets.
+"""Test helper (not a test module, not library API): tiles with a known answer,
+overlapping crops of a large image at sub-pixel offsets.
 
-Used by the tests and the benchmark: a grid of tiles is cut from ``image`` with
+Used by the stitching tests and ``bench/bench_panorama.py``: a grid of tiles is cut from ``image`` with
 the given overlap, every tile moved by a random sub-pixel jitter (the stage is
 never exact), then darkened towards the corners (vignetting) and given sensor
 noise, and saved as ``rROW_cCOL`` images. The true top-left positions are
@@ -115,14 +116,9 @@ def cut_tiles(
             raise ValueError(f"image {image.shape[:2]} is too small for {rows} x {cols} rotated tiles of {tile_shape}")
     lens = None
     if distortion is not None:
-        from .corrections import undistort_points
-
         if rotation_deg:
             raise ValueError("cut_tiles applies either rotation or distortion, not both")
-        vv, uu = np.mgrid[0:th, 0:tw]
-        und = undistort_points(np.c_[vv.ravel(), uu.ravel()], tile_shape, distortion)
-        lens = und[:, 0].reshape(th, tw).astype(np.float32), und[:, 1].reshape(th, tw).astype(np.float32)
-        pad = int(np.ceil(max(np.abs(lens[0] - vv).max(), np.abs(lens[1] - uu).max()))) + 4
+        lens, pad = _lens_maps(tile_shape, distortion)
         if margin < jitter + pad + 1:
             margin = jitter + pad + 1
     for r in range(rows):
@@ -150,15 +146,34 @@ def cut_tiles(
                 tile = tile * vig
             tile = tile * scale + rng.normal(0.0, noise * scale, tile.shape)
             tile = np.clip(np.rint(tile), 0, np.iinfo(dtype).max).astype(dtype)
-            path = out / f"r{r}_c{c}{suffix}"
-            bgr = tile[..., ::-1] if tile.ndim == 3 else tile
-            params = [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality] if suffix.lower() in (".jpg", ".jpeg") else []
-            if not cv2.imwrite(str(path), np.ascontiguousarray(bgr), params):
-                raise OSError(f"could not write {path}")
-            paths.append(path)
+            paths.append(_save_tile(tile, out / f"r{r}_c{c}{suffix}", jpeg_quality))
             positions.append((y, x))
     return CutTiles(paths=paths, positions=np.array(positions), shape=tuple(tile_shape),
                     transforms=np.array(transforms))
+
+
+def _lens_maps(tile_shape, distortion):
+    """Remap tables (rows, cols) that show, at each tile pixel, the undistorted scene point, and the
+    largest displacement (px) plus a margin."""
+    from geocore.panorama.corrections import undistort_points
+
+    th, tw = tile_shape
+    vv, uu = np.mgrid[0:th, 0:tw]
+    und = undistort_points(np.c_[vv.ravel(), uu.ravel()], tile_shape, distortion)
+    lens = und[:, 0].reshape(th, tw).astype(np.float32), und[:, 1].reshape(th, tw).astype(np.float32)
+    pad = int(np.ceil(max(np.abs(lens[0] - vv).max(), np.abs(lens[1] - uu).max()))) + 4
+    return lens, pad
+
+
+def _save_tile(tile: np.ndarray, path: Path, jpeg_quality: int) -> Path:
+    """Write an RGB (or grey) tile in the format of its suffix."""
+    import cv2
+
+    bgr = tile[..., ::-1] if tile.ndim == 3 else tile
+    params = [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality] if path.suffix.lower() in (".jpg", ".jpeg") else []
+    if not cv2.imwrite(str(path), np.ascontiguousarray(bgr), params):
+        raise OSError(f"could not write {path}")
+    return path
 
 
 def position_error(estimated: np.ndarray, truth: np.ndarray) -> Tuple[float, float]:
