@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +57,8 @@ def expand_inputs(items: Iterable, suffixes: Sequence[str] = RASTER_SUFFIXES) ->
                 add(f)
         elif p.exists():
             add(p)
+        elif re.match(r"^[A-Za-z][A-Za-z0-9_]+:", text) or text.startswith("/vsi"):
+            add(p)  # a GDAL connection string (NETCDF:"file":var, /vsizip/...): the reader checks it
         elif any(ch in text for ch in "*?["):
             hits = sorted(Path(h) for h in glob.glob(text) if Path(h).is_file())
             if not hits:
