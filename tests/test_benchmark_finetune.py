@@ -9,17 +9,17 @@ import numpy as np
 import pytest
 import rasterio
 import shapely
-import torch
 from rasterio.transform import from_origin
 
 from geocore.cli import main
 from geocore.errors import GeocoreError
 from geocore.grids.io import read_grid
 from geocore.lineaments.benchmark import BenchmarkCase, default_detectors, load_cases, run_benchmark
-from geocore.lineaments.finetune import FinetuneConfig, finetune_model, holdout_scores, label_rasters
+from geocore.lineaments.finetune import FinetuneConfig, finetune_model, holdout_scores, label_rasters, score_finetuned
 from geocore.lineaments.vectorize import VectorizeParams, vectorize_probability
 from geocore.magnetics.synthetic import SurveyConfig, _geology_background, _grid_from_lines, synthesize_survey
-from geocore.models import ModelCard, build_model, load_model, save_model
+from geocore.models import load_model
+from tiny_models import tiny_lineament_model
 
 CELL = 50.0
 
@@ -35,10 +35,7 @@ def survey(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
-    card = ModelCard(tile_size=64, encoder="resnet18", decoder_channels=[8, 8, 8, 8, 8],
-                     normalization={"mode": "local_zscore", "window": 31, "clip": 3.0})
-    torch.manual_seed(0)
-    return save_model(build_model(card), card, tmp_path_factory.mktemp("model") / "tiny.safetensors")
+    return tiny_lineament_model(tmp_path_factory.mktemp("model") / "tiny.safetensors")
 
 
 # ----------------------------------------------------------------------------- benchmark
@@ -163,6 +160,12 @@ def test_holdout_scores_outside_the_area(survey, tiny_model, tmp_path):
     expert = gpd.read_file(survey / "axes.gpkg")
     south = expert.geometry.intersection(shapely.box(w, s, e, (s + n) / 2)).length.sum() / 1000
     assert scores["m"]["expert_km"] == pytest.approx(south, rel=0.02)
+    # before/after into the fine-tuned model's card
+    after = tiny_lineament_model(tmp_path / "after.safetensors", seed=1)
+    both = score_finetuned(survey / "field.tif", survey / "axes.gpkg", area, after, init=tiny_model)
+    card = json.loads(after.with_suffix(".json").read_text())
+    assert card["metrics"]["held_out_outside_area"] == {"tolerance_m": 500.0, **both}
+    assert both["before"] == scores["m"]
 
 
 # ----------------------------------------------------------------------------- vectoriser options

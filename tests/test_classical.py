@@ -182,14 +182,9 @@ def test_a_geographic_grid_is_refused_with_the_utm_zone(tmp_path, capsys):
 # ----------------------------------------------------------------------------- multi-scale CNN
 @pytest.fixture(scope="module")
 def tiny_cnn(tmp_path_factory):
-    import torch
+    from tiny_models import tiny_lineament_model
 
-    from geocore.models import ModelCard, build_model, save_model
-
-    card = ModelCard(tile_size=64, encoder="resnet18", decoder_channels=[8, 8, 8, 8, 8],
-                     normalization={"mode": "local_zscore", "window": 31, "clip": 3.0})
-    torch.manual_seed(0)
-    return save_model(build_model(card), card, tmp_path_factory.mktemp("m") / "tiny.safetensors")
+    return tiny_lineament_model(tmp_path_factory.mktemp("m") / "tiny.safetensors")
 
 
 def test_multiscale_is_the_cellwise_maximum_over_scales(tmp_path, tiny_cnn):

@@ -5,13 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import rasterio
-import torch
 from rasterio.transform import from_origin
 
 from geocore.cli import main
 from geocore.errors import Cancelled
 from geocore.lineaments.detect import default_model_path, detect_to_folder
-from geocore.models import ModelCard, build_model, save_model
 
 TRANSFORM = from_origin(600000.0, 7500000.0, 100.0, 100.0)
 OUTPUTS = {"probability.tif", "lineaments.gpkg", "lineaments.shp", "lineaments.shx", "lineaments.dbf",
@@ -31,10 +29,9 @@ def write_tif(path, data, nodata=None):
 
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory):
-    card = ModelCard(tile_size=64, encoder="resnet18", decoder_channels=[16, 16, 16, 16, 16],
-                     normalization={"mode": "local_zscore", "window": 31, "clip": 3.0})
-    torch.manual_seed(0)
-    return save_model(build_model(card), card, tmp_path_factory.mktemp("model") / "m.safetensors")
+    from tiny_models import tiny_lineament_model
+
+    return tiny_lineament_model(tmp_path_factory.mktemp("model") / "m.safetensors", decoder=16)
 
 
 @pytest.fixture()

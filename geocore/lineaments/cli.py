@@ -310,12 +310,10 @@ def register_benchmark(subparsers) -> None:
 
 # ----------------------------------------------------------------------------- finetune
 def _cmd_finetune(args: argparse.Namespace) -> int:
-    import json
     import sys
 
     from ..errors import GeocoreError
-    from .detect import default_model_path
-    from .finetune import FinetuneConfig, finetune_model, holdout_scores
+    from .finetune import FinetuneConfig, finetune_model, score_finetuned
 
     if args.score and args.area is None:
         raise GeocoreError("--score needs --area (the held-out part is the grid outside the interpreted area)")
@@ -329,16 +327,8 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
                               log=log)
     print(f"model: {path}\ncard: {path.with_suffix('.json')}")
     if args.score:
-        scores = holdout_scores(args.grid, args.expert, args.area,
-                                {"before": args.init or default_model_path(), "after": path},
-                                tolerance=args.tolerance, band=args.band, device=args.device)
-        card_path = path.with_suffix(".json")
-        card = json.loads(card_path.read_text(encoding="utf-8"))
-        card.setdefault("metrics", {})["held_out_outside_area"] = dict(tolerance_m=args.tolerance, **scores)
-        from ..files import atomic_output
-
-        with atomic_output(card_path) as tmp:
-            Path(tmp).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+        scores = score_finetuned(args.grid, args.expert, args.area, path, init=args.init, tolerance=args.tolerance,
+                                 band=args.band, device=args.device)
         for label, s in scores.items():
             print(f"held out ({label}): recall {s['recall']:.3f}  precision {s['precision']:.3f}  F1 {s['f1']:.3f}"
                   f"  lift {s['lift_shifted']:.2f}  ({s['detected_km']:.1f} km detected)")

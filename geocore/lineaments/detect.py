@@ -22,6 +22,7 @@ from ..errors import GeocoreError, ParameterError
 from ..files import atomic_output, check_not_input, prepare_out_dir
 from ..progress import Progress
 from ..raster.io import check_size, open_raster_checked
+from ..raster.profile import gtiff_profile
 from .classical import METHODS, ClassicalParams, classical_ridge_map
 from .vectorize import (VectorizeParams, _length_unit, density_raster, preview_png, rose_diagram,
                         vectorize_probability, write_lines)
@@ -387,18 +388,16 @@ def predict_multiscale(grid: str | os.PathLike, path: str | os.PathLike, model, 
                     arr[arr == nodata] = np.nan
                 small = tmp / f"grid{k}.tif"
                 t = ds.transform * ds.transform.scale(W / w, H / h)
-                with rasterio.open(small, "w", driver="GTiff", width=w, height=h, count=1, dtype="float32",
-                                   crs=ds.crs, transform=t, nodata=float("nan")) as dst:
+                with rasterio.open(small, "w", **gtiff_profile(w, h, crs=ds.crs, transform=t,
+                                                               nodata=float("nan"))) as dst:
                     dst.write(arr, 1)
                 out = tmp / f"prob{k}.tif"
                 predict_raster(small, out, model, card, bands=[1], params=params, progress=sub)
                 with rasterio.open(out) as pd:
-                    coarse.append(pd.read(1))
+                    coarse.append(np.nan_to_num(pd.read(1), nan=0.0))  # NaN cells are restored from the grid
         # merge strip by strip onto the full-resolution cells (NaN where the grid is nodata)
-        out_profile = dict(driver="GTiff", width=W, height=H, count=1, dtype="float32", crs=profile.get("crs"),
-                           transform=profile["transform"], nodata=float("nan"), compress="deflate", predictor=3)
-        if H >= 256 and W >= 256:
-            out_profile.update(tiled=True, blockxsize=256, blockysize=256)
+        out_profile = gtiff_profile(W, H, crs=profile.get("crs"), transform=profile["transform"],
+                                    nodata=float("nan"), predictor=3)
         with rasterio.open(grid) as ds, rasterio.open(path, "w", **out_profile) as dst:
             fine_ds = rasterio.open(fine) if fine is not None else None
             try:
@@ -409,13 +408,11 @@ def predict_multiscale(grid: str | os.PathLike, path: str | os.PathLike, model, 
                     nan = ds.read_masks(band, window=win) == 0
                     best = fine_ds.read(1, window=win) if fine_ds is not None else np.full((r1 - r0, W), 0.0,
                                                                                            np.float32)
-                    rows = (np.arange(r0, r1) + 0.5)
-                    cols = (np.arange(W) + 0.5)
+                    rows, cols = np.meshgrid(np.arange(r0, r1) + 0.5, np.arange(W) + 0.5, indexing="ij")
                     for c in coarse:
                         h, w = c.shape
-                        rr = rows[:, None] * h / H - 0.5 + 0 * cols[None, :]
-                        cc = cols[None, :] * w / W - 0.5 + 0 * rows[:, None]
-                        up = ndimage.map_coordinates(np.nan_to_num(c, nan=0.0), [rr, cc], order=1, mode="nearest")
+                        up = ndimage.map_coordinates(c, [rows * h / H - 0.5, cols * w / W - 0.5], order=1,
+                                                     mode="nearest")
                         best = np.fmax(best, up.astype(np.float32))
                     best = best.astype(np.float32)
                     best[nan] = np.nan
@@ -441,12 +438,7 @@ def write_ridge_map(grid: str | os.PathLike, path: str | os.PathLike, params: Cl
     ridge = classical_ridge_map(g, params)
     prog.update(0.9)
     rows, cols = ridge.shape
-    profile = dict(driver="GTiff", width=cols, height=rows, count=1, dtype="float32", crs=g.crs,
-                   transform=g.transform, nodata=float("nan"), tiled=True, blockxsize=256, blockysize=256,
-                   compress="deflate", predictor=3)
-    if rows < 256 or cols < 256:
-        profile.update(tiled=False, blockxsize=None, blockysize=None)
-        profile = {k: v for k, v in profile.items() if v is not None}
+    profile = gtiff_profile(cols, rows, crs=g.crs, transform=g.transform, nodata=float("nan"), predictor=3)
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(ridge, 1)
         dst.set_band_description(1, f"ridge value 0..1: {params.describe()}")

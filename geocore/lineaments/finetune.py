@@ -370,3 +370,33 @@ def holdout_scores(grid_path, expert_path, area_path, model_paths: dict, *, tole
         scores[label] = dict(recall=s.recall, precision=s.precision, f1=s.f1, lift_shifted=cmp.lift("shifted"),
                              detected_km=s.detected_length / 1000, expert_km=s.expert_length / 1000)
     return scores
+
+
+def score_finetuned(grid_path, expert_path, area_path, model_path, *, init=None, tolerance: float = 500.0,
+                    band: Optional[int] = None, device: str = "auto") -> dict:
+    """Held-out scores of the parent and the fine-tuned model, recorded in the model's card.
+
+    :func:`holdout_scores` with ``{"before": init (or the shipped model), "after": model_path}``;
+    the scores go into the card beside ``model_path`` under
+    ``metrics.held_out_outside_area`` (written atomically).
+
+    Returns
+    -------
+    dict of str -> dict
+        ``"before"`` and ``"after"`` scores.
+    """
+    import json
+
+    from ..files import atomic_output
+    from .detect import default_model_path
+
+    model_path = Path(model_path)
+    scores = holdout_scores(grid_path, expert_path, area_path,
+                            {"before": init or default_model_path(), "after": model_path},
+                            tolerance=tolerance, band=band, device=device)
+    card_path = model_path.with_suffix(".json")
+    card = json.loads(card_path.read_text(encoding="utf-8"))
+    card.setdefault("metrics", {})["held_out_outside_area"] = dict(tolerance_m=float(tolerance), **scores)
+    with atomic_output(card_path) as tmp:
+        Path(tmp).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    return scores

@@ -329,8 +329,7 @@ records the grid, the lines, the settings and the held-out scores.</li></ul>"""
         from pathlib import Path
 
         from geocore.errors import GeocoreError
-        from geocore.lineaments.detect import default_model_path
-        from geocore.lineaments.finetune import FinetuneConfig, finetune_model, holdout_scores
+        from geocore.lineaments.finetune import FinetuneConfig, finetune_model, score_finetuned
 
         grid = self.raster_source(parameters, "INPUT", context)
         expert = self.parameterAsCompatibleSourceLayerPath(parameters, "EXPERT", context, ["gpkg", "shp", "geojson"],
@@ -356,14 +355,7 @@ records the grid, the lines, the settings and the held-out scores.</li></ul>"""
                                progress=self.progress(feedback), cancel=feedback.isCanceled, log=feedback.pushInfo)
         feedback.pushInfo(f"model: {model}")
         if score:
-            scores = holdout_scores(grid, expert, area, {"before": init or default_model_path(), "after": model},
-                                    band=band, device=config.device)
-            import json
-
-            card_path = Path(model).with_suffix(".json")
-            card = json.loads(card_path.read_text(encoding="utf-8"))
-            card.setdefault("metrics", {})["held_out_outside_area"] = dict(tolerance_m=500.0, **scores)
-            card_path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+            scores = score_finetuned(grid, expert, area, model, init=init, band=band, device=config.device)
             for label, s in scores.items():
                 feedback.pushInfo(f"held out ({label}): recall {s['recall']:.3f}, precision {s['precision']:.3f}, "
                                   f"F1 {s['f1']:.3f}")

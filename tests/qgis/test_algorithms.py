@@ -250,14 +250,11 @@ def test_detect_with_a_classical_method(geocore_plugin, survey, tmp_path):
 
 def test_finetune_on_interpreted_lines_then_detect(geocore_plugin, survey, tmp_path):
     import processing
-    import torch
+    from tiny_models import tiny_lineament_model
 
-    from geocore.models import ModelCard, build_model, load_model, save_model
+    from geocore.models import load_model
 
-    card = ModelCard(tile_size=64, encoder="resnet18", decoder_channels=[8, 8, 8, 8, 8],
-                     normalization={"mode": "local_zscore", "window": 31, "clip": 3.0})
-    torch.manual_seed(0)
-    init = save_model(build_model(card), card, tmp_path / "tiny.safetensors")
+    init = tiny_lineament_model(tmp_path / "tiny.safetensors")
     feedback = LogFeedback()
     result = processing.run("geocore:finetunelineamentmodel", {
         "INPUT": survey.result["OUTPUT_FIELD"], "EXPERT": survey.result["OUTPUT_AXES"], "INIT": str(init),
