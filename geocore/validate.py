@@ -155,6 +155,7 @@ RANGES: dict[str, Range] = {
     "patch": Range(32, 8192, integer=True),
     "crop": Range(0, 8192, integer=True),
     "val_max": Range(0, 10**7, integer=True),
+    "norm_window": Range(0, 8192, integer=True),
     "patches_per_epoch": COUNT,
     "val_patches": COUNT,
     "patience": Range(0, 10**4, integer=True),

@@ -70,7 +70,7 @@ def _detect_kwargs(args: argparse.Namespace) -> dict:
     return dict(model_path=args.model, band=args.band, tile_size=args.tile, overlap=args.overlap,
                 threshold=args.threshold, device=args.device, batch_size=args.batch_size,
                 vector_params=VectorizeParams.from_namespace(args), method=args.method,
-                classical=classical_from_namespace(args), scales=args.scales)
+                classical=classical_from_namespace(args), scales=_scales(args.scales))
 
 
 def _detect_one(item, **kwargs):
@@ -236,11 +236,20 @@ def add_method_arguments(p) -> None:
                    help="main-field declination in degrees, clockwise from north")
     g.add_argument("--reduction", choices=("auto", "rtp", "rte", "none"), default=d.reduction,
                    help="classical methods: reduce to the pole (|I| >= 30) or equator (below) with auto (default)")
-    g.add_argument("--scales", type=float, nargs="+", default=None,
-                   help="cnn: also run at these fractions of the grid's resolution and keep the largest "
-                        "probability, e.g. 1 0.5 0.25 (default: 1 only)")
+    g.add_argument("--scales", nargs="+", default=["auto"],
+                   help="cnn: 'auto' (default) runs the network at the fraction of the grid's resolution where "
+                        "its anomalies are as wide as the ones it learned (1 for grids no smoother than its "
+                        "training data); fractions such as 1 0.5 0.25 run at each and keep the largest "
+                        "probability; 1: the grid as it is")
     g.add_argument("--percentile", type=float, default=d.percentile,
                    help=f"classical methods: ridge strength percentile that maps to 0.5 (default {d.percentile:g})")
+
+
+def _scales(values):
+    """``--scales`` as :func:`detect_lineaments` takes it: ``"auto"`` or a list of fractions."""
+    from .scale import parse_scales
+
+    return parse_scales(" ".join(values))
 
 
 def classical_from_namespace(args):

@@ -67,6 +67,14 @@ class DetectResult:
         Number of lineaments.
     gdf : GeoDataFrame
         The lines and their attributes.
+    scales : tuple of float
+        Fractions of the grid's resolution the CNN ran at (``(1.0,)``: the
+        grid as it is, and for the classical methods).
+    anomaly_length : float or None
+        With ``scales="auto"``: the grid's anomaly length in cells
+        (:func:`geocore.lineaments.scale.anomaly_length`) that chose the scale.
+    reference_length : float or None
+        With ``scales="auto"``: the model's reference length (cells).
     """
 
     probability: Optional[Path]
@@ -76,10 +84,28 @@ class DetectResult:
     preview: Optional[Path] = None
     n_lines: int = 0
     gdf: object = None
+    scales: tuple = (1.0,)
+    anomaly_length: Optional[float] = None
+    reference_length: Optional[float] = None
+
+    def scale_note(self) -> Optional[str]:
+        """One sentence on the resolution chosen by ``scales="auto"`` (None otherwise)."""
+        if self.anomaly_length is None:
+            return None
+        if self.reference_length is None:
+            return "the model card records no training anomaly length: the CNN ran at the grid's resolution"
+        s = self.scales[0]
+        where = ("at the grid's resolution" if s == 1.0 else
+                 f"at {s:g} of the grid's resolution (cells {1 / s:.2g} times larger)")
+        return (f"anomalies {self.anomaly_length:.2f} cells wide (the model learned up to "
+                f"{self.reference_length:.2f}): CNN {where}")
 
     def summary(self) -> str:
         """Lines for the command line: each output, the number of lines and their length."""
         out = []
+        note = self.scale_note()
+        if note:
+            out.append(note)
         if self.probability is not None:
             out.append(f"probability: {self.probability}")
         for p in self.lines:
@@ -201,7 +227,7 @@ def detect_lineaments(
     vector_params: Optional[VectorizeParams] = None,
     method: str = "cnn",
     classical: Optional[ClassicalParams] = None,
-    scales: Optional[Sequence[float]] = None,
+    scales: "str | Sequence[float] | None" = "auto",
     scheduler=None,
     progress=None,
     cancel=None,
@@ -242,10 +268,14 @@ def detect_lineaments(
     classical : ClassicalParams or None
         Field direction, reduction and percentile of a classical method (its
         ``method`` is replaced by ``method``).
-    scales : list of float or None
-        CNN only: run the network at these fractions of the grid's
-        resolution (e.g. ``[1, 0.5, 0.25]``) and keep the largest
-        probability (:func:`predict_multiscale`); None or ``[1]``: one pass.
+    scales : "auto", list of float or None
+        CNN only. ``"auto"`` (or None, the default): measure how wide the
+        grid's narrowest anomalies are (:mod:`geocore.lineaments.scale`) and
+        run the network at the fraction of the resolution where they look
+        like the ones it learned (1 when the grid is no smoother than its
+        training inputs, or when the card records no reference). A list:
+        run at these fractions (e.g. ``[1, 0.5, 0.25]``) and keep the largest
+        probability (:func:`predict_multiscale`); ``[1]``: the grid as it is.
     scheduler : str, distributed.Client or None
         None or ``"none"``: this process. ``"local[:N]"``, ``"tcp://host:8786"``
         or a Client: the network's strips and the vectorisation's strips run
@@ -279,10 +309,12 @@ def detect_lineaments(
     info = open_raster_checked(grid, band)
     check_size(info.width, info.height, grid, minimum=MIN_CELLS, bytes_per_cell=BYTES_PER_CELL, what="grid")
     check_projected(info.crs, grid)
-    scales = _check_scales(scales)
-    if method != "cnn" and scales != (1.0,):
-        msg = "scales apply to the CNN only; the classical methods run at the grid's resolution"
-        raise GeocoreError(msg)
+    auto = _is_auto(scales)
+    if not auto:
+        scales = _check_scales(scales)
+        if method != "cnn" and scales != (1.0,):
+            msg = "scales apply to the CNN only; the classical methods run at the grid's resolution"
+            raise GeocoreError(msg)
     cparams = None
     if method != "cnn":
         cparams = dataclasses.replace(classical or ClassicalParams(), method=method)
@@ -302,6 +334,15 @@ def detect_lineaments(
         if int(card.in_channels) != 1:
             msg = f"model '{model_file}' takes {card.in_channels} bands; lineament detection needs a one-band model"
             raise GeocoreError(msg)
+    length = reference = None
+    if auto and cparams is None:
+        from .scale import auto_scale, card_reference, grid_anomaly_length
+
+        length = grid_anomaly_length(grid, info.band, normalization=card.normalization)
+        reference = card_reference(card)
+        scales = (auto_scale(length, reference),)
+    elif auto:
+        scales = (1.0,)
     vp = _vector_params(vector_params, threshold)
     for p in outputs:
         if p is not None:
@@ -334,7 +375,18 @@ def detect_lineaments(
         prog.check()  # last chance to cancel: after this, all outputs move into place together
     return DetectResult(probability=Path(probability_path), lines=[Path(p) for p in lines_paths],
                         rose=_path(rose_path), density=_path(density_path), preview=_path(preview_path),
-                        n_lines=len(gdf), gdf=gdf)
+                        n_lines=len(gdf), gdf=gdf, scales=scales, anomaly_length=length, reference_length=reference)
+
+
+def _is_auto(scales) -> bool:
+    if scales is None:
+        return True
+    if isinstance(scales, str):
+        if scales.strip().lower() == "auto":
+            return True
+        raise ParameterError(f"{{param}} {scales!r} must be 'auto' or fractions of the grid's resolution such as "
+                             "1 0.5 0.25", param="scales")
+    return False
 
 
 def _check_scales(scales) -> tuple:
@@ -451,37 +503,21 @@ def _path(p) -> Optional[Path]:
     return Path(p) if p is not None else None
 
 
-def detect_to_folder(
-    grid: str | os.PathLike,
-    out_dir: str | os.PathLike,
-    *,
-    model_path: Optional[str | os.PathLike] = None,
-    band: Optional[int] = None,
-    tile_size: Optional[int] = None,
-    overlap: float = 0.5,
-    threshold: float = 0.5,
-    device: str = "auto",
-    batch_size: int = 8,
-    vector_params: Optional[VectorizeParams] = None,
-    method: str = "cnn",
-    classical: Optional[ClassicalParams] = None,
-    scales: Optional[Sequence[float]] = None,
-    scheduler=None,
-    progress=None,
-    cancel=None,
-) -> DetectResult:
+def detect_to_folder(grid: str | os.PathLike, out_dir: str | os.PathLike, **options) -> DetectResult:
     """:func:`detect_lineaments` with the standard file names in ``out_dir``.
 
     Writes ``probability.tif``, ``lineaments.gpkg``, ``lineaments.shp``,
-    ``rose.png``, ``density.tif`` and ``preview.png``.
+    ``rose.png``, ``density.tif`` and ``preview.png``; ``options`` are the
+    keyword arguments of :func:`detect_lineaments` other than the paths
+    (``model_path``, ``band``, ``threshold``, ``method``, ``scales``, ...).
     """
+    paths = {"probability_path", "lines_paths", "rose_path", "density_path", "preview_path"}
+    if paths & set(options):
+        msg = f"detect_to_folder names its outputs itself; do not pass {', '.join(sorted(paths & set(options)))}"
+        raise TypeError(msg)
     out = Path(out_dir)
     _check_out_dir(out)
-    return detect_lineaments(
-        grid, probability_path=out / "probability.tif", **_folder_paths(out),
-        model_path=model_path, band=band, tile_size=tile_size, overlap=overlap, threshold=threshold,
-        device=device, batch_size=batch_size, vector_params=vector_params, method=method, classical=classical,
-        scales=scales, scheduler=scheduler, progress=progress, cancel=cancel)
+    return detect_lineaments(grid, probability_path=out / "probability.tif", **_folder_paths(out), **options)
 
 
 def vectorize_to_folder(

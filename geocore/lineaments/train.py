@@ -28,6 +28,7 @@ from ..models.training import (ConfigFromNamespace, epoch_logger, model_file, op
                                save_checkpoint, show_batch, tqdm_bar)
 from ..progress import Progress
 from .dataset import dihedral, generate_arrays
+from .scale import training_reference
 
 
 @dataclass
@@ -57,6 +58,7 @@ class TrainConfig(ConfigFromNamespace):
     crop: int = 0
     val_max: int = 0
     schedule: str = "constant"
+    norm_window: int = 0
     resume: bool = False
     init: Optional[str] = None
     checkpoint_dir: Optional[Path] = None
@@ -93,6 +95,9 @@ class TrainConfig(ConfigFromNamespace):
                        help="validate on at most this many samples after each epoch (0: all); the last epoch uses all")
         p.add_argument("--schedule", choices=("constant", "cosine"), default=d.schedule,
                        help="learning rate: constant (paper) or cosine decay to 5%% over all planned steps")
+        p.add_argument("--norm-window", type=int, default=d.norm_window,
+                       help="cells of the local mean/std that normalise the input (0: the tile size). "
+                            "Smaller windows equalise faint and strong anomalies (an automatic gain control)")
         p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
         p.add_argument("--init", default=None,
                        help="start from the weights of an existing geocore model (.safetensors of the same "
@@ -108,6 +113,9 @@ class TrainConfig(ConfigFromNamespace):
             raise GeocoreError(f"validation fraction must be between 0 and 1, got {self.val_fraction}")
         if self.crop and (self.crop % 32 or self.crop > self.tile_size):
             raise GeocoreError(f"crop {self.crop} must be a multiple of 32 no larger than the tile size {self.tile_size}")
+        if self.norm_window and not 8 <= self.norm_window <= self.tile_size:
+            raise ParameterError(f"{{param}} {self.norm_window} must be 0 (the tile size) or 8..{self.tile_size} cells",
+                                 param="norm_window")
         if self.epochs < 1 or self.batch_size < 1:
             raise GeocoreError("epochs and batch size must be at least 1")
         if not 1 <= self.min_dykes <= self.max_dykes:
@@ -127,7 +135,7 @@ class TrainConfig(ConfigFromNamespace):
                      cell_size=self.cell_size, preset=self.preset, min_dykes=self.min_dykes,
                      max_dykes=self.max_dykes, encoder=self.encoder, loss=self.loss, workers=self.workers,
                      max_minutes=self.max_minutes, imagenet=self.imagenet, crop=self.crop,
-                     val_max=self.val_max, schedule=self.schedule,
+                     val_max=self.val_max, schedule=self.schedule, norm_window=self.norm_window,
                      init=Path(self.init).name if self.init else None)
         for k, v in flags.items():
             if v is not None and v != getattr(d, k):
@@ -221,7 +229,8 @@ def train_lineament_model(config: TrainConfig, *, progress=None, cancel=None, sh
 
     card = ModelCard(name=config.name, encoder=config.encoder, tile_size=config.tile_size,
                      decoder_channels=list(config.decoder_channels),
-                     normalization={"mode": "local_zscore", "window": config.tile_size, "clip": 3.0})
+                     normalization={"mode": "local_zscore", "window": config.norm_window or config.tile_size,
+                                    "clip": 3.0})
     survey = SurveyConfig.from_preset(config.preset).with_dykes(config.min_dykes, config.max_dykes)
 
     # ---- data
@@ -347,6 +356,7 @@ def train_lineament_model(config: TrainConfig, *, progress=None, cancel=None, sh
         generation_minutes=round(gen_seconds / 60, 2),
         training_minutes=round((time.time() - t_train) / 60, 2),
         history=history,
+        anomaly_length=training_reference(xs[val_idx]),
     )
     if config.init:
         card.training["parent"] = {k: init_card.training.get(k) for k in

@@ -147,8 +147,9 @@ zone to reproject it to.</p>""" + VECTOR_HELP
                                                            maxValue=360.0 if name == "DECLINATION" else 90.0))
         from qgis.core import QgsProcessingParameterString
 
-        scales = QgsProcessingParameterString("SCALES", "CNN: also at these fractions of the resolution "
-                                              "(e.g. 1, 0.5, 0.25; empty: 1 only)", optional=True)
+        scales = QgsProcessingParameterString("SCALES", "CNN: resolution (auto: where the grid's anomalies are as "
+                                              "wide as the model learned; or fractions such as 1, 0.5, 0.25; "
+                                              "1: the grid as it is)", defaultValue="auto", optional=True)
         scales.setFlags(scales.flags() | FLAG_ADVANCED)
         self.addParameter(scales)
         pct = QgsProcessingParameterNumber("PERCENTILE", "Classical methods: ridge percentile that maps to 0.5",
@@ -167,6 +168,7 @@ zone to reproject it to.</p>""" + VECTOR_HELP
     def call_geocore(self, parameters: Dict, context, feedback) -> Dict:
         from geocore.lineaments.classical import METHODS, ClassicalParams
         from geocore.lineaments.detect import detect_lineaments
+        from geocore.lineaments.scale import parse_scales
 
         grid = self.raster_source(parameters, "INPUT", context)
         method = METHODS[self.parameterAsEnum(parameters, "METHOD", context)]
@@ -180,13 +182,7 @@ zone to reproject it to.</p>""" + VECTOR_HELP
                                     **direction)
         if method != "cnn":
             feedback.pushInfo(f"classical detector: {classical.describe()}")
-        text = (self.parameterAsString(parameters, "SCALES", context) or "").replace(";", ",")
-        try:
-            scales = [float(x) for x in text.replace(" ", ",").split(",") if x.strip()] or None
-        except ValueError:
-            from geocore.errors import GeocoreError
-
-            raise GeocoreError(f"scales '{text}' are not numbers; give fractions such as 1, 0.5, 0.25") from None
+        scales = parse_scales(self.parameterAsString(parameters, "SCALES", context))
         tile = self.parameterAsInt(parameters, "TILE_SIZE", context)
         probability = self.parameterAsOutputLayer(parameters, "OUTPUT_PROBABILITY", context)
         lines = self.parameterAsOutputLayer(parameters, "OUTPUT_LINES", context)
@@ -210,6 +206,8 @@ zone to reproject it to.</p>""" + VECTOR_HELP
                 progress=self.progress(feedback),
                 cancel=feedback.isCanceled,
             )
+        if result.scale_note():
+            feedback.pushInfo(result.scale_note())
         feedback.pushInfo(f"{result.n_lines} lineaments written to {lines}")
         self.style_output(probability, "probability")
         self.style_output(lines, "lineaments")
