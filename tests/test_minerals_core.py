@@ -335,12 +335,13 @@ def test_segment_refuses_grey_and_16_bit(tiny_model, tmp_path, capsys):
 
 
 def test_panorama_too_big_for_memory_is_refused_before_work(tiny_model, photo, tmp_path, monkeypatch):
+    from geocore import system
     from geocore.minerals import segment
 
     with pytest.raises(GeocoreError, match="cut the panorama"):
         segment.check_memory(12000, 8000, available=512 * 2**20)
     segment.check_memory(12000, 8000, available=4 * 2**30)
-    monkeypatch.setattr(segment, "available_memory", lambda: 10_000)
+    monkeypatch.setattr(system, "available_memory", lambda: 10_000)
     with pytest.raises(GeocoreError, match="GiB of memory is available"):
         segment_image(photo, tmp_path / "out" / "classes.tif", model_path=tiny_model)
     assert not (tmp_path / "out").exists()
