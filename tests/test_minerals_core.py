@@ -13,6 +13,7 @@ import pytest
 import rasterio
 import torch
 
+from cancelling import CancelAfter
 from geocore.cli import main
 from geocore.errors import Cancelled, GeocoreError
 from geocore.minerals.classes import BY_CODE, CODES, S2, S3, colorize, parse_codes
@@ -348,12 +349,7 @@ def test_panorama_too_big_for_memory_is_refused_before_work(tiny_model, photo, t
 
 
 def test_segment_cancel_leaves_nothing(tiny_model, photo, tmp_path):
-    calls = []
-
-    def cancel():
-        calls.append(1)
-        return len(calls) > 3
-
+    cancel = CancelAfter(3)
     with pytest.raises(Cancelled):
         segment_image(photo, tmp_path / "classes.tif", polygons_path=tmp_path / "m.gpkg",
                       stats_dir=tmp_path, model_path=tiny_model, cancel=cancel)
