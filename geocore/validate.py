@@ -97,23 +97,21 @@ class Range:
         if value is not None and not self.contains(value):
             raise GeocoreError(f"{name} must be {self.describe()} (got {value!r})")
 
+    def _closed(self, bound: Optional[float], is_open: bool, inward: int) -> Optional[float]:
+        """``bound`` as an accepted value: an open one nudged one step ``inward`` (+1 up, -1 down)."""
+        if bound is None or not is_open:
+            return bound
+        return bound + inward if self.integer else math.nextafter(bound, inward * math.inf)
+
     @property
     def minimum(self) -> Optional[float]:
         """Smallest accepted value for a QGIS parameter (open bounds nudged inside), or None."""
-        if self.low is None:
-            return None
-        if not self.low_open:
-            return self.low
-        return self.low + 1 if self.integer else math.nextafter(self.low, math.inf)
+        return self._closed(self.low, self.low_open, +1)
 
     @property
     def maximum(self) -> Optional[float]:
         """Largest accepted value for a QGIS parameter (open bounds nudged inside), or None."""
-        if self.high is None:
-            return None
-        if not self.high_open:
-            return self.high
-        return self.high - 1 if self.integer else math.nextafter(self.high, -math.inf)
+        return self._closed(self.high, self.high_open, -1)
 
     def as_integer(self) -> "Range":
         return Range(self.low, self.high, self.low_open, self.high_open, True)

@@ -74,37 +74,44 @@ REQUIREMENTS: Dict[str, str] = {
 #: PyTorch's own wheels, installed from its CPU or CUDA index.
 TORCH_MODULES = ("torch", "torchvision")
 
-_GRID_READ = ("numpy", "rasterio", "pyproj", "xarray", "h5netcdf", "h5py", "harmonica", "geopandas", "pyogrio")
+#: What every library algorithm reaches: arrays, rasters in and out, CRSs, progress bars.
+_CORE = ("numpy", "rasterio", "affine", "pyproj", "tqdm")
+#: Reading survey grids of every format (netCDF-4, Geosoft, vector outlines).
+_GRID_READ = ("xarray", "h5netcdf", "h5py", "harmonica", "geopandas", "pyogrio")
+#: Running or training a network.
 _TORCH = ("torch", "segmentation_models_pytorch", "safetensors")
-_VECTOR = ("geopandas", "pyogrio", "shapely", "pyproj", "pandas", "matplotlib")
-_PHOTO = ("numpy", "rasterio", "affine", "cv2", "geopandas", "pyogrio")
+#: Writing vector layers, tables and figures.
+_VECTOR = ("geopandas", "pyogrio", "shapely", "pandas", "matplotlib")
+#: Turning a probability raster into lines (skeletons, graphs).
+_SKELETON = ("scipy", "skimage", "skan", "cv2")
+#: Reading and writing photographs.
+_PHOTO = ("cv2", "geopandas", "pyogrio")
 
-#: Algorithm id -> the import names (keys of REQUIREMENTS) its library code reaches. A test
-#: checks each entry against the imports of the geocore modules the algorithm calls.
+#: Algorithm id -> the import names (keys of REQUIREMENTS) its library code reaches: the core, the
+#: groups it uses and its own extras. A test checks each entry against the imports of the geocore
+#: modules the algorithm calls.
 ALGORITHM_NEEDS: Dict[str, tuple] = {
-    "convertgrid": _GRID_READ + ("affine", "tqdm"),
-    "transformgrid": _GRID_READ + ("scipy", "shapely") + ("affine", "tqdm"),
-    "gridflightlines": _GRID_READ + ("pandas", "verde", "threadpoolctl") + ("affine", "tqdm"),
-    "comparelineaments": _GRID_READ + _VECTOR + ("shapely",) + ("affine", "tqdm"),
-    "synthesizesurvey": ("numpy", "scipy", "rasterio", "harmonica", "geopandas", "pyogrio", "shapely") + ("affine", "pyproj", "tqdm"),
-    "detectlineaments": _GRID_READ + _TORCH + _VECTOR + ("scipy", "skimage", "skan", "cv2", "affine", "tqdm"),
-    "vectorizelineaments": ("numpy", "rasterio", "scipy", "skimage", "skan", "cv2", "affine", "tqdm") + _VECTOR,
-    "finetunelineamentmodel": _GRID_READ + _TORCH + _VECTOR + ("scipy", "skimage", "skan", "cv2", "harmonica",
-                                                              "affine", "tqdm"),
-    "trainlineamentmodel": _TORCH + ("numpy", "scipy", "rasterio", "harmonica", "geopandas", "pyogrio", "shapely",
-                                     "skimage", "tqdm") + ("affine", "pyproj"),
-    "segmentminerals": _TORCH + _VECTOR + ("numpy", "scipy", "rasterio", "affine") + ("tqdm",),
-    "mineralstatistics": ("numpy", "scipy", "rasterio", "geopandas", "pyogrio", "matplotlib") + ("affine", "pyproj", "tqdm"),
-    "synthesizesection": _TORCH + _VECTOR + ("numpy", "scipy", "rasterio", "affine", "cv2") + ("tqdm",),
-    "trainmineralmodel": _TORCH + _VECTOR + ("numpy", "scipy", "rasterio", "affine", "cv2", "tqdm"),
-    "evaluatemineralmodel": _TORCH + _VECTOR + ("numpy", "scipy", "rasterio", "affine", "cv2", "tqdm"),
-    "stitchpanorama": _PHOTO + ("matplotlib",) + ("pyproj", "tqdm"),
-    "flatfield": _PHOTO + ("pyproj", "tqdm"),
-    "colourfit": _PHOTO + ("scipy", "skimage") + ("pyproj", "tqdm"),
-    "colourcorrect": _PHOTO + ("scipy", "skimage") + ("pyproj", "tqdm"),
-    "alignpolarized": _PHOTO + ("pyproj", "tqdm"),
-    "superpixelannotate": _PHOTO + ("shapely", "skimage") + ("pyproj", "tqdm"),
-    "uncertaintyregions": _PHOTO + _TORCH + ("scipy", "shapely", "skimage") + ("matplotlib", "pyproj", "tqdm"),
+    "convertgrid": _CORE + _GRID_READ,
+    "transformgrid": _CORE + _GRID_READ + ("scipy", "shapely"),
+    "gridflightlines": _CORE + _GRID_READ + ("pandas", "verde", "threadpoolctl"),
+    "comparelineaments": _CORE + _GRID_READ + _VECTOR,
+    "synthesizesurvey": _CORE + ("scipy", "harmonica", "geopandas", "pyogrio", "shapely"),
+    "detectlineaments": _CORE + _GRID_READ + _TORCH + _VECTOR + _SKELETON,
+    "vectorizelineaments": _CORE + _VECTOR + _SKELETON,
+    "finetunelineamentmodel": _CORE + _GRID_READ + _TORCH + _VECTOR + _SKELETON,
+    "trainlineamentmodel": _CORE + _TORCH + ("scipy", "harmonica", "geopandas", "pyogrio", "shapely", "skimage"),
+    "segmentminerals": _CORE + _TORCH + _VECTOR + ("scipy",),
+    "mineralstatistics": _CORE + ("scipy", "geopandas", "pyogrio", "matplotlib"),
+    "synthesizesection": _CORE + _TORCH + _VECTOR + ("scipy", "cv2"),
+    "trainmineralmodel": _CORE + _TORCH + _VECTOR + ("scipy", "cv2"),
+    "evaluatemineralmodel": _CORE + _TORCH + _VECTOR + ("scipy", "cv2"),
+    "stitchpanorama": _CORE + _PHOTO + ("matplotlib",),
+    "flatfield": _CORE + _PHOTO,
+    "colourfit": _CORE + _PHOTO + ("scipy", "skimage"),
+    "colourcorrect": _CORE + _PHOTO + ("scipy", "skimage"),
+    "alignpolarized": _CORE + _PHOTO,
+    "superpixelannotate": _CORE + _PHOTO + ("shapely", "skimage"),
+    "uncertaintyregions": _CORE + _PHOTO + _TORCH + ("scipy", "shapely", "skimage", "matplotlib"),
     "installdependencies": (),
 }
 

@@ -82,31 +82,47 @@ def line_style(path: Path, colour: str, width: float, data_defined_width: bool, 
     assert ok, msg
 
 
-def probability_style(path: Path) -> None:
-    # any small raster will do: the style stores fixed 0..1 classes
-    tif = path.with_suffix(".tmp.tif")
+def save_raster_style(path: Path, name: str, gdal_type: int, make_renderer, fill: float | None = None) -> None:
+    """Save to ``path`` the style of the renderer ``make_renderer(layer)`` returns.
+
+    The renderer is built on a scratch 2 x 2 raster next to ``path`` (of GDAL
+    type ``gdal_type``, filled with ``fill`` when given), removed afterwards:
+    any small raster will do, as the styles store fixed classes.
+    """
     from osgeo import gdal
 
-    ds = gdal.GetDriverByName("GTiff").Create(str(tif), 2, 2, 1, gdal.GDT_Float32)
+    tif = path.with_suffix(".tmp.tif")
+    ds = gdal.GetDriverByName("GTiff").Create(str(tif), 2, 2, 1, gdal_type)
     ds.SetGeoTransform((0.0, 1.0, 0.0, 2.0, 0.0, -1.0))
-    ds.GetRasterBand(1).Fill(0.5)
+    if fill is not None:
+        ds.GetRasterBand(1).Fill(fill)
     ds = None
-    layer = QgsRasterLayer(str(tif), "probability")
-    ramp = QgsStyle.defaultStyle().colorRamp("Magma")
-    shader_fn = QgsColorRampShader(0.0, 1.0, ramp, QgsColorRampShader.Type.Interpolated,
-                                   QgsColorRampShader.ClassificationMode.EqualInterval)
-    shader_fn.classifyColorRamp(11, 1)
-    shader = QgsRasterShader(0.0, 1.0)
-    shader.setRasterShaderFunction(shader_fn)
-    renderer = QgsSingleBandPseudoColorRenderer(layer.dataProvider(), 1, shader)
-    renderer.setClassificationMin(0.0)
-    renderer.setClassificationMax(1.0)
-    layer.setRenderer(renderer)
+    layer = QgsRasterLayer(str(tif), name)
+    layer.setRenderer(make_renderer(layer))
     msg, ok = layer.saveNamedStyle(str(path), categories=SYMBOLOGY)
     del layer
     for leftover in (tif, Path(str(tif) + ".aux.xml")):
         leftover.unlink(missing_ok=True)
     assert ok, msg
+
+
+def probability_style(path: Path) -> None:
+    """Probability 0..1 in Magma, 11 equal classes."""
+    from osgeo import gdal
+
+    def renderer(layer):
+        ramp = QgsStyle.defaultStyle().colorRamp("Magma")
+        shader_fn = QgsColorRampShader(0.0, 1.0, ramp, QgsColorRampShader.Type.Interpolated,
+                                       QgsColorRampShader.ClassificationMode.EqualInterval)
+        shader_fn.classifyColorRamp(11, 1)
+        shader = QgsRasterShader(0.0, 1.0)
+        shader.setRasterShaderFunction(shader_fn)
+        r = QgsSingleBandPseudoColorRenderer(layer.dataProvider(), 1, shader)
+        r.setClassificationMin(0.0)
+        r.setClassificationMax(1.0)
+        return r
+
+    save_raster_style(path, "probability", gdal.GDT_Float32, renderer, fill=0.5)
 
 
 def _lumenstone_classes():
@@ -126,21 +142,15 @@ def lumenstone_classes_style(path: Path, legend: str, opacity: float = 0.6) -> N
     from osgeo import gdal
     from qgis.core import QgsPalettedRasterRenderer
 
-    tif = path.with_suffix(".tmp.tif")
-    ds = gdal.GetDriverByName("GTiff").Create(str(tif), 2, 2, 1, gdal.GDT_Byte)
-    ds.SetGeoTransform((0.0, 1.0, 0.0, 2.0, 0.0, -1.0))
-    ds = None
-    layer = QgsRasterLayer(str(tif), "classes")
-    classes = [QgsPalettedRasterRenderer.Class(code, QColor(colour), legend.format(code=code, label=label, name=name))
-               for code, label, name, colour in _lumenstone_classes()]
-    renderer = QgsPalettedRasterRenderer(layer.dataProvider(), 1, classes)
-    renderer.setOpacity(opacity)  # the photograph stays visible under the class map
-    layer.setRenderer(renderer)
-    msg, ok = layer.saveNamedStyle(str(path), categories=SYMBOLOGY)
-    del layer
-    for leftover in (tif, Path(str(tif) + ".aux.xml")):
-        leftover.unlink(missing_ok=True)
-    assert ok, msg
+    def renderer(layer):
+        classes = [QgsPalettedRasterRenderer.Class(code, QColor(colour),
+                                                   legend.format(code=code, label=label, name=name))
+                   for code, label, name, colour in _lumenstone_classes()]
+        r = QgsPalettedRasterRenderer(layer.dataProvider(), 1, classes)
+        r.setOpacity(opacity)  # the photograph stays visible under the class map
+        return r
+
+    save_raster_style(path, "classes", gdal.GDT_Byte, renderer)
 
 
 def lumenstone_polygons_style(path: Path, legend: str, fill_alpha: float = 0.25) -> None:

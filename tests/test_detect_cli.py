@@ -7,6 +7,7 @@ import pytest
 import rasterio
 from rasterio.transform import from_origin
 
+from cancelling import CancelAfter
 from geocore.cli import main
 from geocore.errors import Cancelled
 from geocore.lineaments.detect import default_model_path, detect_to_folder
@@ -166,12 +167,7 @@ def test_shipped_model_is_installed_and_loads():
 
 
 def test_cancel_leaves_no_output(tmp_path, grid, model_path):
-    calls = []
-
-    def cancel():
-        calls.append(1)
-        return len(calls) > 3
-
+    cancel = CancelAfter(3)
     with pytest.raises(Cancelled):
         detect_to_folder(grid, tmp_path / "out", model_path=model_path, batch_size=2, cancel=cancel)
     out = tmp_path / "out"

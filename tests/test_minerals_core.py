@@ -13,6 +13,7 @@ import pytest
 import rasterio
 import torch
 
+from cancelling import CancelAfter
 from geocore.cli import main
 from geocore.errors import Cancelled, GeocoreError
 from geocore.minerals.classes import BY_CODE, CODES, S2, S3, colorize, parse_codes
@@ -335,24 +336,20 @@ def test_segment_refuses_grey_and_16_bit(tiny_model, tmp_path, capsys):
 
 
 def test_panorama_too_big_for_memory_is_refused_before_work(tiny_model, photo, tmp_path, monkeypatch):
+    from geocore import system
     from geocore.minerals import segment
 
     with pytest.raises(GeocoreError, match="cut the panorama"):
         segment.check_memory(12000, 8000, available=512 * 2**20)
     segment.check_memory(12000, 8000, available=4 * 2**30)
-    monkeypatch.setattr(segment, "available_memory", lambda: 10_000)
+    monkeypatch.setattr(system, "available_memory", lambda: 10_000)
     with pytest.raises(GeocoreError, match="GiB of memory is available"):
         segment_image(photo, tmp_path / "out" / "classes.tif", model_path=tiny_model)
     assert not (tmp_path / "out").exists()
 
 
 def test_segment_cancel_leaves_nothing(tiny_model, photo, tmp_path):
-    calls = []
-
-    def cancel():
-        calls.append(1)
-        return len(calls) > 3
-
+    cancel = CancelAfter(3)
     with pytest.raises(Cancelled):
         segment_image(photo, tmp_path / "classes.tif", polygons_path=tmp_path / "m.gpkg",
                       stats_dir=tmp_path, model_path=tiny_model, cancel=cancel)

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import rasterio
 
+from cancelling import CancelAfter
 from geocore.cli import main
 from geocore.errors import Cancelled, GeocoreError
 from geocore.panorama import StitchParams, stitch
@@ -557,14 +558,9 @@ def test_cli_stitches_real_tiles(tmp_path, capsys):
 def test_cancel_leaves_nothing(source, small_tiles, tmp_path):
     """Cancel after 20 checks: the cut fixture tiles, and the real electron-microscope tiles."""
     folder = small_tiles.paths[0].parent if source == "cut" else TILES / "stitch2d_bse_2x3"
-    calls = []
-
-    def cancel():
-        calls.append(1)
-        return len(calls) > 20
-
+    cancel = CancelAfter(20)
     (tmp_path / "out").mkdir()
     with pytest.raises(Cancelled):
         stitch([folder], tmp_path / "out" / "p.tif", cancel=cancel)
-    assert len(calls) == 21  # stopped at the first check after the 20th
+    assert cancel.calls == 21  # stopped at the first check after the 20th
     _assert_nothing_written(tmp_path / "out")

@@ -10,6 +10,7 @@ import rasterio
 import torch
 from rasterio.transform import from_origin
 
+from cancelling import CancelAfter
 from geocore.errors import Cancelled, GeocoreError
 from geocore.inference import TileParams, blend_window, predict_raster, tile_origins
 from geocore.models import ModelCard, normalize
@@ -176,12 +177,7 @@ def test_bad_params(tmp_path, tile, overlap, msg):
 
 def test_cancel_leaves_nothing(tmp_path):
     src = write_tif(tmp_path / "in.tif", smooth_field(300, 300))
-    calls = []
-
-    def cancel():
-        calls.append(1)
-        return len(calls) > 2
-
+    cancel = CancelAfter(2)
     with pytest.raises(Cancelled):
         predict_raster(src, tmp_path / "p.tif", Pointwise(), card_for(), params=TileParams(batch_size=2),
                        cancel=cancel)

@@ -296,19 +296,30 @@ def is_netcdf(path: Path) -> bool:
     return head.startswith(_NETCDF_MAGIC)
 
 
-def _read_gdal(path: Path, band: Optional[int], variable: Optional[str] = None) -> Optional[_Read]:
+def _open_gdal(path: Path, variable: Optional[str] = None):
+    """``path`` (or its netCDF ``variable``) opened with rasterio, or None where GDAL cannot open it.
+
+    GDAL's warning that a file has no georeferencing is silenced: the callers
+    check the transform and CRS themselves.
+    """
     import rasterio
     from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
-
-    from ..raster.io import band_choice_error, read_window
 
     name = f'NETCDF:"{path}":{variable}' if variable else str(path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
         try:
-            ds = rasterio.open(name)
+            return rasterio.open(name)
         except (RasterioIOError, OSError, ValueError):
             return None
+
+
+def _read_gdal(path: Path, band: Optional[int], variable: Optional[str] = None) -> Optional[_Read]:
+    from ..raster.io import band_choice_error, read_window
+
+    ds = _open_gdal(path, variable)
+    if ds is None:
+        return None
     with ds:
         if ds.count == 0:  # a container with several variables: GDAL lists them as subdatasets
             subs = list(ds.subdatasets)
@@ -665,23 +676,16 @@ def check_streamable(path: str | os.PathLike, band: Optional[int] = None) -> Non
     which reads them all. Anything else (including what GDAL cannot open) is
     left to the caller's own checks.
     """
-    import rasterio
-    from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
-
     path, variable = split_netcdf_name(path)
     if not path.is_file():
         return
     fix = ("convert it to GeoTIFF first with 'geocore grid convert' (in QGIS: 'Convert survey grid to GeoTIFF'), "
            "which reads it")
-    name = f'NETCDF:"{path}":{variable}' if variable else str(path)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        try:
-            ds = rasterio.open(name)
-        except (RasterioIOError, OSError, ValueError):
-            if path.suffix.lower() in GEOSOFT_SUFFIXES:
-                raise InputError(f"'{path}' is not a raster GDAL reads (a Geosoft .grd?); {fix}") from None
-            return
+    ds = _open_gdal(path, variable)
+    if ds is None:
+        if path.suffix.lower() in GEOSOFT_SUFFIXES:
+            raise InputError(f"'{path}' is not a raster GDAL reads (a Geosoft .grd?); {fix}")
+        return
     with ds:
         if ds.count == 0 and ds.subdatasets:
             raise InputError(f"'{path}' holds several variables; {fix} (choose the variable there)")

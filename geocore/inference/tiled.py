@@ -23,6 +23,7 @@ from ..files import atomic_output, check_not_input
 from ..models import depends_on_tile, halo_cells, normalize, resolve_device
 from ..progress import Progress
 from ..raster.io import band_choice_error, open_raster_checked, read_window
+from ..raster.profile import gtiff_profile
 
 #: Output block edge (cells) of the written GeoTIFF.
 OUT_BLOCK = 256
@@ -299,10 +300,8 @@ def plan_tiles(src: str | os.PathLike, card, *, bands: Optional[Sequence[int]] =
 
 def output_profile(plan: TilePlan, crs, transform) -> dict:
     """The GeoTIFF profile of a probability raster (float32, 256-cell blocks, DEFLATE, BigTIFF if needed)."""
-    return dict(driver="GTiff", width=plan.width, height=plan.height, count=plan.classes, dtype="float32",
-                crs=crs, transform=transform, nodata=float("nan"),
-                tiled=True, blockxsize=OUT_BLOCK, blockysize=OUT_BLOCK,
-                compress="deflate", predictor=3, BIGTIFF="IF_SAFER")
+    return gtiff_profile(plan.width, plan.height, plan.classes, "float32", crs=crs, transform=transform,
+                         nodata=float("nan"), tiled=True, block=OUT_BLOCK, predictor=3)
 
 
 def describe_bands(out, card) -> None:

@@ -11,12 +11,7 @@ import argparse
 from pathlib import Path
 
 from ..files import check_distinct, check_not_input, output_set
-
-
-def _bar(args, desc):
-    from ..progress import progress_bar
-
-    return progress_bar(desc, args.quiet)
+from ..progress import progress_bar
 
 
 # ----------------------------------------------------------------------------- commands
@@ -47,7 +42,7 @@ def _cmd_flatfield(args: argparse.Namespace) -> int:
             raise GeocoreError(f"several inputs are named {', '.join(dup)}; outputs keep input names, "
                                "so correct them in separate runs")
         return run_cli_batch(args, images, partial(_flatfield_one, **kwargs), "flat-field correction")
-    with output_set(inputs=[*args.images, args.reference]), _bar(args, "flat-field correction") as bar:
+    with output_set(inputs=[*args.images, args.reference]), progress_bar("flat-field correction", args.quiet) as bar:
         res = flatfield_to_folder([Path(p) for p in args.images], progress=bar, **kwargs)
     print(res.summary())
     return 0
@@ -59,7 +54,7 @@ def _cmd_colour_fit(args: argparse.Namespace) -> int:
     inputs = [args.image, args.annotation, args.reference, args.reference_annotation]
     check_distinct({"--out": args.out, "--corrected": args.corrected})
     check_not_input([args.out, args.corrected], inputs)
-    with output_set(inputs=inputs), _bar(args, "fitting colour correction") as bar:
+    with output_set(inputs=inputs), progress_bar("fitting colour correction", args.quiet) as bar:
         corr = fit_colour_files(args.image, args.annotation, args.reference, args.reference_annotation, args.out,
                                 corrected_out=args.corrected, progress=bar)
     before, after = corr.mean_delta_e
@@ -75,7 +70,7 @@ def _cmd_colour_fit(args: argparse.Namespace) -> int:
 def _cmd_colour_apply(args: argparse.Namespace) -> int:
     from .colour import apply_colour_files
 
-    with output_set(inputs=[*args.images, args.matrix]), _bar(args, "colour correction") as bar:
+    with output_set(inputs=[*args.images, args.matrix]), progress_bar("colour correction", args.quiet) as bar:
         written = apply_colour_files(args.images, args.matrix, args.out_dir, progress=bar)
     print(f"{len(written)} image(s) corrected: " + ", ".join(str(p) for p in written))
     return 0
@@ -84,7 +79,7 @@ def _cmd_colour_apply(args: argparse.Namespace) -> int:
 def _cmd_xpl_align(args: argparse.Namespace) -> int:
     from .align import align_and_stack
 
-    with output_set(inputs=[args.ppl, *args.xpl]), _bar(args, "aligning crossed-polar photos") as bar:
+    with output_set(inputs=[args.ppl, *args.xpl]), progress_bar("aligning crossed-polar photos", args.quiet) as bar:
         res = align_and_stack(args.ppl, args.xpl, args.out, method=args.method, model=args.model,
                               step_deg=args.step, crop=args.crop, progress=bar)
     print(res.summary())
@@ -98,7 +93,7 @@ def _cmd_annotate(args: argparse.Namespace) -> int:
                               work_edge=args.work_edge, colour_check=not args.no_colour_check)
     out = Path(args.out_dir)
     stem = Path(args.image).stem
-    with output_set(inputs=[args.image, args.strokes]), _bar(args, "propagating strokes") as bar:
+    with output_set(inputs=[args.image, args.strokes]), progress_bar("propagating strokes", args.quiet) as bar:
         res = annotate_image(args.image, args.strokes, out / f"{stem}.png", out / f"{stem}_polygons.gpkg",
                              class_field=args.class_field, params=params, progress=bar)
     print(res.summary())
@@ -117,7 +112,7 @@ def _cmd_uncertainty(args: argparse.Namespace) -> int:
     check_distinct(outputs)
     check_not_input(list(outputs.values()), [args.input, args.model])
     params = RegionParams(share=args.share, metric=args.metric, smooth_px=args.smooth, min_area_px=args.min_area)
-    with output_set(inputs=[args.input, args.model]), _bar(args, "finding uncertain regions") as bar:
+    with output_set(inputs=[args.input, args.model]), progress_bar("finding uncertain regions", args.quiet) as bar:
         res = find_uncertain_regions(args.input, args.out, params, model=args.model, tta=args.tta,
                                      tile_params=TileParams(device=args.device), probability_out=args.probability_out,
                                      map_out=args.map, progress=bar)

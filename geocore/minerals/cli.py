@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from ..files import check_not_input, output_set
+from ..progress import progress_bar
 
 #: What each command writes into its output folder: a re-run replaces the whole set (see files.output_set)
 SECTIONS_SET = ("imgs/train/*.jpg", "imgs/test/*.jpg", "masks/train/*.png", "masks/test/*.png")
@@ -14,17 +15,11 @@ STATS_SET = ("stats.csv", "grain_sizes.csv", "contacts.csv", "area_fractions.png
 SEGMENT_SET = ("classes.tif", "minerals.*", "probabilities.tif", *STATS_SET)
 
 
-def _bar(desc, quiet):
-    from ..progress import progress_bar
-
-    return progress_bar(desc, quiet)
-
-
 def _cmd_synth(args) -> int:
     from .classes import parse_codes
     from .synthetic import write_sections
 
-    with output_set(replace=(args.out_dir, SECTIONS_SET)), _bar("synthesising sections", args.quiet) as bar:
+    with output_set(replace=(args.out_dir, SECTIONS_SET)), progress_bar("synthesising sections", args.quiet) as bar:
         res = write_sections(args.out_dir, args.count, shape=tuple(args.size), seed=args.seed,
                              codes=parse_codes(args.classes), test_fraction=args.test_fraction,
                              grain_px=args.grain_px, progress=bar)
@@ -48,7 +43,7 @@ def _cmd_evaluate(args) -> int:
     if args.json:
         model = Path(args.model) if args.model else Path(default_model_path())
         check_not_input([args.json], [model, model.with_suffix(".json")])
-    with _bar("evaluating", args.quiet) as bar:
+    with progress_bar("evaluating", args.quiet) as bar:
         m = evaluate_model(args.data, args.model, split=args.split, device=args.device, tile_size=args.tile,
                            progress=bar)
     if m.get("model_note"):
@@ -102,7 +97,7 @@ def _cmd_segment(args) -> int:
         return run_cli_batch(args, batch_outputs(images, args.out_dir), partial(_segment_one, **_segment_kwargs(args)),
                              "segmenting minerals")
     with output_set(replace=(args.out_dir, SEGMENT_SET), inputs=[images[0], *(args.extra or ()), args.model]), \
-            _bar("segmenting minerals", args.quiet) as bar:
+            progress_bar("segmenting minerals", args.quiet) as bar:
         res = segment_to_folder(images[0], args.out_dir, progress=bar, **_segment_kwargs(args))
     print(res.summary())
     return 0
@@ -112,7 +107,7 @@ def _cmd_stats(args) -> int:
     from .stats import class_map_note, statistics_from_raster, write_statistics
 
     with output_set(replace=(args.out_dir, STATS_SET), inputs=[args.classes]), \
-            _bar("mineral statistics", args.quiet) as bar:
+            progress_bar("mineral statistics", args.quiet) as bar:
         st = statistics_from_raster(args.classes, um_per_px=args.um_per_px, size_classes=args.size_classes,
                                     progress=bar)
         note = class_map_note(args.classes)

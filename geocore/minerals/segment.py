@@ -28,7 +28,7 @@ from ..raster.io import check_size
 from ..raster.micrometre import is_micrometre_crs, micrometre_crs, micrometre_transform
 from ..raster.profile import gtiff_profile
 from ..raster.vrt import stack_bands_vrt
-from ..system import available_memory
+from ..system import check_fits_in_memory
 from .classes import BY_CODE, CLASSES
 from .params import SegmentParams
 
@@ -104,12 +104,10 @@ def check_memory(width: int, height: int, available: int | None = None) -> None:
     the polygons and the grain labelling, about :data:`BYTES_PER_PIXEL` bytes
     a pixel in all.
     """
-    need = int(width) * int(height) * BYTES_PER_PIXEL
-    avail = available_memory() if available is None else available
-    if avail is not None and need > 0.8 * avail:
-        raise GeocoreError(f"the image is {width} x {height} px: its class map and grain labels need about "
-                           f"{need / 2**30:.1f} GiB but only {avail / 2**30:.1f} GiB of memory is available; "
-                           f"cut the panorama into parts (e.g. gdal_translate -srcwin) or free memory")
+    check_fits_in_memory(int(width) * int(height) * BYTES_PER_PIXEL,
+                         f"the image is {width} x {height} px: holding its class map and grain labels",
+                         fix="cut the panorama into parts (e.g. gdal_translate -srcwin) or free memory",
+                         available=available)
 
 
 def pixel_size_um(crs, transform, um_per_px: Optional[float]) -> Optional[float]:

@@ -20,21 +20,17 @@ from typing import Iterable, Iterator, Tuple
 import numpy as np
 
 from ..raster.micrometre import micrometre_crs, micrometre_transform
+from ..raster.profile import BLOCK, gtiff_profile
 
-BLOCK = 256
 #: GDAL block cache while writing (MB): blocks are complete when a strip is written, so little is needed.
 GDAL_CACHE_MB = 32
 
 
 def panorama_profile(rows: int, cols: int, bands: int, dtype: str, um_per_px: float) -> dict:
     """rasterio profile of the panorama GeoTIFF."""
-    profile = dict(driver="GTiff", width=cols, height=rows, count=bands, dtype=dtype,
-                   crs=micrometre_crs(), transform=micrometre_transform(um_per_px),
-                   tiled=True, blockxsize=BLOCK, blockysize=BLOCK, compress="deflate", predictor=2, zlevel=1,
-                   bigtiff="IF_SAFER", interleave="pixel")
-    if bands == 3:
-        profile["photometric"] = "RGB"
-    return profile
+    colour = {"photometric": "RGB"} if bands == 3 else {}
+    return gtiff_profile(cols, rows, bands, dtype, crs=micrometre_crs(), transform=micrometre_transform(um_per_px),
+                         tiled=True, block=BLOCK, predictor=2, zlevel=1, interleave="pixel", **colour)
 
 
 def prefetch(items: Iterable, depth: int = 1) -> Iterator:

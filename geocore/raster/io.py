@@ -15,7 +15,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from ..errors import GeocoreError, ParameterError
-from ..system import available_memory
+from ..system import check_fits_in_memory
 
 #: Longest edge of the decimated read used by the quick "any valid cell?" check.
 QUICK_CHECK_EDGE = 1024
@@ -212,18 +212,14 @@ def check_size(width: int, height: int, path, *, minimum: int = 8, bytes_per_cel
     what : str
         How the raster is called in messages.
     available : int, optional
-        Bytes available (default: :func:`available_memory`).
+        Bytes available (default: :func:`geocore.system.available_memory`).
     """
     if min(int(width), int(height)) < minimum:
         raise GeocoreError(f"{what} '{path}' is {width} x {height} cells: too small; it needs at least "
                            f"{minimum} x {minimum} cells")
     if bytes_per_cell:
-        need = float(width) * float(height) * bytes_per_cell
-        avail = available_memory() if available is None else available
-        if avail is not None and need > 0.8 * avail:
-            raise GeocoreError(f"{what} '{path}' is {width} x {height} cells: processing it needs about "
-                               f"{need / 2**30:.1f} GiB of memory but only {avail / 2**30:.1f} GiB is available; "
-                               f"cut it into parts (e.g. gdal_translate -srcwin) or free memory")
+        check_fits_in_memory(float(width) * float(height) * bytes_per_cell,
+                             f"{what} '{path}' is {width} x {height} cells: processing it", available=available)
 
 
 def has_valid_cells(ds, band: int = 1) -> bool:

@@ -75,6 +75,14 @@ def _add_vector_params(alg) -> None:
         alg.addParameter(param)
 
 
+def _add_lines_outputs(alg) -> None:
+    """What detecting and vectorising share: lines, optional rose, advanced vectorisation parameters, N_LINES."""
+    alg.addParameter(_lines_output("Lineaments"))
+    alg.addParameter(_rose_output())
+    _add_vector_params(alg)
+    alg.addOutput(QgsProcessingOutputNumber("N_LINES", "Number of lineaments"))
+
+
 def _vector_params(alg, parameters: Dict, context):
     from geocore.lineaments.vectorize import VectorizeParams
 
@@ -160,10 +168,7 @@ zone to reproject it to.</p>""" + VECTOR_HELP
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT_PROBABILITY", "Lineament probability",
                                                                   defaultValue=QgsProcessing.TEMPORARY_OUTPUT,
                                                                   optional=True, createByDefault=True))
-        self.addParameter(_lines_output("Lineaments"))
-        self.addParameter(_rose_output())
-        _add_vector_params(self)
-        self.addOutput(QgsProcessingOutputNumber("N_LINES", "Number of lineaments"))
+        _add_lines_outputs(self)
 
     def call_geocore(self, parameters: Dict, context, feedback) -> Dict:
         from geocore.lineaments.classical import METHODS, ClassicalParams
@@ -237,10 +242,7 @@ skeletons, which are traced, split at junctions and simplified.</p>
         self.addParameter(QgsProcessingParameterBand("BAND", "Band", defaultValue=1, parentLayerParameterName="INPUT",
                                                      optional=True))
         self.addParameter(_threshold_param())
-        self.addParameter(_lines_output("Lineaments"))
-        self.addParameter(_rose_output())
-        _add_vector_params(self)
-        self.addOutput(QgsProcessingOutputNumber("N_LINES", "Number of lineaments"))
+        _add_lines_outputs(self)
 
     def call_geocore(self, parameters: Dict, context, feedback) -> Dict:
         from geocore.lineaments.vectorize import rose_diagram, vectorize_probability, write_lines

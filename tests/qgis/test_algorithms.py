@@ -16,6 +16,7 @@ from qgis.core import (  # noqa: E402
     QgsWkbTypes,
 )
 
+from qgis_feedback import RecordingFeedback  # noqa: E402
 from qgis_layers import raster, vector  # noqa: E402
 
 LINE_FIELDS = {"length", "azimuth", "mean_prob", "max_prob"}
@@ -27,18 +28,6 @@ def band_range(layer: QgsRasterLayer):
 
     stats = layer.dataProvider().bandStatistics(1, QgsRasterBandStats.Stats.All)
     return stats.minimumValue, stats.maximumValue
-
-
-class LogFeedback(QgsProcessingFeedback):
-    def __init__(self) -> None:
-        super().__init__()
-        self.infos = []
-        self.progress_values = []
-        self.progressChanged.connect(self.progress_values.append)
-
-    def pushInfo(self, info):  # noqa: N802
-        self.infos.append(info)
-        super().pushInfo(info)
 
 
 # ----------------------------------------------------------------------------- synthesize
@@ -120,7 +109,7 @@ def test_detect_lineaments(detection, survey):
 def test_detect_lineaments_to_shapefile_with_options(geocore_plugin, detect_inputs, tmp_path):
     import processing
 
-    feedback = LogFeedback()
+    feedback = RecordingFeedback()
     result = processing.run("geocore:detectlineaments", dict(
         detect_inputs, TILE_SIZE=128, OVERLAP=0.25, THRESHOLD=0.6, DEVICE=0,
         OUTPUT_PROBABILITY=str(tmp_path / "probability.img"), OUTPUT_LINES=str(tmp_path / "lineaments.shp")),
@@ -175,7 +164,7 @@ def test_vectorize_lineaments(geocore_plugin, detection, tmp_path):
 def test_train_lineament_model_then_detect_with_it(geocore_plugin, survey, tmp_path):
     import processing
 
-    feedback = LogFeedback()
+    feedback = RecordingFeedback()
     result = processing.run("geocore:trainlineamentmodel", {
         "SAMPLES": 8, "EPOCHS": 1, "BATCH_SIZE": 4, "LEARNING_RATE": 1e-3, "TILE_SIZE": 64, "SEED": 1,
         "PRESET": 0, "DEVICE": 1, "OUTPUT_MODEL": str(tmp_path / "tiny.safetensors")}, feedback=feedback)
@@ -255,7 +244,7 @@ def test_finetune_on_interpreted_lines_then_detect(geocore_plugin, survey, tmp_p
     from geocore.models import load_model
 
     init = tiny_lineament_model(tmp_path / "tiny.safetensors")
-    feedback = LogFeedback()
+    feedback = RecordingFeedback()
     result = processing.run("geocore:finetunelineamentmodel", {
         "INPUT": survey.result["OUTPUT_FIELD"], "EXPERT": survey.result["OUTPUT_AXES"], "INIT": str(init),
         "STEPS": 3, "SYNTHETIC_SHARE": 0.0, "OUTPUT_MODEL": str(tmp_path / "ft.safetensors")}, feedback=feedback)

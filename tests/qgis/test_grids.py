@@ -9,8 +9,9 @@ import pytest
 
 pytest.importorskip("qgis.core", reason="QGIS Python bindings are not installed (apt-get install python3-qgis)")
 
-from qgis.core import QgsProcessingException, QgsProcessingFeedback  # noqa: E402
+from qgis.core import QgsProcessingException  # noqa: E402
 
+from qgis_feedback import RecordingFeedback  # noqa: E402
 from qgis_layers import raster  # noqa: E402
 
 from testdata import GEOSOFT_GRID, REAL, SURFER_GRID, needs_real  # noqa: E402 (tests/, on the path via conftest)
@@ -200,23 +201,6 @@ def test_cancel_leaves_no_output(geocore_plugin, dipole_grid, tmp_path):
 
 
 # ----------------------------------------------------------------------------- netCDF, band, CRS, dummies, progress
-class RecordingFeedback(QgsProcessingFeedback):
-    """A feedback that keeps what the algorithm reported."""
-
-    def __init__(self):
-        super().__init__()
-        self.progress_values, self.infos, self.warnings = [], [], []
-        self.progressChanged.connect(self.progress_values.append)
-
-    def pushInfo(self, info):  # noqa: N802
-        self.infos.append(info)
-        super().pushInfo(info)
-
-    def pushWarning(self, warning):  # noqa: N802
-        self.warnings.append(warning)
-        super().pushWarning(warning)
-
-
 def test_convert_verde_netcdf_with_a_variable_and_progress(geocore_plugin, tmp_path):
     import processing
     import verde as vd

@@ -27,21 +27,16 @@ from geocore.microscopy.synthetic import (  # noqa: E402
     simulate_strokes,
     synthetic_section,
 )
+from microscopy_helpers import read_png, write_png  # noqa: E402 (tests/, on the path via conftest)
 from qgis_layers import raster  # noqa: E402
 from stand_in_model import ColourClassifier  # noqa: E402 (tests/, on the path via conftest)
 
 SHAPE = (192, 256)
 
 
-def write_png(path: Path, array) -> str:
-    array = np.asarray(array, np.uint8)
-    cv2.imwrite(str(path), array[..., ::-1] if array.ndim == 3 else array)
-    return str(path)
-
-
-def read_png(path) -> np.ndarray:
-    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    return img[..., ::-1] if img.ndim == 3 else img
+def png(path: Path, array) -> str:
+    """:func:`write_png`, returning the path as a string (a Processing parameter)."""
+    return str(write_png(path, array))
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +46,7 @@ def section():
 
 @pytest.fixture(scope="module")
 def photo(section, tmp_path_factory) -> str:
-    return write_png(tmp_path_factory.mktemp("photo") / "section.png", section.rgb)
+    return png(tmp_path_factory.mktemp("photo") / "section.png", section.rgb)
 
 
 def test_flatfield_keeps_names(geocore_plugin, tmp_path):
@@ -59,9 +54,9 @@ def test_flatfield_keeps_names(geocore_plugin, tmp_path):
 
     y, x = np.mgrid[0:SHAPE[0], 0:SHAPE[1]]
     light = (1.0 - 1.2 * (((y - 80) / SHAPE[0]) ** 2 + ((x - 110) / SHAPE[1]) ** 2))[..., None] * [1.0, 0.9, 0.8]
-    mirror = write_png(tmp_path / "mirror.png", np.round(200 * light))
-    a = write_png(tmp_path / "a.png", np.round(100 * light))
-    b = write_png(tmp_path / "b.jpg", np.round(120 * light))
+    mirror = png(tmp_path / "mirror.png", np.round(200 * light))
+    a = png(tmp_path / "a.png", np.round(100 * light))
+    b = png(tmp_path / "b.jpg", np.round(120 * light))
     out = tmp_path / "out"
     result = processing.run("geocore:flatfield", {"INPUT": [a, b], "REFERENCE": mirror, "SIGMA": 3.0,
                                                   "PER_CHANNEL": True, "NORMALIZE": 0, "OUTPUT_FOLDER": str(out)})
@@ -83,9 +78,9 @@ def test_colour_fit_then_correct(geocore_plugin, section, tmp_path):
     pick = np.random.default_rng(0).random(SHAPE) < 0.05
     ann[pick] = section.mask[pick]
     reference = synthetic_section(SHAPE, classes=(0, 1, 2, 6, 8), n_grains=30, seed=6)
-    params = {"INPUT": write_png(tmp_path / "photo.png", distorted), "ANNOTATION": write_png(tmp_path / "ann.png", ann),
-              "REFERENCE": write_png(tmp_path / "ref.png", reference.rgb),
-              "REFERENCE_ANNOTATION": write_png(tmp_path / "ref_ann.png", reference.mask),
+    params = {"INPUT": png(tmp_path / "photo.png", distorted), "ANNOTATION": png(tmp_path / "ann.png", ann),
+              "REFERENCE": png(tmp_path / "ref.png", reference.rgb),
+              "REFERENCE_ANNOTATION": png(tmp_path / "ref_ann.png", reference.mask),
               "OUTPUT_MATRIX": str(tmp_path / "matrix.json"), "OUTPUT": str(tmp_path / "corrected.tif")}
     result = processing.run("geocore:colourfit", params)
     assert result["DELTA_E_AFTER"] < result["DELTA_E_BEFORE"] / 2
@@ -101,7 +96,7 @@ def test_colour_fit_then_correct(geocore_plugin, section, tmp_path):
 def test_colour_fit_bad_annotation_is_explained(geocore_plugin, photo, tmp_path):
     import processing
 
-    small = write_png(tmp_path / "small.png", np.zeros((10, 10), np.uint8))
+    small = png(tmp_path / "small.png", np.zeros((10, 10), np.uint8))
     with pytest.raises(QgsProcessingException, match="same photograph size"):
         processing.run("geocore:colourfit", {"INPUT": photo, "ANNOTATION": small, "REFERENCE": photo,
                                              "REFERENCE_ANNOTATION": small, "OUTPUT_MATRIX": str(tmp_path / "m.json")})
@@ -113,7 +108,7 @@ def test_align_polarized_stack(geocore_plugin, tmp_path):
 
     big = synthetic_section((SHAPE[0] + 120, SHAPE[1] + 160), classes=(0, 1, 5, 9, 13), n_grains=80, seed=3)
     window = (slice(60, 60 + SHAPE[0]), slice(80, 80 + SHAPE[1]))
-    ppl = write_png(tmp_path / "ppl.png", big.rgb[window])
+    ppl = png(tmp_path / "ppl.png", big.rgb[window])
     lut = np.array([MINERAL_RGB[c] for c in range(15)], float) * 0.15
     xpl = []
     for k, angle in enumerate((15, 30)):
@@ -121,7 +116,7 @@ def test_align_polarized_stack(geocore_plugin, tmp_path):
         seen = cv2.GaussianBlur(lut[big.mask], (0, 0), 0.8).astype(np.uint8)
         rot = cv2.getRotationMatrix2D((80 + SHAPE[1] / 2, 60 + SHAPE[0] / 2), angle, 1.0)
         rotated = cv2.warpAffine(seen, rot, seen.shape[1::-1])
-        xpl.append(write_png(tmp_path / f"xpl{angle}.png", rotated[window]))
+        xpl.append(png(tmp_path / f"xpl{angle}.png", rotated[window]))
     result = processing.run("geocore:alignpolarized", {"PPL": ppl, "XPL": xpl, "METHOD": 0, "MODEL": 0,
                                                        "CROP": False, "OUTPUT": str(tmp_path / "stack.tif")})
     stack = raster(result["OUTPUT"])

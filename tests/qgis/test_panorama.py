@@ -11,36 +11,17 @@ pytest.importorskip("qgis.core", reason="QGIS Python bindings are not installed 
 
 from qgis.core import (  # noqa: E402
     QgsProcessingException,
-    QgsProcessingFeedback,
     QgsRasterLayer,
     QgsUnitTypes,
     QgsVectorLayer,
 )
 
+from qgis_feedback import RecordingFeedback  # noqa: E402
 from testdata import REAL, needs_real  # noqa: E402 (tests/, on the path via conftest)
 
 BSE = REAL / "tiles" / "stitch2d_bse_2x3"
 TMA = REAL / "tiles" / "tma_tiles_4x3"
 needs_tiles = needs_real(BSE)
-
-
-class Feedback(QgsProcessingFeedback):
-    def __init__(self) -> None:
-        super().__init__()
-        self.infos, self.errors, self.warnings, self.progress_values = [], [], [], []
-        self.progressChanged.connect(self.progress_values.append)
-
-    def pushInfo(self, info):  # noqa: N802
-        self.infos.append(info)
-        super().pushInfo(info)
-
-    def pushWarning(self, warning):  # noqa: N802
-        self.warnings.append(warning)
-        super().pushWarning(warning)
-
-    def reportError(self, error, fatalError=False):  # noqa: N802
-        self.errors.append(error)
-        super().reportError(error, fatalError)
 
 
 def test_parameters(geocore_plugin):
@@ -78,7 +59,7 @@ def test_stitch_cut_tiles_at_known_positions(geocore_plugin, cut_tiles_folder, t
 
     from panorama_helpers import position_error
 
-    feedback = Feedback()
+    feedback = RecordingFeedback()
     params = {"FOLDER": str(cut_tiles_folder.paths[0].parent), "UM_PER_PX": 0.5, "OUTPUT": str(tmp_path / "p.tif"),
               "OUTPUT_TILES": str(tmp_path / "tiles.csv")}
     result = processing.run("geocore:stitchpanorama", params, feedback=feedback)
@@ -104,7 +85,7 @@ def test_stitch_cut_tiles_at_known_positions(geocore_plugin, cut_tiles_folder, t
 def test_stitch_real_electron_microscope_tiles(geocore_plugin, tmp_path):
     import processing
 
-    feedback = Feedback()
+    feedback = RecordingFeedback()
     params = {"FOLDER": str(BSE), "UM_PER_PX": 0.25, "OUTPUT": str(tmp_path / "bse.tif"),
               "OUTPUT_REPORT": str(tmp_path / "pairs.csv"), "OUTPUT_TILES": str(tmp_path / "tiles.csv"),
               "OUTPUT_LAYOUT": str(tmp_path / "layout.png")}
@@ -177,7 +158,7 @@ def test_synthetic_tiles_benign_note_is_info_and_frame_is_the_micrometre_one(geo
     tiles = cut_tiles(scene, tmp_path / "tiles", rows=2, cols=2, tile_shape=(240, 320), overlap=0.3,
                       jitter=2.0, vignette=0.0, noise=1.0, seed=3, suffix=".png")
     cv2.imwrite(str(tiles.paths[0].parent / "merged.png"), np.zeros((8, 8, 3), np.uint8))
-    feedback = Feedback()
+    feedback = RecordingFeedback()
     result = processing.run("geocore:stitchpanorama", {"FOLDER": str(tiles.paths[0].parent), "UM_PER_PX": 0.5,
                                                        "OUTPUT": str(tmp_path / "pano.tif")}, feedback=feedback)
     assert not feedback.errors, feedback.errors

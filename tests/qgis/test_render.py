@@ -25,27 +25,40 @@ from qgis.PyQt.QtGui import QColor, QImage  # noqa: E402
 SIZE = 800
 
 
-def field_layer(path) -> QgsRasterLayer:
-    layer = QgsRasterLayer(str(path), "magnetic field", "gdal")
-    low, high = layer.dataProvider().cumulativeCut(1, 0.02, 0.98)  # stretch as QGIS does by default
-    ramp = QgsStyle.defaultStyle().colorRamp("Viridis")  # no red in it: red is for the true axes
+def ramp_layer(path, name, ramp, classes: int, opacity: float) -> QgsRasterLayer:
+    """A grid drawn with ``ramp`` stretched over its 2-98 % cumulative cut, as QGIS does by default."""
+    layer = QgsRasterLayer(str(path), name, "gdal")
+    low, high = layer.dataProvider().cumulativeCut(1, 0.02, 0.98)
     function = QgsColorRampShader(low, high, ramp, QgsColorRampShader.Type.Interpolated)
-    function.classifyColorRamp(9, 1)
+    function.classifyColorRamp(classes, 1)
     shader = QgsRasterShader(low, high)
     shader.setRasterShaderFunction(function)
     renderer = QgsSingleBandPseudoColorRenderer(layer.dataProvider(), 1, shader)
-    renderer.setOpacity(0.5)  # a light map, so the dark lineaments stand out
+    renderer.setOpacity(opacity)
     layer.setRenderer(renderer)
     return layer
 
 
-def styled(path, name, style) -> QgsVectorLayer:
+def field_layer(path) -> QgsRasterLayer:
+    # Viridis has no red in it (red is for the true axes); half opacity, so the dark lineaments stand out
+    return ramp_layer(path, "magnetic field", QgsStyle.defaultStyle().colorRamp("Viridis"), 9, 0.5)
+
+
+def with_style(layer, style):
+    """``layer`` with one of the plugin's named styles loaded (a failed load fails the test)."""
     from qgis_plugin.styles import style_path
 
-    layer = QgsVectorLayer(str(path), name, "ogr")
     message, ok = layer.loadNamedStyle(str(style_path(style)))
     assert ok, message
     return layer
+
+
+def styled(path, name, style) -> QgsVectorLayer:
+    return with_style(QgsVectorLayer(str(path), name, "ogr"), style)
+
+
+def styled_raster(path, name, style) -> QgsRasterLayer:
+    return with_style(QgsRasterLayer(str(path), name, "gdal"), style)
 
 
 def render(layers, reference: QgsRasterLayer) -> QImage:
@@ -131,26 +144,7 @@ def grey_layer(path, name, low_colour: str, high_colour: str, opacity: float = 1
     """A grid drawn with a two-colour ramp (a dark grid: black to dark grey)."""
     from qgis.core import QgsGradientColorRamp
 
-    layer = QgsRasterLayer(str(path), name, "gdal")
-    low, high = layer.dataProvider().cumulativeCut(1, 0.02, 0.98)
-    function = QgsColorRampShader(low, high, QgsGradientColorRamp(QColor(low_colour), QColor(high_colour)),
-                                  QgsColorRampShader.Type.Interpolated)
-    function.classifyColorRamp(5, 1)
-    shader = QgsRasterShader(low, high)
-    shader.setRasterShaderFunction(function)
-    renderer = QgsSingleBandPseudoColorRenderer(layer.dataProvider(), 1, shader)
-    renderer.setOpacity(opacity)
-    layer.setRenderer(renderer)
-    return layer
-
-
-def styled_raster(path, name, style) -> QgsRasterLayer:
-    from qgis_plugin.styles import style_path
-
-    layer = QgsRasterLayer(str(path), name, "gdal")
-    message, ok = layer.loadNamedStyle(str(style_path(style)))
-    assert ok, message
-    return layer
+    return ramp_layer(path, name, QgsGradientColorRamp(QColor(low_colour), QColor(high_colour)), 5, opacity)
 
 
 def save_preview(image: QImage, artefacts: Path, name: str) -> Path:
