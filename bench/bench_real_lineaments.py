@@ -82,6 +82,7 @@ def main() -> None:
     if "cnn" in methods:
         from geocore.lineaments.benchmark import Detector
 
+        dets.append(Detector(label="cnn (shipped, full resolution)", method="cnn", scales=(1.0,)))
         dets.append(Detector(label="cnn (shipped, scales 1 0.5 0.25)", method="cnn", scales=(1.0, 0.5, 0.25)))
     for m in args.model:
         dets += default_detectors(m, ["cnn"])

@@ -10,6 +10,7 @@ from rasterio.transform import from_origin
 from cancelling import CancelAfter
 from geocore.cli import main
 from geocore.errors import Cancelled
+from geocore.inference import TileParams
 from geocore.lineaments.detect import default_model_path, detect_to_folder
 
 TRANSFORM = from_origin(600000.0, 7500000.0, 100.0, 100.0)
@@ -169,7 +170,8 @@ def test_shipped_model_is_installed_and_loads():
 def test_cancel_leaves_no_output(tmp_path, grid, model_path):
     cancel = CancelAfter(3)
     with pytest.raises(Cancelled):
-        detect_to_folder(grid, tmp_path / "out", model_path=model_path, batch_size=2, cancel=cancel)
+        detect_to_folder(grid, tmp_path / "out", model_path=model_path, tiles=TileParams(batch_size=2),
+                         cancel=cancel)
     out = tmp_path / "out"
     assert not out.exists() or not list(out.iterdir())
 

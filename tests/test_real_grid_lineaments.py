@@ -10,6 +10,7 @@ import pytest
 import rasterio
 
 from geocore.grids.io import convert_grid, write_geotiff
+from geocore.inference import TileParams
 
 DATA = Path(os.environ.get("GEOCORE_TEST_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))
 WITTICHICA = DATA / "grids" / "wittichica_residual_tmi_50m.grd"
@@ -29,7 +30,8 @@ def detections(tmp_path_factory):
     runs = {}
     for name in ("nT", "pT"):
         runs[name] = detect_lineaments(folder / f"witt_{name}.tif", probability_path=folder / f"prob_{name}.tif",
-                                       lines_paths=[folder / f"lines_{name}.gpkg"], device="cpu", batch_size=4)
+                                       lines_paths=[folder / f"lines_{name}.gpkg"],
+                                       tiles=TileParams(device="cpu", batch_size=4))
     return nt, runs
 
 

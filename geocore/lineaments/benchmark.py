@@ -79,7 +79,8 @@ class Detector:
         Classical ridge percentile.
     vector_params : VectorizeParams or None
     scales : tuple of float or None
-        CNN resolutions merged by the maximum (None: full resolution only).
+        CNN resolutions merged by the maximum (None: ``"auto"``, the default of
+        ``detect``; ``(1.0,)``: the grid's resolution).
     """
 
     label: str
@@ -106,13 +107,13 @@ class BenchmarkResult:
         """Markdown table (all tolerances, or one)."""
         rows = [r for r in self.rows if tolerance is None or r["tolerance_m"] == tolerance]
         head = ("| case | detector | tolerance (m) | recall | precision | F1 | shifted F1 | lift (shifted) "
-                "| lift (rotated) | lines | detected km | expert km | time (s) |")
-        out = [head, "|" + " --- |" * 13]
+                "| lift (rotated) | lines | detected km | expert km | CNN scale | time (s) |")
+        out = [head, "|" + " --- |" * 14]
         for r in rows:
             out.append(f"| {r['case']} | {r['detector']} | {r['tolerance_m']:g} | {r['recall']:.3f} | "
                        f"{r['precision']:.3f} | {r['f1']:.3f} | {r['shifted_f1']:.3f} | {_fmt(r['lift_shifted'])} | "
                        f"{_fmt(r['lift_rotated'])} | {r['lines']} | {r['detected_km']:.1f} | {r['expert_km']:.1f} | "
-                       f"{r['seconds']:.0f} |")
+                       f"{r.get('scale', '')} | {r['seconds']:.0f} |")
         return "\n".join(out)
 
 
@@ -151,6 +152,7 @@ def load_cases(path: str | os.PathLike) -> list:
 
 
 def _detect(case: BenchmarkCase, det: Detector, out: Path, device: str):
+    from ..inference import TileParams
     from .classical import ClassicalParams
     from .detect import detect_lineaments
 
@@ -163,7 +165,7 @@ def _detect(case: BenchmarkCase, det: Detector, out: Path, device: str):
                                     declination=case.declination, percentile=det.percentile)
     res = detect_lineaments(case.grid, probability_path=out / "probability.tif",
                             lines_paths=[out / "lineaments.gpkg"], model_path=det.model, band=case.band,
-                            device=device, vector_params=det.vector_params, method=det.method,
+                            tiles=TileParams(device=device), vector_params=det.vector_params, method=det.method,
                             classical=classical, scales=det.scales)
     return res
 
@@ -193,7 +195,8 @@ def run_benchmark(cases: Sequence[BenchmarkCase], detectors: Sequence[Detector],
         ``rows``: one dict per case, detector and tolerance with ``recall``,
         ``precision``, ``f1``, ``shifted_f1``, ``rotated_f1``,
         ``lift_shifted``, ``lift_rotated``, ``lines``, ``detected_km``,
-        ``expert_km`` and ``seconds`` (detection time).
+        ``expert_km``, ``scale`` (the CNN's resolutions, e.g. the one ``auto``
+        chose) and ``seconds`` (detection time).
     """
     import re
 
@@ -231,7 +234,8 @@ def run_benchmark(cases: Sequence[BenchmarkCase], detectors: Sequence[Detector],
                 gdf = res.gdf
             for tol in tolerances:
                 row = dict(case=case.name, detector=det.label, tolerance_m=float(tol), lines=len(gdf),
-                           detected_km=float(gdf.length.sum()) / 1000.0 if len(gdf) else 0.0, seconds=seconds)
+                           detected_km=float(gdf.length.sum()) / 1000.0 if len(gdf) else 0.0, seconds=seconds,
+                           scale=" ".join(f"{x:g}" for x in res.scales) if det.method == "cnn" else "")
                 if len(gdf) == 0:
                     row.update(recall=0.0, precision=0.0, f1=0.0, shifted_f1=float("nan"), rotated_f1=float("nan"),
                                lift_shifted=float("nan"), lift_rotated=float("nan"),

@@ -65,10 +65,11 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _detect_kwargs(args: argparse.Namespace) -> dict:
+    from ..inference import TileParams
     from .vectorize import VectorizeParams
 
-    return dict(model_path=args.model, band=args.band, tile_size=args.tile, overlap=args.overlap,
-                threshold=args.threshold, device=args.device, batch_size=args.batch_size,
+    tiles = TileParams(tile_size=args.tile, overlap=args.overlap, batch_size=args.batch_size, device=args.device)
+    return dict(model_path=args.model, band=args.band, tiles=tiles,
                 vector_params=VectorizeParams.from_namespace(args), method=args.method,
                 classical=classical_from_namespace(args), scales=_scales(args.scales))
 
@@ -107,8 +108,7 @@ def _cmd_vectorize(args: argparse.Namespace) -> int:
 
     with output_set(replace=(args.out_dir, VECTOR_SET), inputs=[args.probability]), \
             progress_bar("vectorising", args.quiet) as bar:
-        res = vectorize_to_folder(args.probability, args.out_dir, threshold=args.threshold,
-                                  vector_params=VectorizeParams.from_namespace(args), progress=bar)
+        res = vectorize_to_folder(args.probability, args.out_dir, vector_params=VectorizeParams.from_namespace(args), progress=bar)
     print(res.summary())
     return 0
 

@@ -90,6 +90,7 @@ def run_demo(out_dir: Path, *, size: int = 1024, seed: int = 20261122, device: s
     """
     from ..magnetics.synthetic import SurveyConfig, synthesize_survey
     from ..progress import progress_bar
+    from ..inference import TileParams
     from .detect import detect_to_folder
 
     out_dir = Path(out_dir)
@@ -103,7 +104,7 @@ def run_demo(out_dir: Path, *, size: int = 1024, seed: int = 20261122, device: s
                                    progress=bar)
     t1 = time.time()
     with progress_bar("detecting lineaments", quiet) as bar:
-        result = detect_to_folder(survey.field_path, detect_dir, device=device, progress=bar)
+        result = detect_to_folder(survey.field_path, detect_dir, tiles=TileParams(device=device), progress=bar)
     t2 = time.time()
     gpkg = next(p for p in result.lines if str(p).endswith(".gpkg"))
     scores = score_lines(gpkg, survey.axes_path, survey.field_path)

@@ -126,18 +126,6 @@ def _check_out_dir(out_dir: Path) -> None:
         prepare_out_dir(out_dir)  # raises the standard message
 
 
-def _check_threshold(threshold: float) -> None:
-    if not (0.0 < float(threshold) < 1.0):
-        msg = f"threshold {threshold} is outside (0, 1); give a probability such as 0.5"
-        raise GeocoreError(msg)
-
-
-def _check_overlap(overlap: float) -> None:
-    if not (0.0 <= float(overlap) < 1.0):
-        msg = f"overlap {overlap} is outside [0, 1); give a fraction of the tile such as 0.5"
-        raise GeocoreError(msg)
-
-
 def check_projected(crs, path) -> None:
     """Refuse a grid in geographic coordinates (degrees), naming a projected CRS to warp it to.
 
@@ -169,13 +157,6 @@ def check_projected(crs, path) -> None:
            f"strikes biased by the cells' aspect; reproject it to {hint} first, e.g. "
            f"gdalwarp -t_srs {hint.split(' ')[0] if hint.startswith('EPSG') else 'EPSG:326NN'} -r bilinear IN.tif OUT.tif")
     raise GeocoreError(msg)
-
-
-def _vector_params(vector_params: Optional[VectorizeParams], threshold: float) -> VectorizeParams:
-    """``vector_params`` (or the defaults) with its threshold replaced by ``threshold``, checked."""
-    vp = VectorizeParams(**{**(vector_params.__dict__ if vector_params else {}), "threshold": float(threshold)})
-    vp.check()
-    return vp
 
 
 def _folder_paths(out: Path) -> dict:
@@ -219,11 +200,7 @@ def detect_lineaments(
     preview_path: Optional[str | os.PathLike] = None,
     model_path: Optional[str | os.PathLike] = None,
     band: Optional[int] = None,
-    tile_size: Optional[int] = None,
-    overlap: float = 0.5,
-    threshold: float = 0.5,
-    device: str = "auto",
-    batch_size: int = 8,
+    tiles: "Optional[TileParams]" = None,
     vector_params: Optional[VectorizeParams] = None,
     method: str = "cnn",
     classical: Optional[ClassicalParams] = None,
@@ -249,18 +226,12 @@ def detect_lineaments(
         A geocore ``.safetensors`` model; None uses the shipped one.
     band : int or None
         Band of ``grid`` (required when it has several).
-    tile_size : int or None
-        Tile edge in cells (multiple of 32); None uses the model's.
-    overlap : float
-        Tile overlap fraction in [0, 1).
-    threshold : float
-        Probability above which a cell is lineament, in (0, 1).
-    device : str
-        ``"auto"``, ``"cpu"`` or ``"cuda"``.
-    batch_size : int
-        Tiles per forward pass.
+    tiles : TileParams or None
+        Tile size (None: the model's), overlap, batch size and device of the
+        CNN (:class:`geocore.inference.TileParams`; defaults when None).
     vector_params : VectorizeParams or None
-        Vectorisation settings (its threshold is replaced by ``threshold``).
+        Vectorisation settings, with the probability ``threshold`` above which
+        a cell is lineament (defaults when None).
     method : str
         ``"cnn"`` (the network) or a classical detector of
         :data:`geocore.lineaments.classical.CLASSICAL_METHODS`, whose ridge
@@ -301,8 +272,6 @@ def detect_lineaments(
     if method not in METHODS:
         msg = f"unknown detection method {method!r}; choose one of {', '.join(METHODS)}"
         raise GeocoreError(msg)
-    _check_threshold(threshold)
-    _check_overlap(overlap)
     from ..grids.io import check_streamable
 
     check_streamable(grid, band)  # Geosoft .grd, GDAL-unreadable netCDF, undeclared dummies: point to grid convert
@@ -325,10 +294,10 @@ def detect_lineaments(
     for p in outputs:
         if p is not None:
             _check_out_dir(Path(p).parent)
-    params = TileParams(tile_size=tile_size, overlap=overlap, batch_size=batch_size, device=device)
+    params = tiles if tiles is not None else TileParams()
     params.check()
     if cparams is None:
-        dev = resolve_device(device)
+        dev = resolve_device(params.device)
         model, card = load_model(model_file, device=dev)
         params.checked_tile_size(card)
         if int(card.in_channels) != 1:
@@ -343,7 +312,8 @@ def detect_lineaments(
         scales = (auto_scale(length, reference),)
     elif auto:
         scales = (1.0,)
-    vp = _vector_params(vector_params, threshold)
+    vp = vector_params if vector_params is not None else VectorizeParams()
+    vp.check()
     for p in outputs:
         if p is not None:
             prepare_out_dir(Path(p).parent)
@@ -509,7 +479,7 @@ def detect_to_folder(grid: str | os.PathLike, out_dir: str | os.PathLike, **opti
     Writes ``probability.tif``, ``lineaments.gpkg``, ``lineaments.shp``,
     ``rose.png``, ``density.tif`` and ``preview.png``; ``options`` are the
     keyword arguments of :func:`detect_lineaments` other than the paths
-    (``model_path``, ``band``, ``threshold``, ``method``, ``scales``, ...).
+    (``model_path``, ``band``, ``tiles``, ``vector_params``, ``method``, ``scales``, ...).
     """
     paths = {"probability_path", "lines_paths", "rose_path", "density_path", "preview_path"}
     if paths & set(options):
@@ -524,7 +494,6 @@ def vectorize_to_folder(
     probability: str | os.PathLike,
     out_dir: str | os.PathLike,
     *,
-    threshold: float = 0.5,
     vector_params: Optional[VectorizeParams] = None,
     progress=None,
     cancel=None,
@@ -533,12 +502,12 @@ def vectorize_to_folder(
 
     Writes ``lineaments.gpkg``, ``lineaments.shp``, ``rose.png``,
     ``density.tif`` and ``preview.png`` (the probability map with the axes)
-    in ``out_dir``. ``vector_params`` sets pruning, joining and simplifying
-    (its threshold is replaced by ``threshold``).
+    in ``out_dir``. ``vector_params`` sets the threshold, pruning, joining and
+    simplifying (defaults when None).
     """
     prog = Progress.wrap(progress, cancel)
-    _check_threshold(threshold)
-    vp = _vector_params(vector_params, threshold)
+    vp = vector_params if vector_params is not None else VectorizeParams()
+    vp.check()
     probability = Path(probability)
     info = open_raster_checked(probability, 1, what="probability raster")
     check_size(info.width, info.height, probability, minimum=MIN_CELLS, bytes_per_cell=BYTES_PER_CELL,

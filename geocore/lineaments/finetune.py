@@ -341,6 +341,7 @@ def holdout_scores(grid_path, expert_path, area_path, model_paths: dict, *, tole
     from ..files import read_vector
     from ..grids.io import read_grid
     from .compare import CompareParams, compare_lines
+    from ..inference import TileParams
     from .detect import detect_lineaments
 
     grid = read_grid(grid_path, band=band)
@@ -357,7 +358,8 @@ def holdout_scores(grid_path, expert_path, area_path, model_paths: dict, *, tole
     for label, model in model_paths.items():
         with tempfile.TemporaryDirectory(prefix="geocore_holdout_") as tmp:
             res = detect_lineaments(grid_path, probability_path=Path(tmp) / "p.tif",
-                                    lines_paths=[Path(tmp) / "l.gpkg"], model_path=model, band=band, device=device)
+                                    lines_paths=[Path(tmp) / "l.gpkg"], model_path=model, band=band,
+                                    tiles=TileParams(device=device))
         det = res.gdf.set_geometry(res.gdf.geometry.intersection(outside))
         det = det[~det.geometry.is_empty & (det.length > 0)]
         if det.empty:

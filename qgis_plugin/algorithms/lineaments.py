@@ -173,6 +173,7 @@ zone to reproject it to.</p>""" + VECTOR_HELP
     def call_geocore(self, parameters: Dict, context, feedback) -> Dict:
         from geocore.lineaments.classical import METHODS, ClassicalParams
         from geocore.lineaments.detect import detect_lineaments
+        from geocore.inference import TileParams
         from geocore.lineaments.scale import parse_scales
 
         grid = self.raster_source(parameters, "INPUT", context)
@@ -200,10 +201,9 @@ zone to reproject it to.</p>""" + VECTOR_HELP
                 rose_path=rose,
                 model_path=self.parameterAsFile(parameters, "MODEL", context) or None,
                 band=self.parameterAsInt(parameters, "BAND", context) or 1,
-                tile_size=tile if tile > 0 else None,
-                overlap=self.parameterAsDouble(parameters, "OVERLAP", context),
-                threshold=self.parameterAsDouble(parameters, "THRESHOLD", context),
-                device=DEVICES[self.parameterAsEnum(parameters, "DEVICE", context)],
+                tiles=TileParams(tile_size=tile if tile > 0 else None,
+                                 overlap=self.parameterAsDouble(parameters, "OVERLAP", context),
+                                 device=DEVICES[self.parameterAsEnum(parameters, "DEVICE", context)]),
                 vector_params=_vector_params(self, parameters, context),
                 method=method,
                 classical=classical if method != "cnn" else None,
