@@ -212,3 +212,17 @@ def test_every_transform_on_a_geosoft_grid(path):
     residual = hp + lp - grid.data
     # the filters remove the mean of the padded grid; what remains is a constant
     assert np.nanstd(residual) < 1e-6 * np.nanstd(grid.data)
+
+
+def test_operation_names_load_without_numpy_and_match_the_transforms():
+    """The QGIS plugin lists the operations before its dependencies are installed."""
+    import subprocess
+    import sys
+
+    code = ("import sys, geocore.magnetics.operations as o; "
+            "assert 'numpy' not in sys.modules and 'harmonica' not in sys.modules; print(len(o.OPERATIONS))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    from geocore.magnetics.operations import OPERATION_LABELS
+
+    assert int(out.stdout) == len(OPERATION_LABELS) == len(T.OPERATIONS)
+    assert set(T.OPERATIONS) == set(OPERATION_LABELS)

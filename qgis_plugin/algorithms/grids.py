@@ -119,10 +119,6 @@ class TransformGrid(GeocoreAlgorithm):
     NAME = "transformgrid"
     DISPLAY_NAME = "Transform potential-field grid"
     GROUP = "magnetics"
-    OPERATIONS = ("rtp", "up", "dx", "dy", "dz", "thg", "tga", "tilt", "highpass", "lowpass")
-    LABELS = ("Reduction to the pole", "Upward continuation", "Derivative east (dx)", "Derivative north (dy)",
-              "Derivative up (dz)", "Total horizontal gradient", "Total gradient amplitude (analytic signal)",
-              "Tilt angle (degrees)", "Gaussian high-pass", "Gaussian low-pass")
     PARAMETER_NAMES = {"stabilization_inclination": "STABILIZATION", "op": "OPERATION"}
     HELP = """<p>Transforms a magnetic (or gravity) grid with harmonica's FFT filters. Gaps (nodata) are
 filled and the grid padded by reflection before the transform; the gaps are nodata again in the result,
@@ -144,7 +140,9 @@ degrees (positive over a reduced-to-pole source, zero near its edges); Gaussian 
     def initAlgorithm(self, config=None) -> None:  # noqa: N802
         self.addParameter(QgsProcessingParameterRasterLayer("INPUT", "Grid"))
         self.addParameter(QgsProcessingParameterBand("BAND", "Band", parentLayerParameterName="INPUT", optional=True))
-        self.addParameter(QgsProcessingParameterEnum("OPERATION", "Operation", options=list(self.LABELS),
+        from geocore.magnetics.operations import OPERATION_LABELS  # plain data: no numpy at plugin start
+
+        self.addParameter(QgsProcessingParameterEnum("OPERATION", "Operation", options=list(OPERATION_LABELS.values()),
                                                      defaultValue=0))
         for name, label in (("INCLINATION", "Field inclination (degrees, positive down; RTP)"),
                             ("DECLINATION", "Field declination (degrees east of north; RTP)"),
@@ -156,10 +154,11 @@ degrees (positive over a reduced-to-pole source, zero near its edges); Gaussian 
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "Transformed grid"))
 
     def call_geocore(self, parameters: Dict, context, feedback) -> Dict:
+        from geocore.magnetics.operations import OPERATIONS
         from geocore.magnetics.transforms import TransformParams, transform_file
 
         params = TransformParams(
-            op=self.OPERATIONS[self.parameterAsEnum(parameters, "OPERATION", context)],
+            op=OPERATIONS[self.parameterAsEnum(parameters, "OPERATION", context)],
             inclination=optional_double(self, parameters, "INCLINATION", context),
             declination=optional_double(self, parameters, "DECLINATION", context),
             stabilization_inclination=optional_double(self, parameters, "STABILIZATION", context),
