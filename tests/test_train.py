@@ -118,3 +118,23 @@ def test_train_command_line(tmp_path, capsys):
     rc = main(["-q", "lineaments", "train", "--out", str(tmp_path / "d.safetensors"), "--tile-size", "33"])
     assert rc == 2
     assert capsys.readouterr().err.strip().startswith("geocore: error: tile size 33")
+
+
+def test_training_defaults_and_presets_are_plain_data_the_plugin_can_read():
+    """The QGIS dialogs read these before numpy, harmonica or torch are installed."""
+    import subprocess
+    import sys
+
+    code = ("import sys, geocore.lineaments.params, geocore.magnetics.presets; "
+            "assert not {'numpy', 'torch', 'harmonica'} & set(sys.modules)")
+    subprocess.run([sys.executable, "-c", code], check=True)
+    from geocore.lineaments import params as P
+    from geocore.lineaments.train import TrainConfig
+    from geocore.magnetics.presets import PRESET_NAMES
+
+    d = TrainConfig()
+    assert (d.samples, d.epochs, d.batch_size, d.lr, d.tile_size, d.seed) == (
+        P.DEFAULT_SAMPLES, P.DEFAULT_EPOCHS, P.DEFAULT_BATCH_SIZE, P.DEFAULT_LR, P.DEFAULT_TILE_SIZE, P.DEFAULT_SEED)
+    assert SurveyConfig.preset_names() == PRESET_NAMES and d.preset == PRESET_NAMES[0]
+    for name in PRESET_NAMES:
+        SurveyConfig.from_preset(name)

@@ -27,6 +27,7 @@ from ..models.network import build_model, load_imagenet_encoder, load_model, res
 from ..models.training import (ConfigFromNamespace, epoch_logger, model_file, optimizer_step, out_of_time,
                                save_checkpoint, show_batch, tqdm_bar)
 from ..progress import Progress
+from . import params as P
 from .dataset import dihedral, generate_arrays
 from .scale import training_reference
 
@@ -36,13 +37,13 @@ class TrainConfig(ConfigFromNamespace):
     """Everything that defines a training run (defaults: the paper's protocol)."""
 
     out: Path = Path("lineaments.safetensors")
-    samples: int = 500
+    samples: int = P.DEFAULT_SAMPLES
     val_fraction: float = 0.2
-    epochs: int = 50
-    batch_size: int = 25
-    lr: float = 1e-4
-    seed: int = 0
-    tile_size: int = 192
+    epochs: int = P.DEFAULT_EPOCHS
+    batch_size: int = P.DEFAULT_BATCH_SIZE
+    lr: float = P.DEFAULT_LR
+    seed: int = P.DEFAULT_SEED
+    tile_size: int = P.DEFAULT_TILE_SIZE
     cell_size: float = 50.0
     preset: str = "paper"
     min_dykes: int = 1

@@ -82,7 +82,9 @@ class SurveyConfig:
 
     @classmethod
     def preset_names(cls) -> tuple[str, ...]:
-        return ("paper", "realistic", "survey")
+        from .presets import PRESET_NAMES
+
+        return PRESET_NAMES
 
     @classmethod
     def from_preset(cls, name: str) -> "SurveyConfig":

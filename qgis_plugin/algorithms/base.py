@@ -33,7 +33,13 @@ GROUPS = {
 }
 
 DEVICES = ["auto", "cpu", "cuda"]
-PRESETS = ["paper", "realistic", "survey"]
+
+
+def presets() -> list:
+    """The synthetic-survey presets, from geocore's plain-data table (the first is the default)."""
+    from geocore.magnetics.presets import PRESET_NAMES
+
+    return list(PRESET_NAMES)
 
 
 def advanced(param):

@@ -157,9 +157,8 @@ zone to reproject it to.</p>""" + VECTOR_HELP
                                                            maxValue=360.0 if name == "DECLINATION" else 90.0))
         from qgis.core import QgsProcessingParameterString
 
-        scales = QgsProcessingParameterString("SCALES", "CNN: resolution (auto: where the grid's anomalies are as "
-                                              "wide as the model learned; or fractions such as 1, 0.5, 0.25; "
-                                              "1: the grid as it is)", defaultValue="auto", optional=True)
+        scales = QgsProcessingParameterString("SCALES", "CNN resolution (auto, or fractions such as 1, 0.5, 0.25)",
+                                              defaultValue="auto", optional=True)
         scales.setFlags(scales.flags() | FLAG_ADVANCED)
         self.addParameter(scales)
         pct = QgsProcessingParameterNumber("PERCENTILE", "Classical methods: ridge percentile that maps to 0.5",

@@ -16,7 +16,7 @@ from qgis.core import (
 )
 
 from ..compat import NUMBER_DOUBLE, NUMBER_INTEGER, SOURCE_VECTOR_LINE
-from .base import PRESETS, GeocoreAlgorithm, number_range
+from .base import GeocoreAlgorithm, number_range, presets
 from .outputs import move_raster, move_vector
 
 
@@ -49,7 +49,7 @@ data of Shklyaruk &amp; Kuznetsov (2025).</p>"""
                                                        defaultValue=50.0, **number_range("cell_size")))
         self.addParameter(QgsProcessingParameterNumber("SEED", "Random seed", type=NUMBER_INTEGER, defaultValue=0,
                                                        **number_range("seed")))
-        self.addParameter(QgsProcessingParameterEnum("PRESET", "Preset", options=PRESETS, defaultValue=0))
+        self.addParameter(QgsProcessingParameterEnum("PRESET", "Preset", options=presets(), defaultValue=0))
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT_FIELD", "Magnetic field"))
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT_MASK", "Dyke mask"))
         axes = QgsProcessingParameterVectorDestination("OUTPUT_AXES", "True axes", type=SOURCE_VECTOR_LINE)
@@ -70,7 +70,7 @@ data of Shklyaruk &amp; Kuznetsov (2025).</p>"""
                 cols=self.parameterAsInt(parameters, "COLS", context),
                 cell_size=self.parameterAsDouble(parameters, "CELL_SIZE", context),
                 seed=self.parameterAsInt(parameters, "SEED", context),
-                config=SurveyConfig.from_preset(PRESETS[self.parameterAsEnum(parameters, "PRESET", context)]),
+                config=SurveyConfig.from_preset(presets()[self.parameterAsEnum(parameters, "PRESET", context)]),
                 progress=self.progress(feedback),
                 cancel=feedback.isCanceled,
             )

@@ -12,7 +12,7 @@ from qgis.core import (
 )
 
 from ..compat import NUMBER_DOUBLE, NUMBER_INTEGER
-from .base import DEVICES, PRESETS, GeocoreAlgorithm, number_range
+from .base import DEVICES, GeocoreAlgorithm, number_range, presets
 
 
 class TrainLineamentModel(GeocoreAlgorithm):
@@ -40,14 +40,16 @@ are kept in the folder <code>&lt;model&gt;.ckpt</code> beside the model.</p>"""
             return QgsProcessingParameterNumber(name, text, type=NUMBER_INTEGER, defaultValue=default,
                                                 minValue=minimum)
 
-        self.addParameter(integer("SAMPLES", "Training samples", 500))
-        self.addParameter(integer("EPOCHS", "Epochs", 50))
-        self.addParameter(integer("BATCH_SIZE", "Batch size", 25))
+        from geocore.lineaments import params as P  # plain data: no numpy at plugin start
+
+        self.addParameter(integer("SAMPLES", "Training samples", P.DEFAULT_SAMPLES))
+        self.addParameter(integer("EPOCHS", "Epochs", P.DEFAULT_EPOCHS))
+        self.addParameter(integer("BATCH_SIZE", "Batch size", P.DEFAULT_BATCH_SIZE))
         self.addParameter(QgsProcessingParameterNumber("LEARNING_RATE", "Learning rate", type=NUMBER_DOUBLE,
-                                                       defaultValue=1e-4, **number_range("lr")))
-        self.addParameter(integer("TILE_SIZE", "Tile size (cells)", 192, minimum=32))
-        self.addParameter(integer("SEED", "Random seed", 0, minimum=0))
-        self.addParameter(QgsProcessingParameterEnum("PRESET", "Synthetic data preset", options=PRESETS,
+                                                       defaultValue=P.DEFAULT_LR, **number_range("lr")))
+        self.addParameter(integer("TILE_SIZE", "Tile size (cells)", P.DEFAULT_TILE_SIZE, minimum=32))
+        self.addParameter(integer("SEED", "Random seed", P.DEFAULT_SEED, minimum=0))
+        self.addParameter(QgsProcessingParameterEnum("PRESET", "Synthetic data preset", options=presets(),
                                                      defaultValue=0))
         self.addParameter(QgsProcessingParameterEnum("DEVICE", "Device", options=DEVICES, defaultValue=0))
         self.addParameter(QgsProcessingParameterFileDestination("OUTPUT_MODEL", "Model",
@@ -64,7 +66,7 @@ are kept in the folder <code>&lt;model&gt;.ckpt</code> beside the model.</p>"""
             lr=self.parameterAsDouble(parameters, "LEARNING_RATE", context),
             tile_size=self.parameterAsInt(parameters, "TILE_SIZE", context),
             seed=self.parameterAsInt(parameters, "SEED", context),
-            preset=PRESETS[self.parameterAsEnum(parameters, "PRESET", context)],
+            preset=presets()[self.parameterAsEnum(parameters, "PRESET", context)],
             device=DEVICES[self.parameterAsEnum(parameters, "DEVICE", context)],
         )
         model = train_lineament_model(config, progress=self.progress(feedback), cancel=feedback.isCanceled,

@@ -126,6 +126,9 @@ def test_detect_lineaments_to_shapefile_with_options(geocore_plugin, detect_inpu
     assert result["OUTPUT_ROSE"] is None
     assert feedback.progress_values and max(feedback.progress_values) == pytest.approx(100.0)
     assert all(b >= a for a, b in zip(feedback.progress_values, feedback.progress_values[1:]))
+    # the automatic resolution is reported: a synthetic survey is no smoother than the training data
+    note = [i for i in feedback.infos if i.startswith("anomalies ")]
+    assert len(note) == 1 and "CNN at the grid's resolution" in note[0]
 
 
 def test_detect_rejects_a_bad_model_file(geocore_plugin, survey, tmp_path):
@@ -231,7 +234,7 @@ def test_detect_with_a_classical_method(geocore_plugin, survey, tmp_path):
         "INPUT": survey.result["OUTPUT_FIELD"], "METHOD": 2, "INCLINATION": 90.0, "DECLINATION": 0.0,
         "OUTPUT_PROBABILITY": str(tmp_path / "t.tif"), "OUTPUT_LINES": str(tmp_path / "t.gpkg")})
     assert result["N_LINES"] > 0
-    with pytest.raises(QgsProcessingException, match="not numbers"):
+    with pytest.raises(QgsProcessingException, match="must be auto or fractions"):
         processing.run("geocore:detectlineaments", {
             "INPUT": survey.result["OUTPUT_FIELD"], "SCALES": "1, half",
             "OUTPUT_PROBABILITY": str(tmp_path / "s.tif"), "OUTPUT_LINES": str(tmp_path / "s.gpkg")})
