@@ -70,11 +70,13 @@ class DetectResult:
     scales : tuple of float
         Fractions of the grid's resolution the CNN ran at (``(1.0,)``: the
         grid as it is, and for the classical methods).
-    anomaly_length : float or None
-        With ``scales="auto"``: the grid's anomaly length in cells
-        (:func:`geocore.lineaments.scale.anomaly_length`) that chose the scale.
-    reference_length : float or None
-        With ``scales="auto"``: the model's reference length (cells).
+    bandwidth : float or None
+        With ``scales="auto"``: the grid's resolved bandwidth (fraction of its
+        Nyquist wavenumber, :func:`geocore.lineaments.scale.resolved_bandwidth`)
+        that chose the scale.
+    reference_bandwidth : float or None
+        With ``scales="auto"``: the model's reference (the least resolved of
+        its training inputs, 10th percentile).
     """
 
     probability: Optional[Path]
@@ -85,20 +87,20 @@ class DetectResult:
     n_lines: int = 0
     gdf: object = None
     scales: tuple = (1.0,)
-    anomaly_length: Optional[float] = None
-    reference_length: Optional[float] = None
+    bandwidth: Optional[float] = None
+    reference_bandwidth: Optional[float] = None
 
     def scale_note(self) -> Optional[str]:
         """One sentence on the resolution chosen by ``scales="auto"`` (None otherwise)."""
-        if self.anomaly_length is None:
+        if self.bandwidth is None:
             return None
-        if self.reference_length is None:
-            return "the model card records no training anomaly length: the CNN ran at the grid's resolution"
+        if self.reference_bandwidth is None:
+            return "the model card records no training bandwidth: the CNN ran at the grid's resolution"
         s = self.scales[0]
         where = ("at the grid's resolution" if s == 1.0 else
                  f"at {s:g} of the grid's resolution (cells {1 / s:.2g} times larger)")
-        return (f"anomalies {self.anomaly_length:.2f} cells wide (the model learned up to "
-                f"{self.reference_length:.2f}): CNN {where}")
+        return (f"the grid resolves {self.bandwidth:.2f} of its Nyquist wavenumber (the model learned grids "
+                f"resolving {self.reference_bandwidth:.2f} and more): CNN {where}")
 
     def summary(self) -> str:
         """Lines for the command line: each output, the number of lines and their length."""
@@ -240,11 +242,11 @@ def detect_lineaments(
         Field direction, reduction and percentile of a classical method (its
         ``method`` is replaced by ``method``).
     scales : "auto", list of float or None
-        CNN only. ``"auto"`` (or None, the default): measure how wide the
-        grid's narrowest anomalies are (:mod:`geocore.lineaments.scale`) and
-        run the network at the fraction of the resolution where they look
-        like the ones it learned (1 when the grid is no smoother than its
-        training inputs, or when the card records no reference). A list:
+        CNN only. ``"auto"`` (or None, the default): measure up to which
+        wavenumber the grid carries information (:mod:`geocore.lineaments.scale`)
+        and run the network at the fraction of the resolution where it
+        resolves as much as the grids it learned (1 when it already does, or
+        when the card records no reference). A list:
         run at these fractions (e.g. ``[1, 0.5, 0.25]``) and keep the largest
         probability (:func:`predict_multiscale`); ``[1]``: the grid as it is.
     scheduler : str, distributed.Client or None
@@ -303,13 +305,13 @@ def detect_lineaments(
         if int(card.in_channels) != 1:
             msg = f"model '{model_file}' takes {card.in_channels} bands; lineament detection needs a one-band model"
             raise GeocoreError(msg)
-    length = reference = None
+    bandwidth = reference = None
     if auto and cparams is None:
-        from .scale import auto_scale, card_reference, grid_anomaly_length
+        from .scale import auto_scale, card_reference, grid_bandwidth
 
-        length = grid_anomaly_length(grid, info.band, normalization=card.normalization)
+        bandwidth = grid_bandwidth(grid, info.band)
         reference = card_reference(card)
-        scales = (auto_scale(length, reference),)
+        scales = (auto_scale(bandwidth, reference),)
     elif auto:
         scales = (1.0,)
     vp = vector_params if vector_params is not None else VectorizeParams()
@@ -345,7 +347,8 @@ def detect_lineaments(
         prog.check()  # last chance to cancel: after this, all outputs move into place together
     return DetectResult(probability=Path(probability_path), lines=[Path(p) for p in lines_paths],
                         rose=_path(rose_path), density=_path(density_path), preview=_path(preview_path),
-                        n_lines=len(gdf), gdf=gdf, scales=scales, anomaly_length=length, reference_length=reference)
+                        n_lines=len(gdf), gdf=gdf, scales=scales, bandwidth=bandwidth,
+                        reference_bandwidth=reference)
 
 
 def _is_auto(scales) -> bool:

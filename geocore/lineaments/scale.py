@@ -2,26 +2,24 @@
 
 Survey grids are usually sampled far finer than what the survey resolves:
 cells of a quarter or a fifth of the flight-line spacing, upward continuation,
-equivalent-source or minimum-curvature gridding. Their narrowest anomalies are
-then several cells wide, while a network trained on synthetic grids learned
-anomalies about one cell wide. The *anomaly length* measures this width, in
-cells, independently of units and amplitude; comparing a grid's with the one
-recorded on the model card for its training inputs gives the fraction of the
-grid's resolution at which the network sees anomalies like the ones it learned
+equivalent-source or minimum-curvature gridding. Their spectrum then stops well
+below the grid's Nyquist wavenumber and their narrowest anomalies are several
+cells wide, while a network trained on synthetic grids learned grids that carry
+information up to their Nyquist. The *resolved bandwidth* measures this,
+independently of units and amplitude; comparing a grid's with the one recorded
+on the model card for its training inputs gives the fraction of the grid's
+resolution at which the network sees a grid like the ones it learned
 (``detect --scales auto``, the default of the CNN).
 
-The anomaly length of a residual field ``h`` is
-
-    L = sqrt( <|grad h|^2> / <(laplacian h)^2> )  (cells),
-
-the ratio of the first to the second spectral moment of ``h``: for a field
-dominated by wavenumber ``k`` (radians per cell) it is ``1 / k``, so it grows in
-proportion when the grid is resampled to finer cells (a grid interpolated to
-cells 3 times smaller has 3 times the length) and does not change when the
-values are multiplied or shifted. ``h`` is the field less its Gaussian-smoothed
-regional, so that long-wavelength trends do not dominate the gradient; the
-regional's sigma is 16 cells or 8 times a first estimate of the length,
-whichever is larger, so that it follows the grid when its cells are refined.
+The resolved bandwidth of a grid is the wavenumber, as a fraction of the
+Nyquist wavenumber (half a cycle per cell), below which 99 % of the energy of
+its horizontal gradient lies: the radially averaged power spectrum ``P(k)`` of
+the field (demeaned, Hann-tapered) weighted by ``k^2`` (the gradient) and by
+``k`` (the ring's area), accumulated from ``k = 0``. A grid interpolated to cells
+3 times smaller keeps its energy below a third of its new Nyquist (about 0.4
+with the leakage of cubic interpolation); a grid with noise or sharp anomalies
+up to its Nyquist measures about 1. Multiplying or shifting the values changes
+nothing.
 """
 
 from __future__ import annotations
@@ -30,90 +28,96 @@ import os
 from typing import Optional
 
 import numpy as np
-from scipy import ndimage
 
 from ..errors import GeocoreError
-from ..models.normalize import normalize
 
-#: Smallest Gaussian sigma (cells) of the regional removed before measuring.
-REGIONAL_SIGMA = 16.0
-#: The regional's sigma is at least this many anomaly lengths.
-REGIONAL_LENGTHS = 8.0
+#: Share of the gradient energy the resolved bandwidth holds.
+ENERGY_SHARE = 0.99
+#: Radial wavenumber bins between 0 and the Nyquist wavenumber.
+BINS = 40
 #: Cells each side of a window read at full resolution to measure a large grid.
 WINDOW = 512
 #: Smallest fraction of the resolution ``auto`` goes down to.
 MIN_SCALE = 0.2
+#: Grids within this fraction of the reference run as they are (the measure moves by a bin or two).
+TOLERANCE = 0.1
 
 
-def anomaly_length(array: np.ndarray, *, regional_sigma: Optional[float] = None) -> float:
-    """Characteristic anomaly length of a grid, in cells.
+def resolved_bandwidth(array: np.ndarray, *, share: float = ENERGY_SHARE) -> float:
+    """Fraction of the Nyquist wavenumber below which ``share`` of the gradient energy lies.
 
     Parameters
     ----------
     array : ndarray (rows, cols)
-        Field values in any units; NaN marks nodata.
-    regional_sigma : float or None
-        Gaussian sigma (cells) of the regional field removed first; None: 16
-        cells or 8 lengths measured with 16 cells, whichever is larger.
+        Field values in any units; NaN marks nodata (the taper fades to zero
+        over the 3-5 cells before each gap).
+    share : float
+        Share of the gradient energy, in (0, 1).
 
     Returns
     -------
     float
-        ``sqrt(<|grad h|^2> / <(laplacian h)^2>)`` over the valid cells at least
-        two cells from nodata and from the edge (see the module docstring);
-        NaN when fewer than 64 such cells exist or the residual is constant.
+        In (0, 1], in steps of 1 / :data:`BINS`; NaN for grids smaller than
+        16 x 16 valid cells or a constant field.
 
     Examples
     --------
-    A sinusoid of wavelength 20 cells has wavenumber 2 pi / 20, so its length
-    is 20 / (2 pi), about 3.2 cells:
+    A field holding only wavelengths of 8 cells and more resolves a quarter
+    of the Nyquist wavenumber (2 cells), give or take the bin the taper
+    spreads it over:
 
     >>> import numpy as np
-    >>> x = np.arange(256)
-    >>> f = np.sin(2 * np.pi * x / 20)[None, :].repeat(256, axis=0)
-    >>> round(anomaly_length(f), 1)
-    3.2
+    >>> rng = np.random.default_rng(0)
+    >>> F = np.fft.fft2(rng.normal(size=(256, 256)))
+    >>> k = np.hypot(*np.meshgrid(np.fft.fftfreq(256), np.fft.fftfreq(256)))
+    >>> f = np.real(np.fft.ifft2(F * (k < 1 / 8)))
+    >>> resolved_bandwidth(f)
+    0.275
     """
     a = np.asarray(array, dtype=np.float64)
     if a.ndim != 2:
         msg = f"expected a (rows, cols) array, got shape {a.shape}"
         raise GeocoreError(msg)
     valid = np.isfinite(a)
-    if valid.sum() < 64:
+    if a.shape[0] < 16 or a.shape[1] < 16 or valid.sum() < 256:
         return float("nan")
-    filled = np.where(valid, a, np.median(a[valid]))
-    use = ndimage.binary_erosion(valid, iterations=2, border_value=0)
-    if use.sum() < 64:
+    a = np.where(valid, a - np.mean(a[valid]), 0.0)
+    if not np.any(a):
         return float("nan")
+    taper = np.outer(np.hanning(a.shape[0]), np.hanning(a.shape[1]))
+    if not valid.all():  # fade to zero before each gap, so its edge adds no sharp step
+        from scipy import ndimage
 
-    def measure(sigma: float) -> float:
-        residual = filled - ndimage.gaussian_filter(filled, sigma, mode="reflect")
-        gy, gx = np.gradient(residual)
-        lap = ndimage.laplace(residual)
-        g2 = float(np.mean((gx * gx + gy * gy)[use]))
-        l2 = float(np.mean((lap * lap)[use]))
-        return float(np.sqrt(g2 / l2)) if l2 > 0 else float("nan")
+        inner = ndimage.binary_erosion(valid, iterations=3)
+        taper = taper * ndimage.gaussian_filter(inner.astype(np.float64), 1.5)
+    power = np.abs(np.fft.fft2(a * taper)) ** 2
+    ky = np.fft.fftfreq(a.shape[0])[:, None]
+    kx = np.fft.fftfreq(a.shape[1])[None, :]
+    k = np.hypot(ky, kx) / 0.5  # 1 = the Nyquist wavenumber along an axis
+    edges = np.linspace(0.0, 1.0, BINS + 1)
+    which = np.digitize(k.ravel(), edges)  # 1..BINS inside, BINS + 1 beyond the Nyquist (corners)
+    inside = (which >= 1) & (which <= BINS)
+    sums = np.bincount(which[inside], power.ravel()[inside], minlength=BINS + 1)[1:]
+    counts = np.bincount(which[inside], minlength=BINS + 1)[1:]
+    mean_power = np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)
+    centres = edges[1:]  # upper edge of each ring
+    energy = mean_power * centres**2 * centres  # gradient (k^2) over the ring's area (k)
+    total = energy.sum()
+    if not total > 0:
+        return float("nan")
+    cumulative = np.cumsum(energy) / total
+    return float(centres[int(np.argmax(cumulative >= share))])
 
-    if regional_sigma is not None:
-        return measure(float(regional_sigma))
-    first = measure(REGIONAL_SIGMA)
-    if np.isfinite(first) and REGIONAL_LENGTHS * first > REGIONAL_SIGMA:
-        return measure(REGIONAL_LENGTHS * first)
-    return first
 
+def grid_bandwidth(path: str | os.PathLike, band: int = 1, *, window: int = WINDOW, max_windows: int = 9) -> float:
+    """Resolved bandwidth of a raster file, read in bounded memory.
 
-def grid_anomaly_length(path: str | os.PathLike, band: int = 1, *, normalization: Optional[dict] = None,
-                        window: int = WINDOW, max_windows: int = 9) -> float:
-    """Anomaly length (cells) of a raster file, read in bounded memory.
-
-    Measured on what a network sees: each window normalised as the model
-    card says (``normalization``), the way :func:`training_reference`
-    measures the training inputs.
-
-    Grids up to ``window`` cells each side are measured whole; larger ones on
-    up to ``max_windows`` full-resolution windows of ``window`` x ``window``
-    cells spread evenly over the grid (the median of their lengths), so the
-    memory does not grow with the grid.
+    Measured on the field itself (as :func:`training_reference` measures the
+    raw training fields: the network's input normalisation clips strong
+    anomalies, which adds energy at every wavenumber). Grids up to ``window``
+    cells each side are measured whole; larger ones on up to ``max_windows`` full-resolution
+    windows of ``window`` x ``window`` cells spread evenly over the grid (the
+    median), so the memory does not grow with the grid.
 
     Parameters
     ----------
@@ -121,8 +125,6 @@ def grid_anomaly_length(path: str | os.PathLike, band: int = 1, *, normalization
         Any GDAL raster.
     band : int
         Band to measure (1-based).
-    normalization : dict or None
-        A model card's ``normalization`` (None: raw values).
     window : int
         Window edge in cells.
     max_windows : int
@@ -131,7 +133,8 @@ def grid_anomaly_length(path: str | os.PathLike, band: int = 1, *, normalization
     Returns
     -------
     float
-        Cells; NaN when the grid holds too few valid cells.
+        Fraction of the Nyquist wavenumber; NaN when the grid holds too few
+        valid cells.
     """
     import rasterio
     from rasterio.windows import Window
@@ -140,23 +143,17 @@ def grid_anomaly_length(path: str | os.PathLike, band: int = 1, *, normalization
         nodata = ds.nodatavals[band - 1]
         H, W = ds.height, ds.width
         per_side = max(1, int(np.sqrt(max_windows)))
-        rows = _starts(H, window, per_side)
-        cols = _starts(W, window, per_side)
-        lengths = []
-        for r0 in rows:
-            for c0 in cols:
+        values = []
+        for r0 in _starts(H, window, per_side):
+            for c0 in _starts(W, window, per_side):
                 win = Window(c0, r0, min(window, W - c0), min(window, H - r0))
                 a = ds.read(band, window=win, masked=True).astype(np.float64).filled(np.nan)
                 if nodata is not None and not np.isnan(nodata):
                     a[a == nodata] = np.nan
-                if normalization is not None:
-                    nan = ~np.isfinite(a)
-                    a = normalize(a, normalization)[0].astype(np.float64)
-                    a[nan] = np.nan
-                length = anomaly_length(a)
-                if np.isfinite(length):
-                    lengths.append(length)
-    return float(np.median(lengths)) if lengths else float("nan")
+                b = resolved_bandwidth(a)
+                if np.isfinite(b):
+                    values.append(b)
+    return float(np.median(values)) if values else float("nan")
 
 
 def _starts(n: int, window: int, k: int) -> list[int]:
@@ -165,60 +162,89 @@ def _starts(n: int, window: int, k: int) -> list[int]:
     return sorted({int(round(x)) for x in np.linspace(0, n - window, k)})
 
 
-def auto_scale(length: float, reference: Optional[float], *, minimum: float = MIN_SCALE) -> float:
-    """Fraction of a grid's resolution at which a model sees anomalies like its training data.
+def auto_scale(bandwidth: float, reference: Optional[float], *, minimum: float = MIN_SCALE) -> float:
+    """Fraction of a grid's resolution at which a model sees a grid like its training data.
 
     Parameters
     ----------
-    length : float
-        The grid's anomaly length (cells), :func:`anomaly_length`.
+    bandwidth : float
+        The grid's resolved bandwidth, :func:`resolved_bandwidth`.
     reference : float or None
-        The longest anomaly length the model learned: the 90th percentile over
-        its training inputs, from its card (``card.training['anomaly_length']
-        ['p90']``). None: unknown, the grid is used as it is.
+        The least resolved bandwidth the model learned: the 10th percentile
+        over its training inputs, from its card (``card.training
+        ['resolved_bandwidth']['p10']``). None: unknown, the grid is used as
+        it is.
     minimum : float
         Lowest fraction returned.
 
     Returns
     -------
     float
-        1.0 when the grid is no smoother than the training inputs, else
-        ``reference / length`` rounded to 0.05 and at least ``minimum``.
+        1.0 when the grid resolves as much as the training inputs (to within
+        :data:`TOLERANCE`), else ``bandwidth / reference`` rounded to 0.05
+        and at least ``minimum``:
+        the grid averaged to cells that much larger carries information up
+        to its Nyquist, like the training grids.
 
     Examples
     --------
-    >>> auto_scale(0.9, 1.2), auto_scale(2.5, 1.2), auto_scale(40.0, 1.2)
-    (1.0, 0.5, 0.2)
+    >>> auto_scale(0.9, 0.95), auto_scale(0.5, 0.95), auto_scale(0.1, 0.95)
+    (1.0, 0.55, 0.2)
     """
-    if reference is None or not np.isfinite(length) or length <= 0 or not reference > 0:
+    if reference is None or not np.isfinite(bandwidth) or bandwidth <= 0 or not reference > 0:
         return 1.0
-    s = min(1.0, float(reference) / float(length))
-    if s >= 1.0:
+    s = float(bandwidth) / float(reference)
+    if s >= 1.0 - TOLERANCE:
         return 1.0
-    return float(max(minimum, round(s * 20) / 20))
+    return float(min(1.0, max(minimum, round(s * 20) / 20)))
 
 
 def training_reference(arrays) -> dict:
-    """Anomaly-length percentiles (cells) of training inputs, for the model card.
+    """Resolved-bandwidth percentiles of training fields, for the model card.
 
     Parameters
     ----------
     arrays : iterable of ndarray (rows, cols)
-        Network inputs (normalised samples).
+        Synthetic fields as generated (before the input normalisation).
 
     Returns
     -------
     dict
-        ``{"p10", "p50", "p90"}`` in cells, ``samples`` measured and the
-        ``estimator`` used (this module's :func:`anomaly_length`).
+        ``{"p5", "p10", "p50"}`` (fractions of the Nyquist wavenumber),
+        ``samples`` measured and the ``estimator`` used (this module's
+        :func:`resolved_bandwidth`).
     """
-    lengths = np.array([anomaly_length(a) for a in arrays], dtype=np.float64)
-    lengths = lengths[np.isfinite(lengths)]
-    if lengths.size == 0:
+    values = np.array([resolved_bandwidth(np.asarray(a, dtype=np.float64)) for a in arrays], dtype=np.float64)
+    values = values[np.isfinite(values)]
+    if values.size == 0:
         return {}
-    p10, p50, p90 = np.percentile(lengths, [10, 50, 90])
-    return {"p10": round(float(p10), 3), "p50": round(float(p50), 3), "p90": round(float(p90), 3),
-            "samples": int(lengths.size), "estimator": "geocore.lineaments.scale.anomaly_length"}
+    p5, p10, p50 = np.percentile(values, [5, 10, 50])
+    return {"p5": round(float(p5), 3), "p10": round(float(p10), 3), "p50": round(float(p50), 3),
+            "samples": int(values.size), "estimator": "geocore.lineaments.scale.resolved_bandwidth"}
+
+
+def preset_reference(presets, *, n: int = 100, size: int = 192, cell_size: float = 50.0, seed: int = 0) -> dict:
+    """:func:`training_reference` of ``n`` fresh samples of each synthetic preset.
+
+    Parameters
+    ----------
+    presets : list of str or SurveyConfig
+        What the model was trained (and validated) on.
+    n, size, cell_size, seed
+        Samples per preset, their edge in cells, cell size in metres, seed.
+    """
+    from ..magnetics.synthetic import SurveyConfig, synthesize_sample
+
+    rng = np.random.default_rng(seed)
+    fields = []
+    for p in presets:
+        cfg = SurveyConfig.from_preset(p) if isinstance(p, str) else p
+        fields += [synthesize_sample(rng, rows=size, cols=size, cell_size=cell_size, config=cfg).field
+                   for _ in range(n)]
+    ref = training_reference(fields)
+    if ref:
+        ref["presets"] = [p if isinstance(p, str) else getattr(p, "preset", "custom") for p in presets]
+    return ref
 
 
 def parse_scales(text: Optional[str]):
@@ -246,7 +272,7 @@ def parse_scales(text: Optional[str]):
 
 
 def card_reference(card) -> Optional[float]:
-    """The model card's reference anomaly length (cells), or None when it records none."""
-    ref = (getattr(card, "training", None) or {}).get("anomaly_length") or {}
-    value = ref.get("p90")
+    """The model card's reference bandwidth (the training inputs' 10th percentile), or None."""
+    ref = (getattr(card, "training", None) or {}).get("resolved_bandwidth") or {}
+    value = ref.get("p10")
     return float(value) if value else None

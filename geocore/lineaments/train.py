@@ -29,7 +29,7 @@ from ..models.training import (ConfigFromNamespace, epoch_logger, model_file, op
 from ..progress import Progress
 from . import params as P
 from .dataset import dihedral, generate_arrays
-from .scale import training_reference
+from .scale import preset_reference
 
 
 @dataclass
@@ -357,7 +357,8 @@ def train_lineament_model(config: TrainConfig, *, progress=None, cancel=None, sh
         generation_minutes=round(gen_seconds / 60, 2),
         training_minutes=round((time.time() - t_train) / 60, 2),
         history=history,
-        anomaly_length=training_reference(xs[val_idx]),
+        resolved_bandwidth=preset_reference([survey], size=config.tile_size, cell_size=config.cell_size,
+                                            seed=config.seed + 1),
     )
     if config.init:
         card.training["parent"] = {k: init_card.training.get(k) for k in
