@@ -123,10 +123,10 @@ the first vertical derivative, and <b>thg</b>, maxima of the horizontal gradient
 three on the field reduced to the pole (|inclination| &ge; 30&deg;) or to the equator (below): give
 the main-field <b>inclination</b> and <b>declination</b> for them. The ridge <b>percentile</b> maps to
 0.5: with the default threshold the lines are the ridges stronger than that share of the grid.
-<b>Scales</b> (advanced, CNN): <code>auto</code> (default) measures how many cells wide the grid's
-narrowest anomalies are (survey grids are often sampled 3-5 times finer than their flight lines
-resolve) and runs the network on the grid averaged to the cell size where they look like the ones
-it learned; grids no smoother than its training data run as they are (the log says which). Give
+<b>Scales</b> (advanced, CNN): <code>auto</code> (default) measures up to which wavenumber the grid
+carries information (survey grids are often sampled 3-5 times finer than their flight lines
+resolve) and runs the network on the grid averaged to the cell size where it resolves as much as
+the grids the network learned; grids that already do run as they are (the log says which). Give
 fractions (e.g. <code>1, 0.5, 0.25</code>) to run at each and keep the largest probability, or
 <code>1</code> for the grid as it is (docs/model_lineaments.md).
 Axes by skeletonisation of the thresholded map.</p>
