@@ -207,3 +207,23 @@ def test_real_unet_runs_and_reports_progress(tmp_path):
     assert data.shape == (1, 100, 90) and np.isfinite(data).all()
     assert data.std() > 1e-4  # a map that follows the field, not a constant
     assert seen == sorted(seen) and seen[-1] == pytest.approx(1.0) and len(seen) >= 2
+
+
+def test_padding_continues_a_sloping_field_without_a_false_ridge():
+    """A raster smaller than a tile is padded by odd reflection: a field sloping up to the border keeps
+    rising beyond it (a mirror would fold it into a ridge along the border, which the network marks)."""
+    from geocore.inference.tiled import _pad_to
+
+    rows = np.linspace(0.1, 0.6, 40, dtype=np.float32)
+    field = np.stack([np.repeat(rows[:, None], 30, axis=1), np.full((40, 30), 0.3, np.float32)])
+    field[0, :5, 25:] = 0.9  # a strong anomaly elsewhere in the tile: the band's range goes to 0.9
+    padded = _pad_to(field, 64)
+    assert padded.shape == (2, 64, 64) and padded.dtype == np.float32
+    np.testing.assert_array_equal(padded[:, :40, :30], field)  # the data are untouched
+    column = padded[0, :, 10]
+    assert np.all(np.diff(column) >= -1e-6)  # no ridge: still rising past row 40
+    step = rows[1] - rows[0]
+    np.testing.assert_allclose(column[40:44], rows[-1] + step * np.arange(1, 5), atol=1e-5)  # same gradient
+    assert padded[0].max() <= 0.9 + 1e-6 and padded[0].min() >= 0.1 - 1e-6  # within the band's range in the tile
+    np.testing.assert_allclose(padded[1], 0.3)  # a flat band stays flat
+    assert _pad_to(field[:, :1, :], 64).shape == (2, 64, 64)  # one row: edge padding

@@ -199,12 +199,22 @@ def _choose_bands(info_count: int, bands: Optional[Sequence[int]], card, path: P
 
 
 def _pad_to(arr: np.ndarray, tile: int) -> np.ndarray:
-    """Reflect-pad (bands, h, w) at the bottom/right up to (bands, tile, tile)."""
+    """Pad (bands, h, w) at the bottom/right up to (bands, tile, tile) by odd reflection.
+
+    An odd (point) reflection ``2 f(edge) - f(edge - k)`` continues the values
+    *and* their gradient across the border, where a mirror reflection would
+    fold a sloping field into a ridge or a trough along it: a lineament that is
+    not there. The continuation is clipped to each band's range in the tile.
+    """
     _, h, w = arr.shape
     if h == tile and w == tile:
         return arr
-    mode = "reflect" if min(h, w) > 1 else "edge"
-    return np.pad(arr, ((0, 0), (0, tile - h), (0, tile - w)), mode=mode)
+    if min(h, w) <= 1:
+        return np.pad(arr, ((0, 0), (0, tile - h), (0, tile - w)), mode="edge")
+    out = np.pad(arr, ((0, 0), (0, tile - h), (0, tile - w)), mode="reflect", reflect_type="odd")
+    lo = arr.reshape(arr.shape[0], -1).min(axis=1)[:, None, None]
+    hi = arr.reshape(arr.shape[0], -1).max(axis=1)[:, None, None]
+    return np.clip(out, lo, hi).astype(arr.dtype, copy=False)
 
 
 def _normalize_strip(strip: np.ndarray, rows: slice, spec: dict, halo: int) -> np.ndarray:
@@ -506,7 +516,7 @@ def predict_raster(
     the same halo, so the values are those of the whole raster, whatever the
     tiling; ``affine`` is pointwise; for ``minmax`` each tile is scaled alone,
     as in training. A raster (or an axis)
-    shorter than a tile is reflect-padded to the tile size.
+    shorter than a tile is padded to the tile size by odd reflection (:func:`_pad_to`).
 
     Each tile's prediction is weighted by :func:`blend_window` and the weighted
     sum is divided by the sum of weights, so predictions vary smoothly across

@@ -127,7 +127,7 @@ def test_detect_lineaments_to_shapefile_with_options(geocore_plugin, detect_inpu
     assert feedback.progress_values and max(feedback.progress_values) == pytest.approx(100.0)
     assert all(b >= a for a, b in zip(feedback.progress_values, feedback.progress_values[1:]))
     # the automatic resolution is reported: a synthetic survey is no smoother than the training data
-    note = [i for i in feedback.infos if i.startswith("anomalies ")]
+    note = [i for i in feedback.infos if i.startswith("the grid resolves ")]
     assert len(note) == 1 and "CNN at the grid's resolution" in note[0]
 
 
