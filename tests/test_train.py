@@ -125,12 +125,12 @@ def test_training_defaults_and_presets_are_plain_data_the_plugin_can_read():
     import subprocess
     import sys
 
-    code = ("import sys, geocore.lineaments.params, geocore.magnetics.presets; "
+    code = ("import sys, geocore.lineaments.params, geocore.magnetics.params; "
             "assert not {'numpy', 'torch', 'harmonica'} & set(sys.modules)")
     subprocess.run([sys.executable, "-c", code], check=True)
     from geocore.lineaments import params as P
     from geocore.lineaments.train import TrainConfig
-    from geocore.magnetics.presets import PRESET_NAMES
+    from geocore.magnetics.params import PRESET_NAMES
 
     d = TrainConfig()
     assert (d.samples, d.epochs, d.batch_size, d.lr, d.tile_size, d.seed) == (

@@ -219,10 +219,10 @@ def test_operation_names_load_without_numpy_and_match_the_transforms():
     import subprocess
     import sys
 
-    code = ("import sys, geocore.magnetics.operations as o; "
+    code = ("import sys, geocore.magnetics.params as o; "
             "assert 'numpy' not in sys.modules and 'harmonica' not in sys.modules; print(len(o.OPERATIONS))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    from geocore.magnetics.operations import OPERATION_LABELS
+    from geocore.magnetics.params import OPERATION_LABELS
 
     assert int(out.stdout) == len(OPERATION_LABELS) == len(T.OPERATIONS)
     assert set(T.OPERATIONS) == set(OPERATION_LABELS)

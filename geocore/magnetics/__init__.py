@@ -1,7 +1,7 @@
 """Magnetic forward modelling, grid transforms and synthetic surveys.
 
 The names below load on first use (PEP 562), so that plain-data modules such
-as :mod:`.operations` import without numpy or harmonica.
+as :mod:`.params` import without numpy or harmonica.
 """
 
 from importlib import import_module

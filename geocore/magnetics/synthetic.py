@@ -82,7 +82,7 @@ class SurveyConfig:
 
     @classmethod
     def preset_names(cls) -> tuple[str, ...]:
-        from .presets import PRESET_NAMES
+        from .params import PRESET_NAMES
 
         return PRESET_NAMES
 

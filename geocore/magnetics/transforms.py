@@ -30,7 +30,7 @@ import numpy as np
 
 from ..errors import GeocoreError, InputError, ParameterError
 from ..grids.io import Grid
-from .operations import OPERATIONS  # the names accepted by transform_grid (labels there too, free of numpy)
+from .params import OPERATIONS  # the names accepted by transform_grid (labels there too, free of numpy)
 
 #: Default padding on each side as a fraction of the grid size.
 PAD_FRACTION = 0.25

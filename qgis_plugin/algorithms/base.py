@@ -37,7 +37,7 @@ DEVICES = ["auto", "cpu", "cuda"]
 
 def presets() -> list:
     """The synthetic-survey presets, from geocore's plain-data table (the first is the default)."""
-    from geocore.magnetics.presets import PRESET_NAMES
+    from geocore.magnetics.params import PRESET_NAMES
 
     return list(PRESET_NAMES)
 

@@ -140,7 +140,7 @@ degrees (positive over a reduced-to-pole source, zero near its edges); Gaussian 
     def initAlgorithm(self, config=None) -> None:  # noqa: N802
         self.addParameter(QgsProcessingParameterRasterLayer("INPUT", "Grid"))
         self.addParameter(QgsProcessingParameterBand("BAND", "Band", parentLayerParameterName="INPUT", optional=True))
-        from geocore.magnetics.operations import OPERATION_LABELS  # plain data: no numpy at plugin start
+        from geocore.magnetics.params import OPERATION_LABELS  # plain data: no numpy at plugin start
 
         self.addParameter(QgsProcessingParameterEnum("OPERATION", "Operation", options=list(OPERATION_LABELS.values()),
                                                      defaultValue=0))
@@ -154,7 +154,7 @@ degrees (positive over a reduced-to-pole source, zero near its edges); Gaussian 
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "Transformed grid"))
 
     def call_geocore(self, parameters: Dict, context, feedback) -> Dict:
-        from geocore.magnetics.operations import OPERATIONS
+        from geocore.magnetics.params import OPERATIONS
         from geocore.magnetics.transforms import TransformParams, transform_file
 
         params = TransformParams(

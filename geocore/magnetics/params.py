@@ -1,8 +1,8 @@
-"""The potential-field transforms by name, with the labels front ends show.
+"""Choices of the magnetics commands that front ends list: transforms and synthetic-survey presets.
 
-Plain data, importable without numpy or harmonica (the QGIS plugin builds its
-operation list from it before the dependencies are installed);
-:mod:`geocore.magnetics.transforms` computes them.
+Standard library only, so that the QGIS plugin builds its dialogs from them
+before numpy or harmonica are installed; :mod:`geocore.magnetics.transforms`
+computes the transforms, :mod:`geocore.magnetics.synthetic` defines the presets.
 """
 
 #: Transform names (``magnetics transform --op``) and their labels, in menu order.
@@ -19,3 +19,6 @@ OPERATION_LABELS = {
     "lowpass": "Gaussian low-pass",
 }
 OPERATIONS = tuple(OPERATION_LABELS)
+
+#: Names of the synthetic-survey presets (the first is the default).
+PRESET_NAMES = ("paper", "realistic", "survey")
