@@ -365,9 +365,9 @@ def _is_auto(scales) -> bool:
 def _check_scales(scales) -> tuple:
     scales = tuple(float(x) for x in (scales or (1.0,)))
     if not scales or any(not (0.05 <= x <= 1.0) for x in scales) or len(set(scales)) != len(scales):
-        msg = (f"scales {list(scales)} must be distinct fractions in [0.05, 1] of the grid's resolution, "
-               "e.g. 1 0.5 0.25")
-        raise GeocoreError(msg)
+        msg = (f"{{param}} {list(scales)} must be auto or distinct fractions in [0.05, 1] of the grid's "
+               "resolution, e.g. 1 0.5 0.25")
+        raise ParameterError(msg, param="scales")
     return tuple(sorted(scales, reverse=True))
 
 
