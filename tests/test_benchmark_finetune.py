@@ -138,6 +138,39 @@ def test_finetune_learns_the_expert_lines_and_writes_a_card(survey, tiny_model, 
     assert card["training"]["finetuned_on"]["grid"] == "field.tif"
     assert card["training"]["optimizer"]["steps_run"] == 25
     assert card["training"]["parent"]["file"] == "tiny.safetensors"
+    assert card["training"]["finetuned_on"]["scale"] == 1.0  # a card without a reference: the grid as it is
+
+
+def test_finetune_teaches_at_the_resolution_detect_runs_it_at(survey, tiny_model, tmp_path):
+    """A grid interpolated to cells 3 times smaller: taught on the averaged grid that ``--scales auto``
+    will feed the fine-tuned model, whose card keeps the parent's reference so detect picks the same."""
+    from scipy import ndimage
+
+    from geocore.lineaments.detect import detect_to_folder
+    from geocore.lineaments.scale import grid_bandwidth
+
+    with rasterio.open(survey / "field.tif") as ds:
+        a, profile, tr = ds.read(1).astype(np.float64), ds.profile, ds.transform
+    fine = ndimage.zoom(a, 3, order=3).astype(np.float32)
+    profile.update(width=fine.shape[1], height=fine.shape[0], transform=tr * tr.scale(1 / 3, 1 / 3))
+    with rasterio.open(tmp_path / "fine.tif", "w", **profile) as dst:
+        dst.write(fine, 1)
+    model, card = load_model(tiny_model)
+    ref = {"p5": 0.6, "p10": 0.7, "p50": 0.95, "samples": 10}
+    card.training = {"resolved_bandwidth": ref}
+    from geocore.models.network import save_model
+
+    parent = save_model(model, card, tmp_path / "parent.safetensors")
+    expected = round(grid_bandwidth(tmp_path / "fine.tif") / 0.7 * 20) / 20
+    assert expected < 0.6
+    cfg = FinetuneConfig(out=tmp_path / "ft.safetensors", init=parent, steps=2, batch_size=2, crop=64,
+                         synthetic_share=0.0, seed=1)
+    path = finetune_model(tmp_path / "fine.tif", survey / "axes.gpkg", cfg)
+    out = json.loads(path.with_suffix(".json").read_text())
+    assert out["training"]["finetuned_on"]["scale"] == pytest.approx(expected)
+    assert out["training"]["resolved_bandwidth"] == ref
+    res = detect_to_folder(tmp_path / "fine.tif", tmp_path / "det", model_path=path)
+    assert res.scales == (pytest.approx(expected),)
 
 
 def test_finetune_never_overwrites_its_inputs(survey, tiny_model, tmp_path):

@@ -163,12 +163,17 @@ def label_rasters(grid, expert, area=None, *, positive_cells: float = 1.0, negat
 
 
 def _crop_real(rng, x: np.ndarray, t: np.ndarray, w: np.ndarray, crop: int):
-    """A random crop (reflect-padded where the grid is smaller), biased to hold labelled cells."""
+    """A random crop (padded where the grid is smaller, unweighted there), biased to hold labelled cells.
+
+    The padding is an odd reflection clipped to the grid's range, as tiled inference pads
+    (a mirror would fold a sloping field into a ridge along the border).
+    """
     rows, cols = x.shape
     pr, pc = max(0, crop - rows), max(0, crop - cols)
     if pr or pc:
         pad = ((pr // 2, pr - pr // 2), (pc // 2, pc - pc // 2))
-        x, t = np.pad(x, pad, mode="reflect"), np.pad(t, pad, mode="reflect")
+        x = np.clip(np.pad(x, pad, mode="reflect", reflect_type="odd"), x.min(), x.max())
+        t = np.pad(t, pad, mode="reflect")
         w = np.pad(w, pad, mode="constant")
         rows, cols = x.shape
     for _ in range(20):
@@ -177,6 +182,32 @@ def _crop_real(rng, x: np.ndarray, t: np.ndarray, w: np.ndarray, crop: int):
         if ww.mean() > 0.05:
             break
     return x[r0:r0 + crop, c0:c0 + crop], t[r0:r0 + crop, c0:c0 + crop], w[r0:r0 + crop, c0:c0 + crop]
+
+
+def _detect_scale(grid, card) -> float:
+    """The resolution ``detect --scales auto`` runs ``card``'s model at on this grid."""
+    from .scale import array_bandwidth, auto_scale, card_reference
+
+    return auto_scale(array_bandwidth(grid.data), card_reference(card))
+
+
+def _averaged(grid, scale: float):
+    """``grid`` averaged to cells ``1 / scale`` times larger (itself at scale 1), as detect averages it."""
+    if scale >= 1.0:
+        return grid
+    from rasterio.enums import Resampling
+    from rasterio.warp import reproject
+
+    from ..grids.io import Grid
+
+    rows, cols = grid.shape
+    h, w = max(8, int(round(rows * scale))), max(8, int(round(cols * scale)))
+    transform = grid.transform * grid.transform.scale(cols / w, rows / h)
+    coarse = np.full((h, w), np.nan, np.float32)
+    reproject(grid.data.astype(np.float32), coarse, src_transform=grid.transform, dst_transform=transform,
+              src_crs=grid.crs, dst_crs=grid.crs, src_nodata=np.nan, dst_nodata=np.nan,
+              resampling=Resampling.average)
+    return Grid(data=coarse, transform=transform, crs=grid.crs, units=grid.units, source=grid.source)
 
 
 def finetune_model(grid_path: str | os.PathLike, expert_path: str | os.PathLike, config: FinetuneConfig, *,
@@ -224,6 +255,12 @@ def finetune_model(grid_path: str | os.PathLike, expert_path: str | os.PathLike,
                     [p for p in (grid_path, expert_path, area_path, init, init.with_suffix(".json")) if p])
     grid = read_grid(grid_path, band=band)
     check_projected(grid.crs, grid_path)
+    device = resolve_device(config.device)
+    model, card = load_model(init, device=device)
+    if card.task != "lineaments" or int(card.in_channels) != 1:
+        raise GeocoreError(f"model '{init}' is not a one-band lineament model; give a geocore lineament model")
+    scale = _detect_scale(grid, card)
+    grid = _averaged(grid, scale)  # taught at the resolution detect will run it at
     expert = read_vector(expert_path, "expert lines")
     area = read_vector(area_path, "interpreted area") if area_path is not None else None
     target, weight = label_rasters(grid, expert, area, positive_cells=config.positive_cells,
@@ -231,10 +268,6 @@ def finetune_model(grid_path: str | os.PathLike, expert_path: str | os.PathLike,
     pos, neg = float((weight * target).sum()), float((weight * (1 - target)).sum())
     balance = float(np.clip(neg / max(pos, 1e-9), 1.0, config.max_positive_weight))
     weight = np.where(target > 0, weight * balance, weight).astype(np.float32)
-    device = resolve_device(config.device)
-    model, card = load_model(init, device=device)
-    if card.task != "lineaments" or int(card.in_channels) != 1:
-        raise GeocoreError(f"model '{init}' is not a one-band lineament model; give a geocore lineament model")
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     x_real = normalize(np.where(np.isfinite(grid.data), grid.data, np.nanmedian(grid.data)).astype(np.float32),
@@ -289,6 +322,7 @@ def finetune_model(grid_path: str | os.PathLike, expert_path: str | os.PathLike,
             log(f"stopped after {config.max_minutes} minutes")
             break
     model.eval()
+    reference_bandwidth = (card.training or {}).get("resolved_bandwidth")
     parent = {"file": init.name, "name": card.name,
               **{k: (card.training or {}).get(k) for k in ("command", "seed", "data") if (card.training or {}).get(k)}}
     card = dataclasses.replace(card, name=f"{card.name}-finetuned")
@@ -296,6 +330,7 @@ def finetune_model(grid_path: str | os.PathLike, expert_path: str | os.PathLike,
         finetuned_on=dict(grid=Path(grid_path).name, expert=Path(expert_path).name,
                           area=Path(area_path).name if area_path else "whole grid",
                           expert_lines=int(len(expert)), cell_size_m=float(grid.spacing[1]),
+                          scale=scale,
                           positive_cells=config.positive_cells, negative_cells=config.negative_cells,
                           negative_weight=config.negative_weight, positive_weight=round(balance, 3)),
         synthetic=dict(preset="survey", samples=config.synthetic_samples if n_syn_batch else 0,
@@ -307,6 +342,8 @@ def finetune_model(grid_path: str | os.PathLike, expert_path: str | os.PathLike,
         final_loss=float(np.mean(losses[-max(1, len(losses) // 10):])) if losses else None,
         parent=parent,
     )
+    if reference_bandwidth:  # detect --scales auto then picks the scale it was taught at
+        card.training["resolved_bandwidth"] = reference_bandwidth
     prog.check()
     path = save_model(model.cpu(), card, out)
     prog.update(1.0)

@@ -141,18 +141,31 @@ def grid_bandwidth(path: str | os.PathLike, band: int = 1, *, window: int = WIND
 
     with rasterio.open(path) as ds:
         nodata = ds.nodatavals[band - 1]
-        H, W = ds.height, ds.width
-        per_side = max(1, int(np.sqrt(max_windows)))
-        values = []
-        for r0 in _starts(H, window, per_side):
-            for c0 in _starts(W, window, per_side):
-                win = Window(c0, r0, min(window, W - c0), min(window, H - r0))
-                a = ds.read(band, window=win, masked=True).astype(np.float64).filled(np.nan)
-                if nodata is not None and not np.isnan(nodata):
-                    a[a == nodata] = np.nan
-                b = resolved_bandwidth(a)
-                if np.isfinite(b):
-                    values.append(b)
+
+        def read(r0, c0, h, w):
+            a = ds.read(band, window=Window(c0, r0, w, h), masked=True).astype(np.float64).filled(np.nan)
+            if nodata is not None and not np.isnan(nodata):
+                a[a == nodata] = np.nan
+            return a
+
+        return _windows_bandwidth(read, ds.height, ds.width, window, max_windows)
+
+
+def array_bandwidth(array: np.ndarray, *, window: int = WINDOW, max_windows: int = 9) -> float:
+    """:func:`grid_bandwidth` of a grid already in memory (the same windows; NaN is nodata)."""
+    a = np.asarray(array)
+    return _windows_bandwidth(lambda r0, c0, h, w: a[r0:r0 + h, c0:c0 + w], a.shape[0], a.shape[1],
+                              window, max_windows)
+
+
+def _windows_bandwidth(read, height: int, width: int, window: int, max_windows: int) -> float:
+    per_side = max(1, int(np.sqrt(max_windows)))
+    values = []
+    for r0 in _starts(height, window, per_side):
+        for c0 in _starts(width, window, per_side):
+            b = resolved_bandwidth(read(r0, c0, min(window, height - r0), min(window, width - c0)))
+            if np.isfinite(b):
+                values.append(b)
     return float(np.median(values)) if values else float("nan")
 
 
