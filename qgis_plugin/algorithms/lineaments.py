@@ -272,7 +272,9 @@ class FinetuneLineamentModel(GeocoreAlgorithm):
     GROUP = "lineaments"
     HELP = """<p>Teaches the lineament model from your own interpretation: draw lineaments over part of a
 survey, fine-tune the shipped model (or another) on them, then run <i>Detect lineaments</i> with the new
-model over the rest of the survey or over neighbouring ones.</p>
+model over the rest of the survey or over neighbouring ones. The grid is taught at the resolution
+<i>Detect lineaments</i> will run the model at (its automatic scale: a grid sampled finer than it
+resolves is averaged to larger cells first), and the new model keeps that choice.</p>
 <h3>Inputs</h3>
 <ul><li><b>Magnetic grid</b>: the survey, in a projected CRS.</li>
 <li><b>Interpreted lines</b>: your lineaments (any line layer; reprojected to the grid).</li>
