@@ -198,23 +198,37 @@ def _choose_bands(info_count: int, bands: Optional[Sequence[int]], card, path: P
     return bands
 
 
-def _pad_to(arr: np.ndarray, tile: int) -> np.ndarray:
-    """Pad (bands, h, w) at the bottom/right up to (bands, tile, tile) by odd reflection.
+def pad_continued(arr: np.ndarray, pad) -> np.ndarray:
+    """Pad the last two axes of ``arr`` by odd reflection, clipped to the range of each leading slice.
 
     An odd (point) reflection ``2 f(edge) - f(edge - k)`` continues the values
     *and* their gradient across the border, where a mirror reflection would
     fold a sloping field into a ridge or a trough along it: a lineament that is
-    not there. The continuation is clipped to each band's range in the tile.
+    not there. Clipping keeps the values within those the network was given.
+    Arrays of one row or column are padded with their edge values.
+
+    Parameters
+    ----------
+    arr : ndarray (rows, cols) or (bands, rows, cols)
+    pad : ((top, bottom), (left, right))
+        Cells to add on each side of the last two axes.
     """
+    widths = [(0, 0)] * (arr.ndim - 2) + [tuple(p) for p in pad]
+    if min(arr.shape[-2:]) <= 1:
+        return np.pad(arr, widths, mode="edge")
+    out = np.pad(arr, widths, mode="reflect", reflect_type="odd")
+    flat = arr.reshape(-1, arr.shape[-2] * arr.shape[-1])
+    shape = arr.shape[:-2] + (1, 1)
+    lo, hi = flat.min(axis=1).reshape(shape), flat.max(axis=1).reshape(shape)
+    return np.clip(out, lo, hi).astype(arr.dtype, copy=False)
+
+
+def _pad_to(arr: np.ndarray, tile: int) -> np.ndarray:
+    """Pad (bands, h, w) at the bottom/right up to (bands, tile, tile) (:func:`pad_continued`)."""
     _, h, w = arr.shape
     if h == tile and w == tile:
         return arr
-    if min(h, w) <= 1:
-        return np.pad(arr, ((0, 0), (0, tile - h), (0, tile - w)), mode="edge")
-    out = np.pad(arr, ((0, 0), (0, tile - h), (0, tile - w)), mode="reflect", reflect_type="odd")
-    lo = arr.reshape(arr.shape[0], -1).min(axis=1)[:, None, None]
-    hi = arr.reshape(arr.shape[0], -1).max(axis=1)[:, None, None]
-    return np.clip(out, lo, hi).astype(arr.dtype, copy=False)
+    return pad_continued(arr, ((0, tile - h), (0, tile - w)))
 
 
 def _normalize_strip(strip: np.ndarray, rows: slice, spec: dict, halo: int) -> np.ndarray:

@@ -14,7 +14,7 @@ import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import TYPE_CHECKING, Optional, Sequence
 
 import numpy as np
 
@@ -24,6 +24,10 @@ from ..progress import Progress
 from ..raster.io import check_size, open_raster_checked
 from ..raster.profile import gtiff_profile
 from .classical import METHODS, ClassicalParams, classical_ridge_map
+from .scale import auto_scale, card_reference, coarse_shape, grid_bandwidth, parse_scales
+
+if TYPE_CHECKING:
+    from ..inference import TileParams
 from .vectorize import (VectorizeParams, _length_unit, density_raster, preview_png, rose_diagram,
                         vectorize_probability, write_lines)
 
@@ -280,7 +284,9 @@ def detect_lineaments(
     info = open_raster_checked(grid, band)
     check_size(info.width, info.height, grid, minimum=MIN_CELLS, bytes_per_cell=BYTES_PER_CELL, what="grid")
     check_projected(info.crs, grid)
-    auto = _is_auto(scales)
+    if isinstance(scales, str):
+        scales = parse_scales(scales)  # "auto" or fractions; anything else is refused there
+    auto = scales is None or scales == "auto"
     if not auto:
         scales = _check_scales(scales)
         if method != "cnn" and scales != (1.0,):
@@ -307,8 +313,6 @@ def detect_lineaments(
             raise GeocoreError(msg)
     bandwidth = reference = None
     if auto and cparams is None:
-        from .scale import auto_scale, card_reference, grid_bandwidth
-
         bandwidth = grid_bandwidth(grid, info.band)
         reference = card_reference(card)
         scales = (auto_scale(bandwidth, reference),)
@@ -349,17 +353,6 @@ def detect_lineaments(
                         rose=_path(rose_path), density=_path(density_path), preview=_path(preview_path),
                         n_lines=len(gdf), gdf=gdf, scales=scales, bandwidth=bandwidth,
                         reference_bandwidth=reference)
-
-
-def _is_auto(scales) -> bool:
-    if scales is None:
-        return True
-    if isinstance(scales, str):
-        if scales.strip().lower() == "auto":
-            return True
-        raise ParameterError(f"{{param}} {scales!r} must be 'auto' or fractions of the grid's resolution such as "
-                             "1 0.5 0.25", param="scales")
-    return False
 
 
 def _check_scales(scales) -> tuple:
@@ -406,7 +399,7 @@ def predict_multiscale(grid: str | os.PathLike, path: str | os.PathLike, model, 
                 if sc == 1.0:
                     predict_raster(grid, fine, model, card, bands=[band], params=params, progress=sub)
                     continue
-                h, w = max(8, int(round(H * sc))), max(8, int(round(W * sc)))
+                h, w = coarse_shape(H, W, sc)
                 data = ds.read(band, out_shape=(h, w), resampling=Resampling.average, masked=True)
                 arr = np.ma.filled(data.astype(np.float32), np.nan)
                 if nodata is not None and not np.isnan(nodata):

@@ -165,14 +165,15 @@ def label_rasters(grid, expert, area=None, *, positive_cells: float = 1.0, negat
 def _crop_real(rng, x: np.ndarray, t: np.ndarray, w: np.ndarray, crop: int):
     """A random crop (padded where the grid is smaller, unweighted there), biased to hold labelled cells.
 
-    The padding is an odd reflection clipped to the grid's range, as tiled inference pads
-    (a mirror would fold a sloping field into a ridge along the border).
+    The field is padded as tiled inference pads it (:func:`geocore.inference.tiled.pad_continued`).
     """
+    from ..inference.tiled import pad_continued
+
     rows, cols = x.shape
     pr, pc = max(0, crop - rows), max(0, crop - cols)
     if pr or pc:
         pad = ((pr // 2, pr - pr // 2), (pc // 2, pc - pc // 2))
-        x = np.clip(np.pad(x, pad, mode="reflect", reflect_type="odd"), x.min(), x.max())
+        x = pad_continued(x, pad)
         t = np.pad(t, pad, mode="reflect")
         w = np.pad(w, pad, mode="constant")
         rows, cols = x.shape
@@ -200,8 +201,10 @@ def _averaged(grid, scale: float):
 
     from ..grids.io import Grid
 
+    from .scale import coarse_shape
+
     rows, cols = grid.shape
-    h, w = max(8, int(round(rows * scale))), max(8, int(round(cols * scale)))
+    h, w = coarse_shape(rows, cols, scale)
     transform = grid.transform * grid.transform.scale(cols / w, rows / h)
     coarse = np.full((h, w), np.nan, np.float32)
     reproject(grid.data.astype(np.float32), coarse, src_transform=grid.transform, dst_transform=transform,

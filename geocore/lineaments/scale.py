@@ -175,6 +175,11 @@ def _starts(n: int, window: int, k: int) -> list[int]:
     return sorted({int(round(x)) for x in np.linspace(0, n - window, k)})
 
 
+def coarse_shape(rows: int, cols: int, scale: float) -> tuple[int, int]:
+    """Shape of a ``rows`` x ``cols`` grid averaged to cells ``1 / scale`` times larger (at least 8 x 8)."""
+    return max(8, int(round(rows * scale))), max(8, int(round(cols * scale)))
+
+
 def auto_scale(bandwidth: float, reference: Optional[float], *, minimum: float = MIN_SCALE) -> float:
     """Fraction of a grid's resolution at which a model sees a grid like its training data.
 
@@ -209,7 +214,7 @@ def auto_scale(bandwidth: float, reference: Optional[float], *, minimum: float =
     s = float(bandwidth) / float(reference)
     if s >= 1.0 - TOLERANCE:
         return 1.0
-    return float(min(1.0, max(minimum, round(s * 20) / 20)))
+    return float(max(minimum, round(s * 20) / 20))
 
 
 def training_reference(arrays) -> dict:

@@ -212,8 +212,9 @@ zone to reproject it to.</p>""" + VECTOR_HELP
                 progress=self.progress(feedback),
                 cancel=feedback.isCanceled,
             )
-        if result.scale_note():
-            feedback.pushInfo(result.scale_note())
+        note = result.scale_note()
+        if note:
+            feedback.pushInfo(note)
         feedback.pushInfo(f"{result.n_lines} lineaments written to {lines}")
         self.style_output(probability, "probability")
         self.style_output(lines, "lineaments")
