@@ -144,17 +144,11 @@ def test_finetune_learns_the_expert_lines_and_writes_a_card(survey, tiny_model, 
 def test_finetune_teaches_at_the_resolution_detect_runs_it_at(survey, tiny_model, tmp_path):
     """A grid interpolated to cells 3 times smaller: taught on the averaged grid that ``--scales auto``
     will feed the fine-tuned model, whose card keeps the parent's reference so detect picks the same."""
-    from scipy import ndimage
-
     from geocore.lineaments.detect import detect_to_folder
     from geocore.lineaments.scale import grid_bandwidth
+    from testdata import write_refined
 
-    with rasterio.open(survey / "field.tif") as ds:
-        a, profile, tr = ds.read(1).astype(np.float64), ds.profile, ds.transform
-    fine = ndimage.zoom(a, 3, order=3).astype(np.float32)
-    profile.update(width=fine.shape[1], height=fine.shape[0], transform=tr * tr.scale(1 / 3, 1 / 3))
-    with rasterio.open(tmp_path / "fine.tif", "w", **profile) as dst:
-        dst.write(fine, 1)
+    write_refined(survey / "field.tif", tmp_path / "fine.tif", 3)
     model, card = load_model(tiny_model)
     ref = {"p5": 0.6, "p10": 0.7, "p50": 0.95, "samples": 10}
     card.training = {"resolved_bandwidth": ref}

@@ -15,6 +15,7 @@ from geocore.errors import GeocoreError
 from geocore.lineaments.scale import (auto_scale, card_reference, grid_bandwidth, parse_scales,
                                       preset_reference, resolved_bandwidth, training_reference)
 from geocore.magnetics.synthetic import SurveyConfig, synthesize_sample
+from testdata import write_refined
 
 
 def _band_limited(cutoff: float, n: int = 256, seed: int = 0) -> np.ndarray:
@@ -137,14 +138,7 @@ def resampled_survey(tmp_path_factory):
     folder = tmp_path_factory.mktemp("resampled")
     res = synthesize_survey(folder / "native", rows=96, cols=96, cell_size=150.0, seed=5,
                             config=SurveyConfig.from_preset("paper"))
-    with rasterio.open(res.field_path) as ds:
-        a, profile, tr = ds.read(1).astype(np.float64), ds.profile, ds.transform
-    up = ndimage.zoom(a, 3, order=3).astype(np.float32)
-    profile.update(width=up.shape[1], height=up.shape[0], transform=tr * tr.scale(1 / 3, 1 / 3))
-    fine = folder / "fine.tif"
-    with rasterio.open(fine, "w", **profile) as dst:
-        dst.write(up, 1)
-    return res, fine
+    return res, write_refined(res.field_path, folder / "fine.tif", 3)
 
 
 def test_auto_resolution_recovers_dykes_of_an_oversampled_grid(resampled_survey, tmp_path):
