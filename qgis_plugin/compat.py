@@ -31,6 +31,7 @@ SOURCE_RASTER = _pick("ProcessingSourceType", "Raster", QgsProcessing.SourceType
 SOURCE_VECTOR_LINE = _pick("ProcessingSourceType", "VectorLine", QgsProcessing.SourceType, "TypeVectorLine")
 SOURCE_VECTOR_POLYGON = _pick("ProcessingSourceType", "VectorPolygon", QgsProcessing.SourceType, "TypeVectorPolygon")
 FLAG_ADVANCED = _pick("ProcessingParameterFlag", "Advanced", QgsProcessingParameterDefinition.Flag, "FlagAdvanced")
+FLAG_OPTIONAL = _pick("ProcessingParameterFlag", "Optional", QgsProcessingParameterDefinition.Flag, "FlagOptional")
 
 MSG_INFO = Qgis.MessageLevel.Info
 MSG_WARNING = Qgis.MessageLevel.Warning

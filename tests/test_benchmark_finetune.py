@@ -191,8 +191,9 @@ def test_holdout_scores_outside_the_area(survey, tiny_model, tmp_path):
     after = tiny_lineament_model(tmp_path / "after.safetensors", seed=1)
     both = score_finetuned(survey / "field.tif", survey / "axes.gpkg", area, after, init=tiny_model)
     card = json.loads(after.with_suffix(".json").read_text())
-    assert card["metrics"]["held_out_outside_area"] == {"tolerance_m": 500.0, **both}
-    assert both["before"] == scores["m"]
+    same = lambda a, b: json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)  # noqa: E731 (NaN == NaN)
+    assert same(card["metrics"]["held_out_outside_area"], {"tolerance_m": 500.0, **both})
+    assert same(both["before"], scores["m"])
 
 
 # ----------------------------------------------------------------------------- vectoriser options
@@ -215,13 +216,33 @@ def test_straightness_and_mean_probability_filters(tmp_path):
     cv2.line(weak, (10, 10), (110, 20), 255, 3)
     prob[weak > 0] = 0.55                                  # straight but barely above the threshold
     path = _write(tmp_path / "p.tif", prob)
-    every = vectorize_probability(path)
+    every = vectorize_probability(path, params=VectorizeParams(min_mean_prob=0.0))
     assert len(every) == 3 and every["straight"].between(0, 1).all()
     assert every["straight"].min() < 0.3 and every["straight"].max() > 0.95
     kept = vectorize_probability(path, params=VectorizeParams(min_straightness=0.5, min_mean_prob=0.7))
     assert len(kept) == 1 and kept.iloc[0]["straight"] > 0.95 and kept.iloc[0]["mean_prob"] > 0.85
     with pytest.raises(GeocoreError, match="between 0 and 1"):
         VectorizeParams(min_straightness=1.5).check()
+
+
+def test_mean_probability_default_follows_the_map(tmp_path):
+    """Unset, min_mean_prob is 0.8 on a network's probability and 0 on a classical ridge map (tagged by detect)."""
+    from geocore.lineaments.vectorize import NETWORK_MIN_MEAN_PROB
+
+    prob = np.full((120, 120), 0.05, np.float32)
+    for row, value in ((30, 0.95), (60, 0.7), (90, 0.55)):  # strong, middling and weak straight lines
+        prob[row - 1:row + 2, 10:110] = value
+    network = _write(tmp_path / "network.tif", prob)
+    ridge = _write(tmp_path / "ridge.tif", prob)
+    with rasterio.open(ridge, "r+") as ds:
+        ds.update_tags(method="tga")
+    assert VectorizeParams().min_mean_prob is None and NETWORK_MIN_MEAN_PROB == 0.8
+    assert VectorizeParams().for_raster(network).min_mean_prob == NETWORK_MIN_MEAN_PROB
+    assert VectorizeParams().for_raster(ridge).min_mean_prob == 0.0
+    assert VectorizeParams(min_mean_prob=0.6).for_raster(network).min_mean_prob == 0.6  # given: kept
+    assert sorted(vectorize_probability(network)["mean_prob"].round(1)) == [0.9]  # only the strong one (quantised)
+    assert len(vectorize_probability(ridge)) == 3
+    assert len(vectorize_probability(network, params=VectorizeParams(min_mean_prob=0.6))) == 2
 
 
 # ----------------------------------------------------------------------------- survey preset pieces

@@ -220,6 +220,7 @@ def vectorize_distributed(
     params.check()
     prog = Progress.wrap(progress, cancel)
     info = open_raster_checked(prob_path, band, check_valid=False, what="probability raster")
+    params = params.for_raster(info.path)
     H, W = info.height, info.width
     bounds = [(r, min(H, r + int(strip_rows))) for r in range(0, H, max(1, int(strip_rows)))]
     args = (info.path, info.band, float(params.threshold))

@@ -53,7 +53,8 @@ VECTOR_PARAMS = (
     ("MAX_GAP", "Join collinear pieces across gaps up to (cells; 0: no joining)", "max_gap_cells"),
     ("JOIN_ANGLE", "Largest direction change for a join (degrees)", "max_join_angle_deg"),
     ("SIMPLIFY", "Simplification tolerance (cells)", "simplify_cells"),
-    ("MIN_MEAN_PROB", "Drop lines whose mean probability is below (0..1)", "min_mean_prob"),
+    ("MIN_MEAN_PROB", "Drop lines whose mean probability is below (0..1; empty: 0.8 for the network, "
+                      "0 for a classical ridge map)", "min_mean_prob"),
     ("MIN_STRAIGHTNESS", "Drop lines whose straightness (end-to-end / length) is below (0..1)", "min_straightness"),
 )
 
@@ -61,7 +62,9 @@ VECTOR_HELP = """<h3>Advanced</h3><p>Lines shorter than the minimum length are d
 shorter than the spur length pruned, collinear pieces joined across small gaps when their directions
 differ by less than the join angle, and the lines simplified (Douglas-Peucker); lengths in raster
 cells. Lines whose mean probability, or straightness (distance between the end points over the length),
-is below the given minimum are dropped (0 keeps all).</p>"""
+is below the given minimum are dropped (0 keeps all). Left empty, the minimum mean probability is 0.8
+on the network's probability (lines it is not confident about are mostly the edges of noise) and 0 on a
+classical ridge map, whose values are percentile ranks.</p>"""
 
 
 def _add_vector_params(alg) -> None:
@@ -69,8 +72,9 @@ def _add_vector_params(alg) -> None:
 
     defaults = VectorizeParams()
     for name, label, attr in VECTOR_PARAMS:
-        param = QgsProcessingParameterNumber(name, label, type=NUMBER_DOUBLE, defaultValue=getattr(defaults, attr),
-                                             **number_range(attr))
+        default = getattr(defaults, attr)  # None: the library picks it for the map (min_mean_prob)
+        param = QgsProcessingParameterNumber(name, label, type=NUMBER_DOUBLE, defaultValue=default,
+                                             optional=default is None, **number_range(attr))
         param.setFlags(param.flags() | FLAG_ADVANCED)
         alg.addParameter(param)
 
@@ -86,7 +90,8 @@ def _add_lines_outputs(alg) -> None:
 def _vector_params(alg, parameters: Dict, context):
     from geocore.lineaments.vectorize import VectorizeParams
 
-    values = {attr: alg.parameterAsDouble(parameters, name, context) for name, _, attr in VECTOR_PARAMS}
+    values = {attr: alg.parameterAsDouble(parameters, name, context) for name, _, attr in VECTOR_PARAMS
+              if parameters.get(name) not in (None, "")}
     return VectorizeParams(threshold=alg.parameterAsDouble(parameters, "THRESHOLD", context), **values)
 
 
