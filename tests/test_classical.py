@@ -61,6 +61,23 @@ def test_ridge_cells_sit_on_a_known_ridge():
     assert len(np.unique(cc[near])) >= 40
 
 
+def test_no_ridge_runs_along_the_border_or_a_nodata_edge():
+    """A measure rising towards the border (the edge effect of a transform) is not a ridge there; a ridge
+    crossing the border is still found up to it; cells beside nodata have no neighbour on one side."""
+    y, x = np.mgrid[0:60, 0:80].astype(float)
+    ramp = 0.01 * (59.0 - y) ** 2  # rises towards row 0, curving down nowhere inside
+    cross = np.exp(-((x - 40.0) ** 2) / 8.0)  # a N-S ridge crossing the top and bottom borders
+    on = ridge_cells(ramp + cross, 1.0)
+    assert not on[0, :30].any() and not on[0, 50:].any()  # nothing along the top border
+    assert on[:, 39:42].any(axis=1)[1:-1].mean() > 0.9  # the crossing ridge, row by row, up to the borders
+    valid = np.ones(ramp.shape, bool)
+    valid[:, 60:] = False  # nodata on the right, filled with the nearest value as ridge_map does
+    filled = np.where(valid, ramp + cross, (ramp + cross)[:, 59:60])
+    beside = ridge_cells(filled, 1.0, valid=valid)
+    assert not beside[:, 59].any()  # no neighbour across on one side: not a ridge
+    assert beside[:, 39:42].any(axis=1)[1:-1].mean() > 0.9  # the ridge inside is kept
+
+
 def test_ridge_map_percentile_maps_to_half():
     rng = np.random.default_rng(1)
     m = rng.normal(size=(80, 80))

@@ -222,8 +222,14 @@ def percentile_rank(values: np.ndarray) -> np.ndarray:
     return out
 
 
-def ridge_cells(measure: np.ndarray, smooth_cells: float = 1.0) -> np.ndarray:
+def ridge_cells(measure: np.ndarray, smooth_cells: float = 1.0, valid: Optional[np.ndarray] = None) -> np.ndarray:
     """Cells where ``measure`` is a ridge: a maximum across its strongest negative curvature.
+
+    A ridge cell is at least as high as the two points one cell ahead and
+    behind it across the ridge, and both must lie inside the grid and on valid
+    cells: at the border or beside nodata a cell has no neighbour on one
+    side, and the edge effects of the transforms (a measure that rises
+    towards the border) would otherwise draw lines along it.
 
     Parameters
     ----------
@@ -231,6 +237,8 @@ def ridge_cells(measure: np.ndarray, smooth_cells: float = 1.0) -> np.ndarray:
         Finite values (fill NaN first).
     smooth_cells : float
         Gaussian sigma in cells applied before the Hessian (0: none).
+    valid : ndarray of bool or None
+        Cells that hold data (None: all).
 
     Returns
     -------
@@ -255,7 +263,14 @@ def ridge_cells(measure: np.ndarray, smooth_cells: float = 1.0) -> np.ndarray:
     rows, cols = np.indices(m.shape, dtype=np.float64)
     ahead = ndimage.map_coordinates(m, [rows + dr, cols + dc], order=1, mode="nearest")
     behind = ndimage.map_coordinates(m, [rows - dr, cols - dc], order=1, mode="nearest")
-    return (m >= ahead) & (m >= behind) & (lam_small < 0)
+    ok = np.ones(m.shape, bool) if valid is None else np.asarray(valid, bool)
+    for sign in (1.0, -1.0):  # both neighbours across the ridge inside the grid and on data
+        r, c = rows + sign * dr, cols + sign * dc
+        ok &= (r >= 0) & (r <= m.shape[0] - 1) & (c >= 0) & (c <= m.shape[1] - 1)
+        if valid is not None:
+            ok &= ndimage.map_coordinates(np.asarray(valid, np.float32), [r, c], order=1, mode="constant",
+                                          cval=0.0) > 0.999
+    return (m >= ahead) & (m >= behind) & (lam_small < 0) & ok
 
 
 def ridge_map(measure: np.ndarray, *, percentile: float = 70.0, smooth_cells: float = 1.0) -> np.ndarray:
@@ -265,7 +280,7 @@ def ridge_map(measure: np.ndarray, *, percentile: float = 70.0, smooth_cells: fl
     nan = ~np.isfinite(measure)
     s = percentile_rank(np.where(nan, np.nan, measure))
     q = float(percentile) / 100.0
-    on = ridge_cells(fill_nan_nearest(measure), smooth_cells)
+    on = ridge_cells(fill_nan_nearest(measure), smooth_cells, valid=~nan)
     with np.errstate(invalid="ignore"):
         value = np.where(s > q, 0.5 + 0.5 * (s - q) / (1.0 - q), 0.5 * s / q)
     out = np.where(on, value, 0.49 * value).astype(np.float32)
