@@ -285,8 +285,10 @@ def test_flatfield_folder_is_a_batch_and_a_bad_photo_does_not_stop_it(tmp_path, 
     assert np.ptp(flat[5:-5, 5:-5], axis=(0, 1)).max() <= 4
 
 
-def test_detect_one_grid_across_the_cluster_equals_single_process(tmp_path, client, capsys):
-    """``lineaments detect GRID --scheduler ADDRESS``: the network's and the vectorisation's strips as tasks."""
+@pytest.mark.parametrize("scales", [[], ["--scales", "1", "0.5"]], ids=["grid resolution", "two scales"])
+def test_detect_one_grid_across_the_cluster_equals_single_process(tmp_path, client, capsys, scales):
+    """``lineaments detect GRID --scheduler ADDRESS``: the network's (every pass's) and the vectorisation's
+    strips as tasks."""
     import geopandas as gpd
     import torch
     from test_detect_cli import OUTPUTS
@@ -301,12 +303,18 @@ def test_detect_one_grid_across_the_cluster_equals_single_process(tmp_path, clie
     y, x = np.mgrid[0:150, 0:120].astype(np.float32)
     g = 200.0 * np.exp(-((x - 50 - 0.3 * y) ** 2) / 20.0) + 0.1 * x
     src = write_tif(tmp_path / "grid.tif", g)
-    common = ["--model", str(model), "--threshold", "0.45"]
+    common = ["--model", str(model), "--threshold", "0.45", *scales]
     assert main(["-q", "lineaments", "detect", str(src), "--out-dir", str(tmp_path / "one"), *common]) == 0
     assert main(["-q", "lineaments", "detect", str(src), "--out-dir", str(tmp_path / "many"), *common,
                  "--scheduler", client.scheduler.address]) == 0
     capsys.readouterr()
     assert {p.name for p in (tmp_path / "many").iterdir()} == OUTPUTS
+    import rasterio
+
+    with rasterio.open(tmp_path / "one" / "probability.tif") as ds:  # how the map was made, in its metadata
+        tags = ds.tags()
+    assert tags["method"] == "cnn" and tags["model"] == "m.safetensors"
+    assert tags["scales"] == ("1 0.5" if scales else "1")
     np.testing.assert_allclose(read(tmp_path / "many" / "probability.tif")[0],
                                read(tmp_path / "one" / "probability.tif")[0], atol=1e-6, rtol=0)
     a, b = (gpd.read_file(tmp_path / d / "lineaments.gpkg") for d in ("one", "many"))

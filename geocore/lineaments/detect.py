@@ -336,7 +336,7 @@ def detect_lineaments(
             write_ridge_map(grid, prob_tmp, cparams, band=info.band, progress=prog.sub(0.0, 0.8))
         elif scales != (1.0,):
             predict_multiscale(grid, prob_tmp, model, card, band=info.band, params=params, scales=scales,
-                               progress=prog.sub(0.0, 0.8))
+                               progress=prog.sub(0.0, 0.8), scheduler=client)
         elif client is None:
             predict_raster(grid, prob_tmp, model, card, bands=[info.band], params=params,
                            progress=prog.sub(0.0, 0.8))
@@ -345,6 +345,8 @@ def detect_lineaments(
 
             predict_raster_distributed(grid, prob_tmp, model, card, bands=[info.band], params=params,
                                        scheduler=client, progress=prog.sub(0.0, 0.8))
+        if cparams is None:
+            _tag_network_map(prob_tmp, model_file, card, scales, bandwidth, reference)
         gdf = _postprocess(prob_tmp, grid_for_preview=grid, preview_band=info.band, lines_paths=lines_paths,
                            rose_path=rose_path, density_path=density_path, preview_path=preview_path, params=vp,
                            stack=stack, prog=prog.sub(0.8, 1.0), client=client)
@@ -353,6 +355,21 @@ def detect_lineaments(
                         rose=_path(rose_path), density=_path(density_path), preview=_path(preview_path),
                         n_lines=len(gdf), gdf=gdf, scales=scales, bandwidth=bandwidth,
                         reference_bandwidth=reference)
+
+
+def _tag_network_map(path, model_file: Path, card, scales, bandwidth, reference) -> None:
+    """Record how a network's probability map was made in its GeoTIFF metadata (QGIS: Layer Properties,
+    Information), as :func:`write_ridge_map` does for the classical maps."""
+    import rasterio
+
+    tags = dict(method="cnn", model=model_file.name, model_name=str(card.name),
+                scales=" ".join(f"{x:g}" for x in scales))
+    if bandwidth is not None:
+        tags["grid_resolved_bandwidth"] = f"{bandwidth:.3f}"
+    if reference is not None:
+        tags["model_reference_bandwidth"] = f"{reference:.3f}"
+    with rasterio.open(path, "r+") as ds:
+        ds.update_tags(**tags)
 
 
 def _check_scales(scales) -> tuple:
@@ -365,7 +382,7 @@ def _check_scales(scales) -> tuple:
 
 
 def predict_multiscale(grid: str | os.PathLike, path: str | os.PathLike, model, card, *, band: int, params,
-                       scales: Sequence[float], progress=None) -> Path:
+                       scales: Sequence[float], progress=None, scheduler=None) -> Path:
     """The network at several resolutions of the grid, merged by the maximum probability.
 
     Dyke anomalies are 2-10 cells wide depending on the cell size, line
@@ -375,6 +392,11 @@ def predict_multiscale(grid: str | os.PathLike, path: str | os.PathLike, model, 
     tiled like a single-scale run; each coarser grid (``scale**2`` of the
     cells) is held in memory, predicted tile by tile, and upsampled
     bilinearly onto the full-resolution cells strip by strip.
+
+    With a Dask ``scheduler`` (a Client), every pass runs its strips on the
+    workers (:func:`geocore.distributed.raster.predict_raster_distributed`;
+    the averaged grids are written beside ``path``, where the workers read
+    them); the merge runs here.
     """
     import tempfile
 
@@ -383,6 +405,14 @@ def predict_multiscale(grid: str | os.PathLike, path: str | os.PathLike, model, 
     from scipy import ndimage
 
     from ..inference import predict_raster
+
+    def predict(src, dst, b, sub):
+        if scheduler is None:
+            return predict_raster(src, dst, model, card, bands=[b], params=params, progress=sub)
+        from ..distributed.raster import predict_raster_distributed
+
+        return predict_raster_distributed(src, dst, model, card, bands=[b], params=params, scheduler=scheduler,
+                                          progress=sub)
 
     prog = Progress.wrap(progress)
     scales = _check_scales(scales)
@@ -397,7 +427,7 @@ def predict_multiscale(grid: str | os.PathLike, path: str | os.PathLike, model, 
             for k, sc in enumerate(scales):
                 sub = prog.sub(k / n, (k + 1) / n)
                 if sc == 1.0:
-                    predict_raster(grid, fine, model, card, bands=[band], params=params, progress=sub)
+                    predict(grid, fine, band, sub)
                     continue
                 h, w = coarse_shape(H, W, sc)
                 data = ds.read(band, out_shape=(h, w), resampling=Resampling.average, masked=True)
@@ -410,7 +440,7 @@ def predict_multiscale(grid: str | os.PathLike, path: str | os.PathLike, model, 
                                                                nodata=float("nan"))) as dst:
                     dst.write(arr, 1)
                 out = tmp / f"prob{k}.tif"
-                predict_raster(small, out, model, card, bands=[1], params=params, progress=sub)
+                predict(small, out, 1, sub)
                 with rasterio.open(out) as pd:
                     coarse.append(np.nan_to_num(pd.read(1), nan=0.0))  # NaN cells are restored from the grid
         # merge strip by strip onto the full-resolution cells (NaN where the grid is nodata)
