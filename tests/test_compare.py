@@ -140,3 +140,14 @@ def test_bad_inputs_are_clear_and_write_nothing(tmp_path, capsys):
     no_crs = gpd.GeoDataFrame(geometry=list(DETECTED.geometry))
     with pytest.raises(GeocoreError, match="has no CRS"):
         compare_lines(no_crs, EXPERT, CompareParams(tolerance=100))
+
+
+@pytest.mark.parametrize("lo, span_km, step_km", [(-4_399_314.0, 38.25, 5.0), (500_000.0, 28.8, 5.0),
+                                                   (0.0, 0.9, 0.2), (1234.5, 66.75, 10.0), (0.0, 8.0, 1.0)])
+def test_overlay_ticks_are_round_kilometres_from_the_corner(lo, span_km, step_km):
+    from geocore.lineaments.compare import _km_ticks
+
+    ticks = _km_ticks(lo, lo + span_km * 1000.0)
+    km = (ticks - lo) / 1000.0
+    assert km[0] == 0.0 and km[-1] <= span_km + 1e-9 and len(ticks) <= 9
+    assert np.allclose(np.diff(km), step_km)

@@ -463,6 +463,14 @@ def compare_lines(detected, expert, params: CompareParams, *, grid_crs=None, gri
 
 
 # ----------------------------------------------------------------------------- outputs
+def _km_ticks(lo: float, hi: float, most: int = 8) -> np.ndarray:
+    """Tick positions (map units, metres) at round kilometres from ``lo``: 0.1, 0.2, 0.5, 1, 2, 5, ... km apart."""
+    span = (hi - lo) / 1000.0
+    steps = [m * 10.0 ** e for e in range(-1, 5) for m in (1.0, 2.0, 5.0)]
+    step = next((s for s in steps if span / s <= most), steps[-1])
+    return lo + np.arange(0.0, span + 1e-9, step) * 1000.0
+
+
 def overlay_png(result: CompareResult, path: str | os.PathLike, grid=None) -> Path:
     """Overlay figure: the grid (grey), expert lines in yellow, detected lines in black."""
     import matplotlib
@@ -493,13 +501,18 @@ def overlay_png(result: CompareResult, path: str | os.PathLike, grid=None) -> Pa
         ax.legend(handles=[Line2D([], [], color="#ffd400", lw=3, label="expert"),
                            Line2D([], [], color="black", lw=1.2, label="detected")], loc="upper right")
         ax.set_aspect("equal")
-        # kilometres relative to the lower-left corner: plain map coordinates overlap on the axis
-        x0, y0 = ax.get_xlim()[0], ax.get_ylim()[0]
+        # round kilometres from the lower-left corner: plain map coordinates overlap on the axis
+        (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
         from matplotlib.ticker import FuncFormatter
 
+        ax.set_xticks(_km_ticks(x0, x1))
+        ax.set_yticks(_km_ticks(y0, y1))
+        ax.set_xlim(x0, x1)
+        ax.set_ylim(y0, y1)
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{(v - x0) / 1000:g}"))
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{(v - y0) / 1000:g}"))
-        name = getattr(result.crs, "name", None) or "projected CRS"
+        name = getattr(result.crs, "name", None)
+        name = name if name and name != "unknown" else "projected CRS"
         ax.set_xlabel(f"easting, km from {x0:,.0f} m ({name})", fontsize=8)
         ax.set_ylabel(f"northing, km from {y0:,.0f} m", fontsize=8)
         fig.tight_layout()
