@@ -80,7 +80,13 @@ def test_known_lines_come_back_one_each(known_map):
         want_az = strike(p0, p1)
         i = int(np.argmin([az_diff(a, want_az) for a in gdf["azimuth"]]))
         assert az_diff(gdf["azimuth"].iloc[i], want_az) < 2.0
-        assert abs(gdf["length"].iloc[i] - want_len) < 6 * CELL
+        assert abs(gdf["length"].iloc[i] - want_len) < 8 * CELL  # the band's round caps and the joins' kinks
+        # the ends reach the ends of the drawn band (its caps go 1.5 cells beyond p0 and p1), no further
+        xy = np.asarray(gdf.geometry.iloc[i].coords)[[0, -1]]
+        rc = np.column_stack([(7100000.0 - xy[:, 1]) / CELL - 0.5, (xy[:, 0] - 400000.0) / CELL - 0.5])
+        ends = np.array([p0, p1], float)
+        gaps = np.hypot(*(rc[:, None, :] - ends[None, :, :]).transpose(2, 0, 1)).min(axis=1)
+        assert gaps.max() <= 2.5, (p0, p1, rc)
     assert np.all(gdf["mean_prob"].between(0.5, 1.0)) and np.all(gdf["max_prob"] >= 0.85)
     # the spur is pruned: the horizontal line is one straight piece
     horiz = gdf.iloc[int(np.argmin([az_diff(a, 90.0) for a in gdf["azimuth"]]))].geometry
@@ -98,6 +104,25 @@ def test_lines_are_in_map_coordinates_through_cell_centres(tmp_path):
     assert sorted([xy[0, 0], xy[-1, 0]]) == pytest.approx([400000.0 + 5.5 * CELL, 400000.0 + 50.5 * CELL])
     assert gdf["azimuth"].iloc[0] == pytest.approx(90.0)
     assert gdf["length"].iloc[0] == pytest.approx(45 * CELL)
+
+
+@pytest.mark.parametrize("width", [3, 7, 9])
+def test_a_wide_band_gives_a_line_to_its_ends(tmp_path, width):
+    """The skeleton of a band stops about half its width short of each end; the line is grown back."""
+    prob = np.full((60, 140), 0.05)
+    prob[30 - width // 2:31 + width // 2, 10:111] = 0.95  # columns 10 to 110
+    path = write_prob(tmp_path / "p.tif", prob)
+    gdf = vectorize_probability(path)
+    assert len(gdf) == 1
+    cols = np.asarray(gdf.geometry.iloc[0].coords)[:, 0] / 1.0
+    cols = (cols - 400000.0) / CELL - 0.5
+    assert cols.min() == pytest.approx(10.0, abs=0.6) and cols.max() == pytest.approx(110.0, abs=0.6)
+    # never beyond the band, and with spur_length 0 (no growth) the skeleton's ends as they were
+    bare = vectorize_probability(path, params=VectorizeParams(spur_length_cells=0.0))
+    bare_cols = (np.asarray(bare.geometry.iloc[0].coords)[:, 0] - 400000.0) / CELL - 0.5
+    assert bare_cols.min() >= 10.0 and bare_cols.max() <= 110.0
+    if width >= 7:
+        assert bare_cols.min() >= 11.5 and bare_cols.max() <= 108.5
 
 
 def test_crossing_lines_are_paired_by_direction(tmp_path):

@@ -249,7 +249,7 @@ def vectorize_distributed(
     prog.update(0.7)
     q = QuantisedWindows(info.path, info.band, H, W)
     try:
-        lines = _v._join_collinear(pieces, ends, q, params, prog.sub(0.7, 0.85))
+        lines = _v._extend_ends(_v._join_collinear(pieces, ends, q, params, prog.sub(0.7, 0.85)), q, params)
         prog.check()
         frame = _v._lines_to_frame(lines, q, info, params)
     finally:

@@ -400,6 +400,46 @@ def _join_collinear(pieces: list, ends: list, q: np.ndarray, params: VectorizePa
 
 
 # ----------------------------------------------------------------------------- measuring
+def _extend_ends(lines: list, q, params: VectorizeParams) -> list:
+    """Grow each end of each line straight on over the cells still above the threshold.
+
+    The skeleton of a band of cells stops about half the band's width short
+    of the band's end, and pruning the spurs of a blunt end takes up to
+    ``spur_length_cells`` more; the line is extended along its end direction
+    in half-cell steps while the cells stay above the threshold, by at most
+    ``spur_length_cells``. ``q`` is the quantised map (any object indexed
+    ``q[rows, cols]`` with a ``shape``).
+    """
+    reach = float(params.spur_length_cells)
+    if reach <= 0 or not lines:
+        return lines
+    H, W = q.shape
+    t = np.arange(0.5, reach + 1e-9, 0.5)
+    code = int(np.floor(float(params.threshold) * 254.0))  # cells above the threshold have codes above this
+    out = []
+    for xy in lines:
+        if len(xy) < 2 or _polyline_length(xy) < 2.0:
+            out.append(xy)
+            continue
+        new = [xy]
+        for end in (0, 1):
+            tip = xy[0] if end == 0 else xy[-1]
+            d = _end_direction(xy, end)
+            if not d.any():
+                continue
+            pts = tip + t[:, None] * d
+            inside = (pts[:, 0] >= 0) & (pts[:, 0] <= H - 1) & (pts[:, 1] >= 0) & (pts[:, 1] <= W - 1)
+            n_in = len(inside) if inside.all() else int(np.argmin(inside))  # a ray leaves the grid once
+            rc = np.rint(pts[:n_in]).astype(int)
+            v = np.asarray(q[rc[:, 0], rc[:, 1]]) if n_in else np.zeros(0, np.uint8)
+            run = (v > code) & (v != _NAN_CODE)
+            stop = len(run) if run.all() else int(np.argmin(run))  # steps before the first cell below it
+            if stop >= 2:  # at least one cell
+                new.insert(0 if end == 0 else len(new), pts[stop - 1][None, :])
+        out.append(np.concatenate(new) if len(new) > 1 else xy)
+    return out
+
+
 def _axial_azimuth(x: np.ndarray, y: np.ndarray) -> float:
     """Length-weighted mean strike (0-180 degrees clockwise from +y) of a polyline."""
     dx, dy = np.diff(x), np.diff(y)
@@ -537,7 +577,7 @@ def vectorize_probability(
     prog.check()
     pieces, ends = _clean_graph(pieces, ends, params)
     prog.update(0.75)
-    lines = _join_collinear(pieces, ends, q, params, prog.sub(0.75, 0.85))
+    lines = _extend_ends(_join_collinear(pieces, ends, q, params, prog.sub(0.75, 0.85)), q, params)
     prog.check()
     frame = _lines_to_frame(lines, q, info, params)
     prog.update(1.0)
