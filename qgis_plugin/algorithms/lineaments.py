@@ -114,7 +114,9 @@ empty uses the model shipped with geocore.</li>
 <li><b>Device</b>: auto uses a CUDA GPU when PyTorch sees one.</li></ul>
 <h3>Outputs</h3>
 <ul><li><b>Lineament probability</b>: float raster 0..1 on the input grid (same CRS, transform, nodata);
-loaded with a colour ramp fixed to 0..1.</li>
+loaded with a colour ramp fixed to 0..1. Its metadata (Layer Properties, Information) records how it
+was made: the method, and the model and scales of the network or the reduction and percentile of a
+classical method.</li>
 <li><b>Lineaments</b>: line axes with {LINE_FIELDS}; loaded as dark lines whose width follows
 <code>mean_prob</code>.</li>
 <li><b>Rose diagram</b> (optional): length-weighted azimuth rose as PNG, or as an HTML page
