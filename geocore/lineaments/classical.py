@@ -52,10 +52,8 @@ from typing import Optional
 import numpy as np
 
 from ..errors import GeocoreError
+from .params import CLASSICAL_METHODS, METHODS  # noqa: F401 (names of the methods, plain data)
 
-#: Detection methods of ``geocore lineaments detect --method``; ``cnn`` is the network.
-METHODS = ("cnn", "tga", "tilt", "vdr", "thg")
-CLASSICAL_METHODS = METHODS[1:]
 #: Methods that need the main-field direction (they work on the reduced field).
 NEEDS_REDUCTION = ("tilt", "vdr", "thg")
 #: ``|inclination|`` (degrees) below which the field is reduced to the equator, not the pole.

@@ -143,7 +143,7 @@ class VectorizeParams:
             return self
         import rasterio
 
-        from .classical import CLASSICAL_METHODS
+        from .params import CLASSICAL_METHODS
 
         with rasterio.open(path) as ds:
             ridge = ds.tags().get("method") in CLASSICAL_METHODS
