@@ -252,7 +252,6 @@ def test_gridding_from_lines_reproduces_a_field_linear_across_the_lines():
     out = _grid_from_lines(np.random.default_rng(0), field, spacing=6.0)
     assert np.abs(out - field)[8:-8, 8:-8].max() < 1e-4 * np.ptp(field)
     # ... and loses a feature narrower than the line spacing that runs between the lines
-    rng = np.random.default_rng(0)
     spike = np.zeros((64, 64))
     spike[:, 33] = 1.0
     outs = [_grid_from_lines(np.random.default_rng(s), spike, spacing=8.0)[:, 33].mean() for s in range(6)]

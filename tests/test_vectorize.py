@@ -114,7 +114,7 @@ def test_a_wide_band_gives_a_line_to_its_ends(tmp_path, width):
     path = write_prob(tmp_path / "p.tif", prob)
     gdf = vectorize_probability(path)
     assert len(gdf) == 1
-    cols = np.asarray(gdf.geometry.iloc[0].coords)[:, 0] / 1.0
+    cols = np.asarray(gdf.geometry.iloc[0].coords)[:, 0]
     cols = (cols - 400000.0) / CELL - 0.5
     assert cols.min() == pytest.approx(10.0, abs=0.6) and cols.max() == pytest.approx(110.0, abs=0.6)
     # never beyond the band, and with spur_length 0 (no growth) the skeleton's ends as they were
