@@ -25,11 +25,11 @@ from ..raster.io import check_size, open_raster_checked
 from ..raster.profile import gtiff_profile
 from .classical import METHODS, ClassicalParams, classical_ridge_map
 from .scale import auto_scale, card_reference, coarse_shape, grid_bandwidth, parse_scales
+from .vectorize import (VectorizeParams, _length_unit, density_raster, preview_png, rose_diagram,
+                        vectorize_probability, write_lines)
 
 if TYPE_CHECKING:
     from ..inference import TileParams
-from .vectorize import (VectorizeParams, _length_unit, density_raster, preview_png, rose_diagram,
-                        vectorize_probability, write_lines)
 
 #: File name of the shipped model inside ``geocore/lineaments/models/``.
 SHIPPED_MODEL = "lineaments_vgg16bn_unet.safetensors"
@@ -269,7 +269,7 @@ def detect_lineaments(
         For any problem with the inputs, found before the network runs;
         nothing is written then, and nothing is left if the run is cancelled.
     """
-    from ..inference import TileParams, predict_raster
+    from ..inference import TileParams
     from ..models import load_model, resolve_device
 
     prog = Progress.wrap(progress, cancel)
@@ -337,14 +337,9 @@ def detect_lineaments(
         elif scales != (1.0,):
             predict_multiscale(grid, prob_tmp, model, card, band=info.band, params=params, scales=scales,
                                progress=prog.sub(0.0, 0.8), scheduler=client)
-        elif client is None:
-            predict_raster(grid, prob_tmp, model, card, bands=[info.band], params=params,
-                           progress=prog.sub(0.0, 0.8))
         else:
-            from ..distributed.raster import predict_raster_distributed
-
-            predict_raster_distributed(grid, prob_tmp, model, card, bands=[info.band], params=params,
-                                       scheduler=client, progress=prog.sub(0.0, 0.8))
+            _predict_pass(grid, prob_tmp, model, card, band=info.band, params=params, scheduler=client,
+                          progress=prog.sub(0.0, 0.8))
         if cparams is None:
             _tag_network_map(prob_tmp, model_file, card, scales, bandwidth, reference)
         gdf = _postprocess(prob_tmp, grid_for_preview=grid, preview_band=info.band, lines_paths=lines_paths,
@@ -355,6 +350,18 @@ def detect_lineaments(
                         rose=_path(rose_path), density=_path(density_path), preview=_path(preview_path),
                         n_lines=len(gdf), gdf=gdf, scales=scales, bandwidth=bandwidth,
                         reference_bandwidth=reference)
+
+
+def _predict_pass(src, dst, model, card, *, band: int, params, scheduler=None, progress=None) -> Path:
+    """One pass of the network over ``src``: in this process, or strip by strip on a Dask ``scheduler``."""
+    if scheduler is None:
+        from ..inference import predict_raster
+
+        return predict_raster(src, dst, model, card, bands=[band], params=params, progress=progress)
+    from ..distributed.raster import predict_raster_distributed
+
+    return predict_raster_distributed(src, dst, model, card, bands=[band], params=params, scheduler=scheduler,
+                                      progress=progress)
 
 
 def _tag_network_map(path, model_file: Path, card, scales, bandwidth, reference) -> None:
@@ -404,16 +411,6 @@ def predict_multiscale(grid: str | os.PathLike, path: str | os.PathLike, model, 
     from rasterio.enums import Resampling
     from scipy import ndimage
 
-    from ..inference import predict_raster
-
-    def predict(src, dst, b, sub):
-        if scheduler is None:
-            return predict_raster(src, dst, model, card, bands=[b], params=params, progress=sub)
-        from ..distributed.raster import predict_raster_distributed
-
-        return predict_raster_distributed(src, dst, model, card, bands=[b], params=params, scheduler=scheduler,
-                                          progress=sub)
-
     prog = Progress.wrap(progress)
     scales = _check_scales(scales)
     n = len(scales)
@@ -427,7 +424,8 @@ def predict_multiscale(grid: str | os.PathLike, path: str | os.PathLike, model, 
             for k, sc in enumerate(scales):
                 sub = prog.sub(k / n, (k + 1) / n)
                 if sc == 1.0:
-                    predict(grid, fine, band, sub)
+                    _predict_pass(grid, fine, model, card, band=band, params=params, scheduler=scheduler,
+                                  progress=sub)
                     continue
                 h, w = coarse_shape(H, W, sc)
                 data = ds.read(band, out_shape=(h, w), resampling=Resampling.average, masked=True)
@@ -440,7 +438,7 @@ def predict_multiscale(grid: str | os.PathLike, path: str | os.PathLike, model, 
                                                                nodata=float("nan"))) as dst:
                     dst.write(arr, 1)
                 out = tmp / f"prob{k}.tif"
-                predict(small, out, 1, sub)
+                _predict_pass(small, out, model, card, band=1, params=params, scheduler=scheduler, progress=sub)
                 with rasterio.open(out) as pd:
                     coarse.append(np.nan_to_num(pd.read(1), nan=0.0))  # NaN cells are restored from the grid
         # merge strip by strip onto the full-resolution cells (NaN where the grid is nodata)

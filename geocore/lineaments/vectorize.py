@@ -19,10 +19,10 @@ moved to the raster's CRS with its affine transform at the end.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from collections import defaultdict
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -130,12 +130,11 @@ class VectorizeParams:
         for name in ("min_mean_prob", "min_straightness"):
             value = getattr(self, name)
             if value is not None and not (0.0 <= float(value) <= 1.0):
-                msg = f"{name} is {getattr(self, name)}; it must be between 0 and 1"
+                msg = f"{name} is {value}; it must be between 0 and 1"
                 raise GeocoreError(msg)
         if not (0.0 <= float(self.max_join_angle_deg) <= 90.0):
             msg = f"max_join_angle_deg {self.max_join_angle_deg} must be between 0 and 90 degrees"
             raise GeocoreError(msg)
-
 
     def for_raster(self, path: str | os.PathLike) -> "VectorizeParams":
         """These settings with ``min_mean_prob`` resolved for the map at ``path`` (see the attribute)."""
