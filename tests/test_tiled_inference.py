@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 import pytest
@@ -141,6 +140,33 @@ def test_nan_and_nodata_cells_come_back_nan(tmp_path):
     nan = np.isnan(masked)
     assert np.array_equal(np.isnan(got), nan)
     np.testing.assert_allclose(got[~nan], want[~nan], atol=2e-5)
+
+
+def test_network_sees_no_step_at_a_nodata_edge(tmp_path):
+    # a constant field with an irregular nodata hole and a nodata margin: a network that
+    # averages its neighbours gives the same value next to nodata as far from it,
+    # because nodata cells take the nearest value (a neutral fill would be a step there)
+    field = np.full((150, 170), 300.0, np.float32)
+    y, x = np.mgrid[0:150, 0:170]
+    field[np.hypot(y - 70, (x - 80) * 1.3) < 25] = np.nan
+    field[:, 150:] = np.nan
+    src = write_tif(tmp_path / "in.tif", field)
+    card = card_for(mode="affine")
+    card.normalization = {"mode": "affine", "scale": [1 / 1000.0], "offset": [0.6]}  # 300 -> 0.9
+    got = read(predict_raster(src, tmp_path / "p.tif", Local(), card, params=TileParams(overlap=0.5)))[0][0]
+    data = np.isfinite(field)
+    assert np.array_equal(np.isnan(got), ~data)
+    inner = np.zeros_like(data)
+    inner[3:-3, 3:-3] = True  # the raster border is zero padded inside the network
+    want = 1.0 / (1.0 + np.exp(-8.0 * (0.9 - 0.5)))
+    np.testing.assert_allclose(got[data & inner], want, atol=1e-5)
+    # the neutral fill this replaced: cells next to the hole saw 0 (affine's neutral value)
+    from geocore.inference.tiled import fill_nodata_nearest
+
+    a = np.array([[[1.0, 2.0, 0.0, 0.0], [4.0, 5.0, 0.0, 0.0]]])
+    mask = np.array([[False, False, True, True], [False, False, True, True]])
+    assert fill_nodata_nearest(a, mask).tolist() == [[[1.0, 2.0, 2.0, 2.0], [4.0, 5.0, 5.0, 5.0]]]
+    assert fill_nodata_nearest(a, np.zeros_like(mask)) is a
 
 
 def test_output_profile_georeferencing_and_softmax(tmp_path):

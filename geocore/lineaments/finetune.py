@@ -242,6 +242,7 @@ def finetune_model(grid_path: str | os.PathLike, expert_path: str | os.PathLike,
 
     from ..files import check_not_input, read_vector
     from ..grids.io import read_grid
+    from ..inference.tiled import fill_nodata_nearest
     from ..models import load_model, resolve_device, save_model
     from ..models.normalize import normalize
     from ..models.training import model_file, out_of_time
@@ -273,8 +274,9 @@ def finetune_model(grid_path: str | os.PathLike, expert_path: str | os.PathLike,
     weight = np.where(target > 0, weight * balance, weight).astype(np.float32)
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    x_real = normalize(np.where(np.isfinite(grid.data), grid.data, np.nanmedian(grid.data)).astype(np.float32),
-                       card.normalization)[0].astype(np.float32)
+    # as detect sees it: normalised over the cells with data, nodata given the nearest value
+    x_real = fill_nodata_nearest(normalize(grid.data.astype(np.float32), card.normalization),
+                                 ~np.isfinite(grid.data))[0].astype(np.float32)
     prog.update(0.05)
     n_syn_batch = int(round(config.batch_size * config.synthetic_share))
     xs = ys = None
