@@ -13,7 +13,6 @@ ones as areas (vertex lists may start elsewhere and keep points on the border).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Sequence
 

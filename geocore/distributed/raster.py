@@ -19,8 +19,6 @@ import warnings
 from pathlib import Path
 from typing import Optional, Sequence
 
-import numpy as np
-
 from ..files import atomic_output, check_not_input
 from ..inference.tiled import (TileParams, TilePlan, _RowAccumulator, describe_bands, output_profile,
                                plan_tiles, predict_strip)

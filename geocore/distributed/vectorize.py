@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict, defaultdict
-from typing import Optional
 
 import numpy as np
 

@@ -25,7 +25,7 @@ Geometry is drawn in cell units and scaled by the cell size, so a survey at
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
