@@ -238,9 +238,10 @@ def add_method_arguments(p) -> None:
                    help="classical methods: reduce to the pole (|I| >= 30) or equator (below) with auto (default)")
     g.add_argument("--scales", nargs="+", default=["auto"],
                    help="cnn: 'auto' (default) runs the network at the fraction of the grid's resolution where "
-                        "the grid resolves as much as the grids it learned (1 for grids that already do); "
-                        "fractions such as 1 0.5 0.25 run at each and keep the largest probability; "
-                        "1: the grid as it is")
+                        "the grid resolves as much as the grids it learned (1 for grids that already do), or on "
+                        "the grid interpolated to smaller cells when its anomalies are narrower in cells than the "
+                        "ones it learned (a coarse grid); factors such as 1 0.5 0.25 (or 2: cells twice as small) "
+                        "run at each and keep the largest probability; 1: the grid as it is")
     g.add_argument("--percentile", type=float, default=d.percentile,
                    help=f"classical methods: ridge strength percentile that maps to 0.5 (default {d.percentile:g})")
 

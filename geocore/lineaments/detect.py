@@ -24,7 +24,7 @@ from ..progress import Progress
 from ..raster.io import check_size, open_raster_checked
 from ..raster.profile import gtiff_profile
 from .classical import METHODS, ClassicalParams, classical_ridge_map
-from .scale import auto_scale, card_reference, coarse_shape, grid_bandwidth, parse_scales
+from .scale import choose_scale, coarse_shape, grid_bandwidth, parse_scales, refine_rows, refined_shape
 from .vectorize import (VectorizeParams, _length_unit, density_raster, preview_png, rose_diagram,
                         vectorize_probability, write_lines)
 
@@ -81,6 +81,12 @@ class DetectResult:
     reference_bandwidth : float or None
         With ``scales="auto"``: the model's reference (the least resolved of
         its training inputs, 10th percentile).
+    wavenumber : float or None
+        With ``scales="auto"`` on a grid that resolves as much as the training
+        inputs: its anomaly wavenumber
+        (:func:`geocore.lineaments.scale.anomaly_wavenumber`).
+    wavenumber_reference : (float, float) or None
+        The training inputs' median and 90th percentile of it (card).
     """
 
     probability: Optional[Path]
@@ -93,6 +99,8 @@ class DetectResult:
     scales: tuple = (1.0,)
     bandwidth: Optional[float] = None
     reference_bandwidth: Optional[float] = None
+    wavenumber: Optional[float] = None
+    wavenumber_reference: Optional[tuple] = None
 
     def scale_note(self) -> Optional[str]:
         """One sentence on the resolution chosen by ``scales="auto"`` (None otherwise)."""
@@ -101,6 +109,12 @@ class DetectResult:
         if self.reference_bandwidth is None:
             return "the model card records no training bandwidth: the CNN ran at the grid's resolution"
         s = self.scales[0]
+        if s > 1.0:
+            median, p90 = self.wavenumber_reference
+            return (f"the grid's anomalies are narrower in cells than the ones the model learned (median "
+                    f"wavenumber of the gradient energy {self.wavenumber:.2f} of the Nyquist, above the training "
+                    f"grids' {p90:.2f} at the 90th percentile; median {median:.2f}): CNN on the grid "
+                    f"interpolated to cells {s:g} times smaller")
         where = ("at the grid's resolution" if s == 1.0 else
                  f"at {s:g} of the grid's resolution (cells {1 / s:.2g} times larger)")
         return (f"the grid resolves {self.bandwidth:.2f} of its Nyquist wavenumber (the model learned grids "
@@ -250,9 +264,12 @@ def detect_lineaments(
         wavenumber the grid carries information (:mod:`geocore.lineaments.scale`)
         and run the network at the fraction of the resolution where it
         resolves as much as the grids it learned (1 when it already does, or
-        when the card records no reference). A list:
-        run at these fractions (e.g. ``[1, 0.5, 0.25]``) and keep the largest
-        probability (:func:`predict_multiscale`); ``[1]``: the grid as it is.
+        when the card records no reference); on a grid whose anomalies are
+        narrower in cells than the ones it learned, on the grid interpolated
+        to cells up to 3 times smaller (a factor above 1). A list:
+        run at these factors (e.g. ``[1, 0.5, 0.25]``, or ``[2]``) and keep the
+        largest probability (:func:`predict_multiscale`); ``[1]``: the grid as
+        it is. The probability map is always on the grid's cells.
     scheduler : str, distributed.Client or None
         None or ``"none"``: this process. ``"local[:N]"``, ``"tcp://host:8786"``
         or a Client: the network's strips and the vectorisation's strips run
@@ -311,11 +328,10 @@ def detect_lineaments(
         if int(card.in_channels) != 1:
             msg = f"model '{model_file}' takes {card.in_channels} bands; lineament detection needs a one-band model"
             raise GeocoreError(msg)
-    bandwidth = reference = None
+    figures = dict(bandwidth=None, reference=None, wavenumber=None, wavenumber_reference=None)
     if auto and cparams is None:
-        bandwidth = grid_bandwidth(grid, info.band)
-        reference = card_reference(card)
-        scales = (auto_scale(bandwidth, reference),)
+        scale, figures = choose_scale(lambda m: grid_bandwidth(grid, info.band, measure=m), card)
+        scales = (scale,)
     elif auto:
         scales = (1.0,)
     vp = vector_params if vector_params is not None else VectorizeParams()
@@ -341,15 +357,16 @@ def detect_lineaments(
             _predict_pass(grid, prob_tmp, model, card, band=info.band, params=params, scheduler=client,
                           progress=prog.sub(0.0, 0.8))
         if cparams is None:
-            _tag_network_map(prob_tmp, model_file, card, scales, bandwidth, reference)
+            _tag_network_map(prob_tmp, model_file, card, scales, figures)
         gdf = _postprocess(prob_tmp, grid_for_preview=grid, preview_band=info.band, lines_paths=lines_paths,
                            rose_path=rose_path, density_path=density_path, preview_path=preview_path, params=vp,
                            stack=stack, prog=prog.sub(0.8, 1.0), client=client)
         prog.check()  # last chance to cancel: after this, all outputs move into place together
     return DetectResult(probability=Path(probability_path), lines=[Path(p) for p in lines_paths],
                         rose=_path(rose_path), density=_path(density_path), preview=_path(preview_path),
-                        n_lines=len(gdf), gdf=gdf, scales=scales, bandwidth=bandwidth,
-                        reference_bandwidth=reference)
+                        n_lines=len(gdf), gdf=gdf, scales=scales, bandwidth=figures["bandwidth"],
+                        reference_bandwidth=figures["reference"], wavenumber=figures["wavenumber"],
+                        wavenumber_reference=figures["wavenumber_reference"])
 
 
 def _predict_pass(src, dst, model, card, *, band: int, params, scheduler=None, progress=None) -> Path:
@@ -364,26 +381,33 @@ def _predict_pass(src, dst, model, card, *, band: int, params, scheduler=None, p
                                       progress=progress)
 
 
-def _tag_network_map(path, model_file: Path, card, scales, bandwidth, reference) -> None:
+def _tag_network_map(path, model_file: Path, card, scales, figures: dict) -> None:
     """Record how a network's probability map was made in its GeoTIFF metadata (QGIS: Layer Properties,
     Information), as :func:`write_ridge_map` does for the classical maps."""
     import rasterio
 
     tags = dict(method="cnn", model=model_file.name, model_name=str(card.name),
                 scales=" ".join(f"{x:g}" for x in scales))
-    if bandwidth is not None:
-        tags["grid_resolved_bandwidth"] = f"{bandwidth:.3f}"
-    if reference is not None:
-        tags["model_reference_bandwidth"] = f"{reference:.3f}"
+    for key, tag in (("bandwidth", "grid_resolved_bandwidth"), ("reference", "model_reference_bandwidth"),
+                     ("wavenumber", "grid_anomaly_wavenumber")):
+        if figures.get(key) is not None:
+            tags[tag] = f"{figures[key]:.3f}"
+    if figures.get("wavenumber_reference") is not None:
+        tags["model_reference_wavenumber"] = "median {:.3f}, p90 {:.3f}".format(*figures["wavenumber_reference"])
     with rasterio.open(path, "r+") as ds:
         ds.update_tags(**tags)
 
 
+#: Largest factor a user may refine a grid by (``scales`` above 1).
+MAX_SCALE = 4.0
+
+
 def _check_scales(scales) -> tuple:
     scales = tuple(float(x) for x in (scales or (1.0,)))
-    if not scales or any(not (0.05 <= x <= 1.0) for x in scales) or len(set(scales)) != len(scales):
-        msg = (f"{{param}} {list(scales)} must be auto or distinct fractions in [0.05, 1] of the grid's "
-               "resolution, e.g. 1 0.5 0.25")
+    if not scales or any(not (0.05 <= x <= MAX_SCALE) for x in scales) or len(set(scales)) != len(scales):
+        msg = (f"{{param}} {list(scales)} must be auto or distinct factors in [0.05, {MAX_SCALE:g}] of the grid's "
+               "resolution, e.g. 1 0.5 0.25 (below 1: cells averaged to larger ones; above 1: interpolated to "
+               "smaller ones)")
         raise ParameterError(msg, param="scales")
     return tuple(sorted(scales, reverse=True))
 
@@ -395,10 +419,15 @@ def predict_multiscale(grid: str | os.PathLike, path: str | os.PathLike, model, 
     Dyke anomalies are 2-10 cells wide depending on the cell size, line
     spacing and depth, while the network learned one range of widths: at
     ``scale`` 0.5 the grid is averaged to cells twice as large, so anomalies
-    twice as wide look like the ones it learned. The full-resolution pass is
-    tiled like a single-scale run; each coarser grid (``scale**2`` of the
-    cells) is held in memory, predicted tile by tile, and upsampled
-    bilinearly onto the full-resolution cells strip by strip.
+    twice as wide look like the ones it learned; at ``scale`` 2 it is
+    interpolated to cells twice as small, for anomalies half as wide. The
+    full-resolution pass is tiled like a single-scale run; each coarser grid
+    (``scale**2`` of the cells) is held in memory, predicted tile by tile, and
+    upsampled bilinearly onto the full-resolution cells strip by strip. A
+    finer grid (``scale**2`` times the cells) is written strip by strip to a
+    temporary GeoTIFF beside ``path`` (:func:`geocore.lineaments.scale.
+    refine_rows`), predicted tile by tile, and pooled back onto the grid's
+    cells strip by strip (the largest value over each cell), so memory stays bounded.
 
     With a Dask ``scheduler`` (a Client), every pass runs its strips on the
     workers (:func:`geocore.distributed.raster.predict_raster_distributed`;
@@ -416,8 +445,8 @@ def predict_multiscale(grid: str | os.PathLike, path: str | os.PathLike, model, 
     n = len(scales)
     with tempfile.TemporaryDirectory(prefix="geocore_scales_", dir=Path(path).parent) as tmp:
         tmp = Path(tmp)
-        fine = tmp / "scale1.tif" if scales[0] == 1.0 else None
-        coarse = []
+        fine = tmp / "scale1.tif" if 1.0 in scales else None
+        coarse, refined = [], []
         with rasterio.open(grid) as ds:
             H, W, profile = ds.height, ds.width, ds.profile
             nodata = ds.nodatavals[band - 1]
@@ -426,6 +455,11 @@ def predict_multiscale(grid: str | os.PathLike, path: str | os.PathLike, model, 
                 if sc == 1.0:
                     _predict_pass(grid, fine, model, card, band=band, params=params, scheduler=scheduler,
                                   progress=sub)
+                    continue
+                if sc > 1.0:
+                    big = _write_refined(ds, band, sc, tmp / f"grid{k}.tif")
+                    refined.append((sc, _predict_pass(big, tmp / f"prob{k}.tif", model, card, band=1,
+                                                      params=params, scheduler=scheduler, progress=sub)))
                     continue
                 h, w = coarse_shape(H, W, sc)
                 data = ds.read(band, out_shape=(h, w), resampling=Resampling.average, masked=True)
@@ -444,31 +478,72 @@ def predict_multiscale(grid: str | os.PathLike, path: str | os.PathLike, model, 
         # merge strip by strip onto the full-resolution cells (NaN where the grid is nodata)
         out_profile = gtiff_profile(W, H, crs=profile.get("crs"), transform=profile["transform"],
                                     nodata=float("nan"), predictor=3)
-        with rasterio.open(grid) as ds, rasterio.open(path, "w", **out_profile) as dst:
-            fine_ds = rasterio.open(fine) if fine is not None else None
-            try:
-                step = 256
-                for r0 in range(0, H, step):
-                    r1 = min(H, r0 + step)
-                    win = rasterio.windows.Window(0, r0, W, r1 - r0)
-                    nan = ds.read_masks(band, window=win) == 0
-                    best = fine_ds.read(1, window=win) if fine_ds is not None else np.full((r1 - r0, W), 0.0,
-                                                                                           np.float32)
-                    rows, cols = np.meshgrid(np.arange(r0, r1) + 0.5, np.arange(W) + 0.5, indexing="ij")
-                    for c in coarse:
-                        h, w = c.shape
-                        up = ndimage.map_coordinates(c, [rows * h / H - 0.5, cols * w / W - 0.5], order=1,
-                                                     mode="nearest")
-                        best = np.fmax(best, up.astype(np.float32))
-                    best = best.astype(np.float32)
-                    best[nan] = np.nan
-                    dst.write(best, 1, window=win)
-            finally:
-                if fine_ds is not None:
-                    fine_ds.close()
+        with rasterio.open(grid) as ds, rasterio.open(path, "w", **out_profile) as dst, \
+                contextlib.ExitStack() as files:
+            fine_ds = files.enter_context(rasterio.open(fine)) if fine is not None else None
+            refined_ds = [(sc, files.enter_context(rasterio.open(p))) for sc, p in refined]
+            step = 256
+            for r0 in range(0, H, step):
+                r1 = min(H, r0 + step)
+                win = rasterio.windows.Window(0, r0, W, r1 - r0)
+                nan = (ds.read_masks(band, window=win) == 0) | ~np.isfinite(ds.read(band, window=win))
+                best = fine_ds.read(1, window=win) if fine_ds is not None else np.full((r1 - r0, W), 0.0,
+                                                                                       np.float32)
+                rows, cols = np.meshgrid(np.arange(r0, r1) + 0.5, np.arange(W) + 0.5, indexing="ij")
+                for c in coarse:
+                    h, w = c.shape
+                    up = ndimage.map_coordinates(c, [rows * h / H - 0.5, cols * w / W - 0.5], order=1,
+                                                 mode="nearest")
+                    best = np.fmax(best, up.astype(np.float32))
+                for sc, rd in refined_ds:
+                    best = np.fmax(best, _pooled_back(rd, H, W, r0, r1))
+                best = best.astype(np.float32)
+                best[nan] = np.nan
+                dst.write(best, 1, window=win)
             dst.set_band_description(1, f"lineament probability, maximum over scales {', '.join(f'{x:g}' for x in scales)}")
     prog.update(1.0)
     return Path(path)
+
+
+def _write_refined(ds, band: int, scale: float, path: Path) -> Path:
+    """Band ``band`` of the open raster ``ds`` interpolated to cells ``scale`` times smaller, as a GeoTIFF."""
+    import rasterio
+    from rasterio.windows import Window
+
+    H, W = ds.height, ds.width
+    h, w = refined_shape(H, W, scale)
+    nodata = ds.nodatavals[band - 1]
+
+    def read(r0, r1):
+        a = ds.read(band, window=Window(0, r0, W, r1 - r0), masked=True).astype(np.float64).filled(np.nan)
+        if nodata is not None and not np.isnan(nodata):
+            a[a == nodata] = np.nan
+        return a
+
+    t = ds.transform * ds.transform.scale(W / w, H / h)
+    with rasterio.open(path, "w", **gtiff_profile(w, h, crs=ds.crs, transform=t, nodata=float("nan"))) as dst:
+        step = 256
+        for o0 in range(0, h, step):
+            o1 = min(h, o0 + step)
+            dst.write(refine_rows(read, H, W, scale, o0, o1), 1, window=Window(0, o0, w, o1 - o0))
+    return path
+
+
+def _pooled_back(ds, H: int, W: int, r0: int, r1: int) -> np.ndarray:
+    """Grid rows ``r0 .. r1 - 1`` of a probability map on a refined grid (open in ``ds``): each grid cell
+    the largest probability of the refined cells whose corner falls in it (NaN: 0).
+
+    The maximum, as for the merge of scales: a line one or two grid cells wide keeps its
+    probability, where a mean over the footprint would dilute it below the threshold.
+    """
+    from rasterio.windows import Window
+
+    h, w = ds.height, ds.width
+    rows = np.floor(np.arange(r0, r1 + 1) * h / H).astype(int)
+    cols = np.floor(np.arange(W) * w / W).astype(int)
+    p = np.nan_to_num(ds.read(1, window=Window(0, rows[0], w, rows[-1] - rows[0])), nan=0.0)
+    p = np.maximum.reduceat(p, rows[:-1] - rows[0], axis=0)
+    return np.maximum.reduceat(p, cols, axis=1).astype(np.float32)
 
 
 def write_ridge_map(grid: str | os.PathLike, path: str | os.PathLike, params: ClassicalParams, *,

@@ -187,23 +187,29 @@ def _crop_real(rng, x: np.ndarray, t: np.ndarray, w: np.ndarray, crop: int):
 
 def _detect_scale(grid, card) -> float:
     """The resolution ``detect --scales auto`` runs ``card``'s model at on this grid."""
-    from .scale import array_bandwidth, auto_scale, card_reference
+    from .scale import array_bandwidth, choose_scale
 
-    return auto_scale(array_bandwidth(grid.data), card_reference(card))
+    return choose_scale(lambda m: array_bandwidth(grid.data, measure=m), card)[0]
 
 
-def _averaged(grid, scale: float):
-    """``grid`` averaged to cells ``1 / scale`` times larger (itself at scale 1), as detect averages it."""
-    if scale >= 1.0:
+def _at_scale(grid, scale: float):
+    """``grid`` averaged to cells ``1 / scale`` times larger, or interpolated to cells ``scale`` times
+    smaller (itself at scale 1), as detect does it."""
+    if scale == 1.0:
         return grid
     from rasterio.enums import Resampling
     from rasterio.warp import reproject
 
     from ..grids.io import Grid
 
-    from .scale import coarse_shape
+    from .scale import coarse_shape, refine_rows, refined_shape
 
     rows, cols = grid.shape
+    if scale > 1.0:
+        h, w = refined_shape(rows, cols, scale)
+        fine = refine_rows(lambda r0, r1: grid.data[r0:r1], rows, cols, scale, 0, h)
+        return Grid(data=fine, transform=grid.transform * grid.transform.scale(cols / w, rows / h), crs=grid.crs,
+                    units=grid.units, source=grid.source)
     h, w = coarse_shape(rows, cols, scale)
     transform = grid.transform * grid.transform.scale(cols / w, rows / h)
     coarse = np.full((h, w), np.nan, np.float32)
@@ -264,7 +270,7 @@ def finetune_model(grid_path: str | os.PathLike, expert_path: str | os.PathLike,
     if card.task != "lineaments" or int(card.in_channels) != 1:
         raise GeocoreError(f"model '{init}' is not a one-band lineament model; give a geocore lineament model")
     scale = _detect_scale(grid, card)
-    grid = _averaged(grid, scale)  # taught at the resolution detect will run it at
+    grid = _at_scale(grid, scale)  # taught at the resolution detect will run it at
     expert = read_vector(expert_path, "expert lines")
     area = read_vector(area_path, "interpreted area") if area_path is not None else None
     target, weight = label_rasters(grid, expert, area, positive_cells=config.positive_cells,
@@ -327,7 +333,7 @@ def finetune_model(grid_path: str | os.PathLike, expert_path: str | os.PathLike,
             log(f"stopped after {config.max_minutes} minutes")
             break
     model.eval()
-    reference_bandwidth = (card.training or {}).get("resolved_bandwidth")
+    references = {k: (card.training or {}).get(k) for k in ("resolved_bandwidth", "anomaly_wavenumber")}
     parent = {"file": init.name, "name": card.name,
               **{k: (card.training or {}).get(k) for k in ("command", "seed", "data") if (card.training or {}).get(k)}}
     card = dataclasses.replace(card, name=f"{card.name}-finetuned")
@@ -347,8 +353,8 @@ def finetune_model(grid_path: str | os.PathLike, expert_path: str | os.PathLike,
         final_loss=float(np.mean(losses[-max(1, len(losses) // 10):])) if losses else None,
         parent=parent,
     )
-    if reference_bandwidth:  # detect --scales auto then picks the scale it was taught at
-        card.training["resolved_bandwidth"] = reference_bandwidth
+    # detect --scales auto then picks the scale it was taught at
+    card.training.update({k: v for k, v in references.items() if v})
     prog.check()
     path = save_model(model.cpu(), card, out)
     prog.update(1.0)

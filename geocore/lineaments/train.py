@@ -29,7 +29,7 @@ from ..models.training import (ConfigFromNamespace, epoch_logger, model_file, op
 from ..progress import Progress
 from . import params as P
 from .dataset import dihedral, generate_arrays
-from .scale import preset_reference
+from .scale import anomaly_wavenumber, preset_reference, resolved_bandwidth
 
 
 @dataclass
@@ -343,6 +343,9 @@ def train_lineament_model(config: TrainConfig, *, progress=None, cancel=None, sh
     if bar is not None:
         bar.close()
 
+    # what --scales auto compares a grid with (measured on the training data, not the model)
+    references = preset_reference([survey], size=config.tile_size, cell_size=config.cell_size, seed=config.seed + 1,
+                                  measure=(resolved_bandwidth, anomaly_wavenumber))
     card.training = dict(
         data=dict(generator="geocore.magnetics.synthetic", preset=config.preset, survey=dataclasses.asdict(survey),
                   samples=config.samples, tile_size=config.tile_size, cell_size_m=config.cell_size,
@@ -357,8 +360,8 @@ def train_lineament_model(config: TrainConfig, *, progress=None, cancel=None, sh
         generation_minutes=round(gen_seconds / 60, 2),
         training_minutes=round((time.time() - t_train) / 60, 2),
         history=history,
-        resolved_bandwidth=preset_reference([survey], size=config.tile_size, cell_size=config.cell_size,
-                                            seed=config.seed + 1),
+        resolved_bandwidth=references[0],
+        anomaly_wavenumber=references[1],
     )
     if config.init:
         card.training["parent"] = {k: init_card.training.get(k) for k in

@@ -164,7 +164,7 @@ zone to reproject it to.</p>""" + VECTOR_HELP
                                                            maxValue=360.0 if name == "DECLINATION" else 90.0))
         from qgis.core import QgsProcessingParameterString
 
-        scales = QgsProcessingParameterString("SCALES", "CNN resolution (auto, or fractions such as 1, 0.5, 0.25)",
+        scales = QgsProcessingParameterString("SCALES", "CNN resolution (auto, or factors such as 1, 0.5, 0.25; 2 = cells twice as small)",
                                               defaultValue="auto", optional=True)
         scales.setFlags(scales.flags() | FLAG_ADVANCED)
         self.addParameter(scales)
