@@ -13,10 +13,12 @@ dominates: spurious segments lower the precision) and the realistic preset. Then
 oversampled surveys: 192 x 192 cells of 150 m as they are and interpolated to 50 m cells (the
 same dykes, anomalies 3 times wider in cells, as on grids sampled finer than they resolve), at
 300 m; and every detector but the multi-scale CNN on undersampled surveys: 576 x 576 cells of 50 m
-averaged to 100 and 150 m (anomalies 2 and 3 times narrower in cells, as on coarse compilations).
+averaged to 100 and 150 m (anomalies 2 and 3 times narrower in cells, as on coarse compilations);
+and every detector on the paper and realistic surveys with nodata outside an irregular outline.
 
     python bench/bench_real_lineaments.py [--out-dir bench_output/lineaments] [--model M.safetensors]
                                           [--methods cnn,tga,tilt,vdr,thg] [--synthetic]
+                                          [--parts real,synthetic,oversampled,undersampled,outline]
 """
 
 from __future__ import annotations
@@ -139,6 +141,45 @@ def undersampled_cases(folder: Path, seed: int = 4244, factors=(2, 3)):
     return cases
 
 
+def outline_cases(folder: Path, seed: int = 4244):
+    """The paper and realistic surveys (576 x 576 cells of 50 m) with nodata outside a wobbly outline.
+
+    Real surveys are irregular polygons: a detector must not draw the outline. The expert is the
+    true axes clipped 100 m inside the outline.
+    """
+    import geopandas as gpd
+    import numpy as np
+    import rasterio
+    import shapely
+    from rasterio.features import geometry_mask
+
+    from geocore.lineaments.benchmark import BenchmarkCase
+    from geocore.magnetics.synthetic import SurveyConfig, synthesize_survey
+
+    n = 576
+    t = np.linspace(0.0, 2.0 * np.pi, 721)[:-1]
+    r = n * (0.42 + 0.05 * np.sin(3 * t) + 0.025 * np.cos(7 * t))
+    cells = shapely.Polygon(np.c_[n / 2 + r * np.cos(t), n / 2 + r * np.sin(t)])
+    cases = []
+    for label in ("paper", "realistic"):
+        res = synthesize_survey(folder / label, rows=n, cols=n, cell_size=50.0, seed=seed,
+                                config=SurveyConfig.from_preset(label))
+        with rasterio.open(res.field_path) as ds:
+            a, profile, tr = ds.read(1), ds.profile, ds.transform
+            inc, dec = float(ds.tags()["inclination"]), float(ds.tags()["declination"])
+        inside = ~geometry_mask([cells], (n, n), rasterio.Affine.identity())
+        path = folder / f"{label}_outline.tif"
+        with rasterio.open(path, "w", **{**profile, "nodata": -99999.0}) as dst:
+            dst.write(np.where(inside, a, -99999.0).astype(np.float32), 1)
+        area = shapely.affinity.affine_transform(cells, [tr.a, tr.b, tr.d, tr.e, tr.xoff, tr.yoff])
+        axes = gpd.read_file(res.axes_path).clip(area.buffer(-100.0))
+        expert = folder / f"{label}_axes_inside.gpkg"
+        axes[~axes.is_empty].to_file(expert)
+        cases.append(BenchmarkCase(name=f"synthetic {label} inside an outline", grid=path, expert=expert,
+                                   inclination=inc, declination=dec))
+    return cases
+
+
 def main() -> None:
     from geocore.lineaments.benchmark import default_detectors, run_benchmark
 
@@ -148,7 +189,10 @@ def main() -> None:
     ap.add_argument("--methods", default="cnn,tga,tilt,vdr,thg")
     ap.add_argument("--synthetic", action="store_true", help="also the synthetic vectorised-line protocols")
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--parts", default="real,synthetic,oversampled,undersampled,outline",
+                    help="which tables (the last four need --synthetic)")
     args = ap.parse_args()
+    parts = set(args.parts.split(","))
     methods = [m for m in args.methods.split(",") if m]
     dets = default_detectors(None, methods)
     if "cnn" in methods:
@@ -158,22 +202,24 @@ def main() -> None:
         dets.append(Detector(label="cnn (shipped, scales 1 0.5 0.25)", method="cnn", scales=(1.0, 0.5, 0.25)))
     for m in args.model:
         dets += default_detectors(m, ["cnn"])
-    cases = real_cases()
+    cases = real_cases() if "real" in parts else []
     if cases:
         res = run_benchmark(cases, dets, args.out_dir / "real", device=args.device)
         print("## real grids\n" + res.markdown())
-    if args.synthetic:
+    if args.synthetic and "synthetic" in parts:
         with tempfile.TemporaryDirectory() as tmp:
             syn = synthetic_cases(Path(tmp))
             res = run_benchmark(syn, dets, args.out_dir / "synthetic", tolerances=(100.0,), device=args.device,
                                 figures=False)
             print("## synthetic surveys (vectorised lines, 2-cell tolerance)\n" + res.markdown())
+    if args.synthetic and "oversampled" in parts:
         with tempfile.TemporaryDirectory() as tmp:
             over = oversampled_cases(Path(tmp))
             cnn = [d for d in dets if d.method == "cnn"] or dets
             res = run_benchmark(over, cnn, args.out_dir / "oversampled", tolerances=(300.0,), device=args.device,
                                 figures=False)
             print("## oversampled synthetic surveys (vectorised lines, 2 native cells)\n" + res.markdown())
+    if args.synthetic and "undersampled" in parts:
         with tempfile.TemporaryDirectory() as tmp:
             under = undersampled_cases(Path(tmp))
             cnn = [d for d in dets if d.method != "cnn" or d.scales != (1.0, 0.5, 0.25)]
@@ -181,6 +227,12 @@ def main() -> None:
                                 device=args.device, figures=False)
             print("## undersampled synthetic surveys (vectorised lines; 2 coarse cells: 200 m at 100 m, "
                   "300 m at 150 m)\n" + res.markdown())
+    if args.synthetic and "outline" in parts:
+        with tempfile.TemporaryDirectory() as tmp:
+            res = run_benchmark(outline_cases(Path(tmp)), dets, args.out_dir / "outline", tolerances=(100.0,),
+                                device=args.device, figures=False)
+            print("## synthetic surveys inside an irregular outline (nodata outside; 2-cell tolerance)\n"
+                  + res.markdown())
 
 
 if __name__ == "__main__":

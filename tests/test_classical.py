@@ -227,7 +227,7 @@ def test_multiscale_is_the_cellwise_maximum_over_scales(tmp_path, tiny_cnn):
 def test_bad_scales_are_refused(tmp_path, tiny_cnn):
     grid, _ = dyke_grid()
     path = write_grid(tmp_path / "g.tif", grid.data)
-    for scales in ([1.0, 2.0], [0.5, 0.5], [0.0]):
+    for scales in ([1.0, 5.0], [0.5, 0.5], [0.0]):
         with pytest.raises(GeocoreError, match="scales"):
             detect_to_folder(path, tmp_path / "o", model_path=tiny_cnn, scales=scales)
     with pytest.raises(GeocoreError, match="CNN only"):

@@ -161,12 +161,12 @@ def test_network_sees_no_step_at_a_nodata_edge(tmp_path):
     want = 1.0 / (1.0 + np.exp(-8.0 * (0.9 - 0.5)))
     np.testing.assert_allclose(got[data & inner], want, atol=1e-5)
     # the neutral fill this replaced: cells next to the hole saw 0 (affine's neutral value)
-    from geocore.inference.tiled import fill_nodata_nearest
+    from geocore.raster.fill import fill_nearest
 
     a = np.array([[[1.0, 2.0, 0.0, 0.0], [4.0, 5.0, 0.0, 0.0]]])
     mask = np.array([[False, False, True, True], [False, False, True, True]])
-    assert fill_nodata_nearest(a, mask).tolist() == [[[1.0, 2.0, 2.0, 2.0], [4.0, 5.0, 5.0, 5.0]]]
-    assert fill_nodata_nearest(a, np.zeros_like(mask)) is a
+    assert fill_nearest(a, mask).tolist() == [[[1.0, 2.0, 2.0, 2.0], [4.0, 5.0, 5.0, 5.0]]]
+    assert fill_nearest(a, np.zeros_like(mask)) is a
 
 
 def test_output_profile_georeferencing_and_softmax(tmp_path):

@@ -21,7 +21,7 @@ import numpy as np
 from ..errors import GeocoreError, ParameterError
 from ..files import atomic_output, check_not_input, prepare_out_dir
 from ..progress import Progress
-from ..raster.io import check_size, open_raster_checked
+from ..raster.io import check_size, open_raster_checked, read_window
 from ..raster.profile import gtiff_profile
 from .classical import METHODS, ClassicalParams, classical_ridge_map
 from .scale import choose_scale, coarse_shape, grid_bandwidth, parse_scales, refine_rows, refined_shape
@@ -512,13 +512,9 @@ def _write_refined(ds, band: int, scale: float, path: Path) -> Path:
 
     H, W = ds.height, ds.width
     h, w = refined_shape(H, W, scale)
-    nodata = ds.nodatavals[band - 1]
 
     def read(r0, r1):
-        a = ds.read(band, window=Window(0, r0, W, r1 - r0), masked=True).astype(np.float64).filled(np.nan)
-        if nodata is not None and not np.isnan(nodata):
-            a[a == nodata] = np.nan
-        return a
+        return read_window(ds, Window(0, r0, W, r1 - r0), band)
 
     t = ds.transform * ds.transform.scale(W / w, H / h)
     with rasterio.open(path, "w", **gtiff_profile(w, h, crs=ds.crs, transform=t, nodata=float("nan"))) as dst:

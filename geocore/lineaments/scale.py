@@ -213,14 +213,11 @@ def grid_bandwidth(path: str | os.PathLike, band: int = 1, *, window: int = WIND
     import rasterio
     from rasterio.windows import Window
 
-    with rasterio.open(path) as ds:
-        nodata = ds.nodatavals[band - 1]
+    from ..raster.io import read_window
 
+    with rasterio.open(path) as ds:
         def read(r0, c0, h, w):
-            a = ds.read(band, window=Window(c0, r0, w, h), masked=True).astype(np.float64).filled(np.nan)
-            if nodata is not None and not np.isnan(nodata):
-                a[a == nodata] = np.nan
-            return a
+            return read_window(ds, Window(c0, r0, w, h), band)
 
         return _windows_bandwidth(read, ds.height, ds.width, window, max_windows, measure)
 
@@ -313,7 +310,7 @@ def refine_rows(read, rows: int, cols: int, scale: float, start: int, stop: int)
     """
     from scipy import ndimage
 
-    from ..inference.tiled import fill_nodata_nearest
+    from ..raster.fill import fill_nearest
 
     h, w = refined_shape(rows, cols, scale)
     fy, fx = rows / h, cols / w
@@ -324,7 +321,7 @@ def refine_rows(read, rows: int, cols: int, scale: float, start: int, stop: int)
     r1 = min(rows, int(np.ceil(y.max())) + margin + 1)
     a = np.asarray(read(r0, r1), dtype=np.float64)
     nodata = ~np.isfinite(a)
-    a = fill_nodata_nearest(a[None], nodata)[0]
+    a = fill_nearest(a, nodata)
     yy, xx = np.meshgrid(y - r0, x, indexing="ij")
     out = ndimage.map_coordinates(a, [yy, xx], order=3, mode="nearest").astype(np.float32)
     if nodata.any():

@@ -45,16 +45,13 @@ def fill_nan_nearest(data: np.ndarray) -> np.ndarray:
     GeocoreError
         When no cell is valid.
     """
-    from scipy import ndimage
+    from ..raster.fill import fill_nearest
 
     invalid = ~np.isfinite(data)
-    if not invalid.any():
-        return np.array(data, dtype=np.float64)
     if invalid.all():
         msg = "the grid holds only NaN/nodata cells; there is nothing to transform"
         raise InputError(msg)
-    idx = ndimage.distance_transform_edt(invalid, return_distances=False, return_indices=True)
-    return np.asarray(data, dtype=np.float64)[tuple(idx)]
+    return np.array(fill_nearest(np.asarray(data, dtype=np.float64), invalid), dtype=np.float64)
 
 
 def _check_metric(grid: Grid) -> None:
