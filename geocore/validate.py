@@ -140,6 +140,7 @@ RANGES: dict[str, Range] = {
     "samples": Range(2, 10**7, integer=True),
     "epochs": COUNT,
     "batch_size": Range(1, 4096, integer=True),
+    "tta": Range(1, 8, integer=True),  # and one of 1, 2, 4, 8 (the choices)
     "workers": Range(0, 256, integer=True),
     "threads": Range(1, 256, integer=True),
     "count": Range(1, 10**6, integer=True),

@@ -285,8 +285,8 @@ def test_flatfield_folder_is_a_batch_and_a_bad_photo_does_not_stop_it(tmp_path, 
     assert np.ptp(flat[5:-5, 5:-5], axis=(0, 1)).max() <= 4
 
 
-@pytest.mark.parametrize("scales", [[], ["--scales", "1", "0.5"], ["--scales", "2"]],
-                         ids=["grid resolution", "two scales", "refined"])
+@pytest.mark.parametrize("scales", [[], ["--scales", "1", "0.5"], ["--scales", "2"], ["--tta", "2"]],
+                         ids=["grid resolution", "two scales", "refined", "rotations averaged"])
 def test_detect_one_grid_across_the_cluster_equals_single_process(tmp_path, client, capsys, scales):
     """``lineaments detect GRID --scheduler ADDRESS``: the network's (every pass's) and the vectorisation's
     strips as tasks."""
@@ -315,7 +315,8 @@ def test_detect_one_grid_across_the_cluster_equals_single_process(tmp_path, clie
     with rasterio.open(tmp_path / "one" / "probability.tif") as ds:  # how the map was made, in its metadata
         tags = ds.tags()
     assert tags["method"] == "cnn" and tags["model"] == "m.safetensors"
-    assert tags["scales"] == (" ".join(scales[1:]) if scales else "1")
+    assert tags["scales"] == (" ".join(scales[1:]) if scales[:1] == ["--scales"] else "1")
+    assert tags["test_time_augmentation"] == ("2" if "--tta" in scales else "1")
     np.testing.assert_allclose(read(tmp_path / "many" / "probability.tif")[0],
                                read(tmp_path / "one" / "probability.tif")[0], atol=1e-6, rtol=0)
     a, b = (gpd.read_file(tmp_path / d / "lineaments.gpkg") for d in ("one", "many"))

@@ -169,6 +169,41 @@ def test_network_sees_no_step_at_a_nodata_edge(tmp_path):
     assert fill_nearest(a, np.zeros_like(mask)) is a
 
 
+class EastGradient(torch.nn.Module):
+    """A directional 'network': the east-west difference of its input (odd under a half turn)."""
+
+    def forward(self, x):
+        k = torch.tensor([[[[-1.0, 0.0, 1.0]]]]) * 20.0
+        return torch.nn.functional.conv2d(x, k, padding=(0, 1))
+
+
+@pytest.mark.parametrize("augment", [2, 4, 8])
+def test_test_time_augmentation_turns_each_view_back(tmp_path, augment):
+    field = smooth_field(130, 150, seed=7)
+    src = write_tif(tmp_path / "in.tif", field)
+    card = card_for()
+    one = read(predict_raster(src, tmp_path / "one.tif", Pointwise(), card))[0][0]
+    # a pointwise network is the same in every view, once each prediction is turned back
+    got = read(predict_raster(src, tmp_path / f"a{augment}.tif", Pointwise(), card,
+                              params=TileParams(augment=augment)))[0][0]
+    np.testing.assert_allclose(got, one, atol=2e-5)
+    # a directional one is not: a half turn flips the sign of its logit, and
+    # sigmoid(z) + sigmoid(-z) = 1, so every pair of opposite views averages to exactly 0.5
+    card = card_for(mode="affine")
+    card.normalization = {"mode": "affine", "scale": [1 / 200.0], "offset": [0.5]}
+    plain = read(predict_raster(src, tmp_path / "g1.tif", EastGradient(), card))[0][0]
+    turned = read(predict_raster(src, tmp_path / f"g{augment}.tif", EastGradient(), card,
+                                 params=TileParams(augment=augment)))[0][0]
+    inner = (slice(2, -2), slice(2, -2))
+    assert np.abs(plain[inner] - 0.5).max() > 0.1
+    np.testing.assert_allclose(turned[inner], 0.5, atol=1e-6)
+
+
+def test_bad_augmentation_is_refused():
+    with pytest.raises(GeocoreError, match="test-time augmentation 3 must be one of 1, 2, 4, 8"):
+        TileParams(augment=3).check()
+
+
 def test_output_profile_georeferencing_and_softmax(tmp_path):
     src = write_tif(tmp_path / "in.tif", smooth_field(90, 300))
     card = card_for(classes=3)

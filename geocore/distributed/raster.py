@@ -62,9 +62,9 @@ def _load_model(blob: bytes):
     return model
 
 
-def _strip_task(plan: TilePlan, card, model, k0: int, k1: int, batch_size: int, device: str):
+def _strip_task(plan: TilePlan, card, model, k0: int, k1: int, batch_size: int, device: str, augment: int = 1):
     limit_worker_threads()
-    return predict_strip(plan, card, model, k0, k1, batch_size=batch_size, device=device)
+    return predict_strip(plan, card, model, k0, k1, batch_size=batch_size, device=device, augment=augment)
 
 
 def predict_raster_distributed(
@@ -136,7 +136,7 @@ def predict_raster_distributed(
         def submit(i: int):
             k0, k1 = ranges[i]
             f = client.submit(_strip_task, plan, card, model_f, k0, k1, int(params.batch_size), params.device,
-                              retries=retries, pure=False, priority=-i)
+                              int(params.augment), retries=retries, pure=False, priority=-i)
             submitted.append(f)
             return f
 

@@ -34,6 +34,9 @@ WEIGHT_FLOOR = 1e-6
 _NORM_CHUNK = 1024
 #: The U-Net halves the tile five times.
 TILE_MULTIPLE = 32
+#: Test-time augmentations: how many of (rotations by 0, 180, 90, 270 degrees, then the same mirrored).
+AUGMENTS = (1, 2, 4, 8)
+_VIEWS = ((0, False), (2, False), (1, False), (3, False), (0, True), (2, True), (1, True), (3, True))
 
 
 @dataclass
@@ -51,12 +54,19 @@ class TileParams:
         Tiles per forward pass.
     device : str
         ``"auto"``, ``"cpu"`` or ``"cuda"``.
+    augment : int
+        Test-time augmentation: the probabilities of each tile averaged over
+        this many of its rotations by right angles, each turned back: 1 (none,
+        default), 2 (0 and 180 degrees), 4 (the four rotations) or 8 (and
+        their mirror images). For models trained with these symmetries (the
+        shipped ones are); it costs as many forward passes.
     """
 
     tile_size: Optional[int] = None
     overlap: float = 0.5
     batch_size: int = 8
     device: str = "auto"
+    augment: int = 1
 
     def checked_tile_size(self, card) -> int:
         """The tile size to use, or a GeocoreError explaining why it cannot be."""
@@ -73,6 +83,10 @@ class TileParams:
             raise GeocoreError(msg)
         if int(self.batch_size) < 1:
             msg = f"batch size {self.batch_size} must be at least 1"
+            raise GeocoreError(msg)
+        if int(self.augment) not in AUGMENTS:
+            msg = (f"test-time augmentation {self.augment} must be one of {', '.join(map(str, AUGMENTS))} "
+                   "(1: none; 2, 4, 8: rotations averaged)")
             raise GeocoreError(msg)
         resolve_device(self.device)
 
@@ -382,19 +396,29 @@ def _tiles(ds, plan: TilePlan, card, acc: _RowAccumulator, row_range: Optional[t
             yield r0, c0, h, w, t, j == len(tiles) - 1, nxt
 
 
-def _forward(model, tiles: list, classes: int, device) -> np.ndarray:
-    """Probabilities (batch, classes, tile, tile) of a list of normalised tiles."""
+def _forward(model, tiles: list, classes: int, device, augment: int = 1) -> np.ndarray:
+    """Probabilities (batch, classes, tile, tile) of a list of normalised tiles.
+
+    With ``augment`` > 1, the mean over that many views of each tile (:data:`_VIEWS`:
+    a rotation by ``k`` right angles, then a mirror), each prediction turned back first.
+    """
     import torch
 
     x = torch.from_numpy(np.stack(tiles)).to(device)
+    total = None
     with torch.inference_mode():
-        logits = model(x)
-        prob = torch.sigmoid(logits) if classes == 1 else torch.softmax(logits, dim=1)
-        return prob.float().cpu().numpy()
+        for k, mirror in _VIEWS[:max(1, int(augment))]:
+            v = torch.rot90(torch.flip(x, [-1]) if mirror else x, k, [-2, -1])
+            logits = model(v)
+            prob = torch.sigmoid(logits) if classes == 1 else torch.softmax(logits, dim=1)
+            prob = torch.rot90(prob, -k, [-2, -1])
+            prob = torch.flip(prob, [-1]) if mirror else prob
+            total = prob if total is None else total + prob
+        return (total / max(1, int(augment))).float().cpu().numpy()
 
 
 def _accumulate(ds, plan: TilePlan, card, model, device, acc: _RowAccumulator, batch_size: int,
-                prog: Progress, row_range: Optional[tuple] = None, flush: bool = True) -> int:
+                prog: Progress, row_range: Optional[tuple] = None, flush: bool = True, augment: int = 1) -> int:
     """Run the model over the tiles of ``row_range`` in batches, blending into ``acc``.
 
     Rows are flushed to ``acc``'s writer as they complete when ``flush``.
@@ -410,7 +434,7 @@ def _accumulate(ds, plan: TilePlan, card, model, device, acc: _RowAccumulator, b
 
     def run_batch() -> None:
         nonlocal done, batch
-        prob = _forward(model, [b[4] for b in batch], plan.classes, device)
+        prob = _forward(model, [b[4] for b in batch], plan.classes, device, augment)
         for (r0, c0, h, w, *_), p in zip(batch, prob):
             acc.add(r0, c0, p[:, :h, :w], weight_full[:h, :w])
         done += len(batch)
@@ -460,7 +484,7 @@ class StripSums:
 
 
 def predict_strip(plan: TilePlan, card, model, k0: int, k1: int, *, batch_size: int = 8,
-                  device: str = "auto", progress=None, cancel=None) -> StripSums:
+                  device: str = "auto", augment: int = 1, progress=None, cancel=None) -> StripSums:
     """Blending sums of the tile rows ``k0 .. k1 - 1`` of ``plan`` (nothing is written).
 
     The strip reads its own window of the input (with the normalisation halo)
@@ -478,7 +502,7 @@ def predict_strip(plan: TilePlan, card, model, k0: int, k1: int, *, batch_size: 
     acc.base = int(plan.rows[k0])
     with rasterio.open(plan.src) as ds, rasterio.Env(GDAL_CACHEMAX=64 * 1024 * 1024):
         n = _accumulate(ds, plan, card, model, dev, acc, int(batch_size), Progress.wrap(progress, cancel),
-                        (k0, k1), flush=False)
+                        (k0, k1), flush=False, augment=augment)
     return StripSums(acc.base, acc.num, acc.den, acc.nodata, n)
 
 
@@ -559,6 +583,6 @@ def predict_raster(
             rasterio.open(tmp, "w", **output_profile(plan, info.crs, info.transform)) as out:
         describe_bands(out, card)
         acc = _RowAccumulator(plan.classes, plan.width, plan.height, out)
-        _accumulate(ds, plan, card, model, device, acc, int(params.batch_size), prog)
+        _accumulate(ds, plan, card, model, device, acc, int(params.batch_size), prog, augment=int(params.augment))
         acc.flush(plan.height, final=True)
     return dst

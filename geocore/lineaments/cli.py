@@ -68,7 +68,8 @@ def _detect_kwargs(args: argparse.Namespace) -> dict:
     from ..inference import TileParams
     from .vectorize import VectorizeParams
 
-    tiles = TileParams(tile_size=args.tile, overlap=args.overlap, batch_size=args.batch_size, device=args.device)
+    tiles = TileParams(tile_size=args.tile, overlap=args.overlap, batch_size=args.batch_size, device=args.device,
+                       augment=args.tta)
     return dict(model_path=args.model, band=args.band, tiles=tiles,
                 vector_params=VectorizeParams.from_namespace(args), method=args.method,
                 classical=classical_from_namespace(args), scales=_scales(args.scales))
@@ -196,6 +197,10 @@ def register(subparsers) -> None:
     d.add_argument("--threshold", type=float, default=0.5, help="probability threshold for axes (default 0.5)")
     d.add_argument("--device", default="auto", help="auto, cpu or cuda")
     d.add_argument("--batch-size", type=int, default=8)
+    d.add_argument("--tta", type=int, default=1, choices=(1, 2, 4, 8),
+                   help="cnn: test-time augmentation, the probability averaged over this many rotations of each "
+                        "tile (4: the four right-angle rotations; as many times the inference time). Default 1; "
+                        "4 drops most lines drawn along smoothed noise (bench/RESULTS.md)")
     VectorizeParams.add_arguments(d)
     add_method_arguments(d)
     add_scheduler_argument(d)

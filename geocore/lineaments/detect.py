@@ -357,7 +357,7 @@ def detect_lineaments(
             _predict_pass(grid, prob_tmp, model, card, band=info.band, params=params, scheduler=client,
                           progress=prog.sub(0.0, 0.8))
         if cparams is None:
-            _tag_network_map(prob_tmp, model_file, card, scales, figures)
+            _tag_network_map(prob_tmp, model_file, card, scales, figures, augment=int(params.augment))
         gdf = _postprocess(prob_tmp, grid_for_preview=grid, preview_band=info.band, lines_paths=lines_paths,
                            rose_path=rose_path, density_path=density_path, preview_path=preview_path, params=vp,
                            stack=stack, prog=prog.sub(0.8, 1.0), client=client)
@@ -381,13 +381,13 @@ def _predict_pass(src, dst, model, card, *, band: int, params, scheduler=None, p
                                       progress=progress)
 
 
-def _tag_network_map(path, model_file: Path, card, scales, figures: dict) -> None:
+def _tag_network_map(path, model_file: Path, card, scales, figures: dict, augment: int = 1) -> None:
     """Record how a network's probability map was made in its GeoTIFF metadata (QGIS: Layer Properties,
     Information), as :func:`write_ridge_map` does for the classical maps."""
     import rasterio
 
     tags = dict(method="cnn", model=model_file.name, model_name=str(card.name),
-                scales=" ".join(f"{x:g}" for x in scales))
+                scales=" ".join(f"{x:g}" for x in scales), test_time_augmentation=str(augment))
     for key, tag in (("bandwidth", "grid_resolved_bandwidth"), ("reference", "model_reference_bandwidth"),
                      ("wavenumber", "grid_anomaly_wavenumber")):
         if figures.get(key) is not None:

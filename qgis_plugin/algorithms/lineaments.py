@@ -154,6 +154,7 @@ zone to reproject it to.</p>""" + VECTOR_HELP
                                                        defaultValue=0.5, **number_range("overlap")))
         self.addParameter(_threshold_param())
         self.addParameter(QgsProcessingParameterEnum("DEVICE", "Device", options=DEVICES, defaultValue=0))
+        from geocore.inference.tiled import AUGMENTS
         from geocore.lineaments.classical import METHODS
 
         self.addParameter(QgsProcessingParameterEnum("METHOD", "Method", options=list(METHODS), defaultValue=0))
@@ -168,6 +169,10 @@ zone to reproject it to.</p>""" + VECTOR_HELP
                                               defaultValue="auto", optional=True)
         scales.setFlags(scales.flags() | FLAG_ADVANCED)
         self.addParameter(scales)
+        tta = QgsProcessingParameterEnum("TTA", "CNN test-time augmentation (rotations averaged; each one more pass)",
+                                         options=[str(a) for a in AUGMENTS], defaultValue=0)
+        tta.setFlags(tta.flags() | FLAG_ADVANCED)
+        self.addParameter(tta)
         pct = QgsProcessingParameterNumber("PERCENTILE", "Classical methods: ridge percentile that maps to 0.5",
                                            type=NUMBER_DOUBLE, defaultValue=70.0, minValue=1.0, maxValue=99.0)
         pct.setFlags(pct.flags() | FLAG_ADVANCED)
@@ -179,9 +184,10 @@ zone to reproject it to.</p>""" + VECTOR_HELP
         _add_lines_outputs(self)
 
     def call_geocore(self, parameters: Dict, context, feedback) -> Dict:
+        from geocore.inference import TileParams
+        from geocore.inference.tiled import AUGMENTS
         from geocore.lineaments.classical import METHODS, ClassicalParams
         from geocore.lineaments.detect import detect_lineaments
-        from geocore.inference import TileParams
         from geocore.lineaments.scale import parse_scales
 
         grid = self.raster_source(parameters, "INPUT", context)
@@ -211,7 +217,8 @@ zone to reproject it to.</p>""" + VECTOR_HELP
                 band=self.parameterAsInt(parameters, "BAND", context) or 1,
                 tiles=TileParams(tile_size=tile if tile > 0 else None,
                                  overlap=self.parameterAsDouble(parameters, "OVERLAP", context),
-                                 device=DEVICES[self.parameterAsEnum(parameters, "DEVICE", context)]),
+                                 device=DEVICES[self.parameterAsEnum(parameters, "DEVICE", context)],
+                                 augment=AUGMENTS[self.parameterAsEnum(parameters, "TTA", context)]),
                 vector_params=_vector_params(self, parameters, context),
                 method=method,
                 classical=classical if method != "cnn" else None,

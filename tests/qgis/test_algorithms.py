@@ -111,7 +111,7 @@ def test_detect_lineaments_to_shapefile_with_options(geocore_plugin, detect_inpu
 
     feedback = RecordingFeedback()
     result = processing.run("geocore:detectlineaments", dict(
-        detect_inputs, TILE_SIZE=128, OVERLAP=0.25, THRESHOLD=0.6, DEVICE=0,
+        detect_inputs, TILE_SIZE=128, OVERLAP=0.25, THRESHOLD=0.6, DEVICE=0, TTA=1,
         OUTPUT_PROBABILITY=str(tmp_path / "probability.img"), OUTPUT_LINES=str(tmp_path / "lineaments.shp")),
         feedback=feedback)
     from osgeo import gdal

@@ -114,6 +114,11 @@ def test_parameters_of_detect(geocore_plugin):
     assert {"BAND", "MODEL", "TILE_SIZE", "OVERLAP", "THRESHOLD", "DEVICE", "METHOD", "INCLINATION",
             "DECLINATION", "PERCENTILE", "OUTPUT_PROBABILITY", "OUTPUT_LINES", "OUTPUT_ROSE"} <= set(names)
     assert algorithm.parameterDefinition("METHOD").options() == list(METHODS)
+    from geocore.inference.tiled import AUGMENTS
+
+    tta = algorithm.parameterDefinition("TTA")
+    assert tta.options() == [str(a) for a in AUGMENTS] and AUGMENTS[tta.defaultValue()] == TileParams().augment
+    assert tta.flags() & FLAG_ADVANCED
     assert algorithm.parameterDefinition("METHOD").defaultValue() == 0  # cnn
     # every option of the library is offered, with the library's default; the vectorisation ones as advanced
     tile, vector = TileParams(), VectorizeParams()
