@@ -133,9 +133,14 @@ the main-field <b>inclination</b> and <b>declination</b> for them. The ridge <b>
 <b>Scales</b> (advanced, CNN): <code>auto</code> (default) measures up to which wavenumber the grid
 carries information (survey grids are often sampled 3-5 times finer than their flight lines
 resolve) and runs the network on the grid averaged to the cell size where it resolves as much as
-the grids the network learned; grids that already do run as they are (the log says which). Give
-fractions (e.g. <code>1, 0.5, 0.25</code>) to run at each and keep the largest probability, or
-<code>1</code> for the grid as it is (docs/model_lineaments.md).
+the grids the network learned; grids that already do run as they are, and grids coarser than their
+anomalies (one or two cells wide) run interpolated to smaller cells (the log says which; the outputs
+stay on the grid's cells). Give factors (e.g. <code>1, 0.5, 0.25</code>, or <code>2</code> for cells
+twice as small) to run at each and keep the largest probability, or <code>1</code> for the grid as it
+is (docs/model_lineaments.md). <b>Test-time augmentation</b> (advanced, CNN): the probability averaged
+over 2, 4 or 8 rotations and mirror images of each tile; 4 drops most lines drawn along smoothed
+noise, at 4 times the computing time. Nodata around the survey is extended from the nearest data
+before the network sees it, so the survey outline is not drawn as a lineament.
 Axes by skeletonisation of the thresholded map.</p>
 <p>The grid must be in a projected CRS in metres: a geographic (lat/lon) grid is refused with the UTM
 zone to reproject it to.</p>""" + VECTOR_HELP
