@@ -206,34 +206,26 @@ def main() -> None:
     if cases:
         res = run_benchmark(cases, dets, args.out_dir / "real", device=args.device)
         print("## real grids\n" + res.markdown())
-    if args.synthetic and "synthetic" in parts:
+    if not args.synthetic:
+        return
+    cnn = [d for d in dets if d.method == "cnn"] or dets
+    not_multiscale = [d for d in dets if d.method != "cnn" or d.scales != (1.0, 0.5, 0.25)]
+    tables = (  # part, cases, detectors, tolerances (m), title
+        ("synthetic", synthetic_cases, dets, (100.0,), "synthetic surveys (vectorised lines, 2-cell tolerance)"),
+        ("oversampled", oversampled_cases, cnn, (300.0,),
+         "oversampled synthetic surveys (vectorised lines, 2 native cells)"),
+        ("undersampled", undersampled_cases, not_multiscale, (200.0, 300.0),
+         "undersampled synthetic surveys (vectorised lines; 2 coarse cells: 200 m at 100 m, 300 m at 150 m)"),
+        ("outline", outline_cases, dets, (100.0,),
+         "synthetic surveys inside an irregular outline (nodata outside; 2-cell tolerance)"),
+    )
+    for part, make_cases, detectors, tolerances, title in tables:
+        if part not in parts:
+            continue
         with tempfile.TemporaryDirectory() as tmp:
-            syn = synthetic_cases(Path(tmp))
-            res = run_benchmark(syn, dets, args.out_dir / "synthetic", tolerances=(100.0,), device=args.device,
-                                figures=False)
-            print("## synthetic surveys (vectorised lines, 2-cell tolerance)\n" + res.markdown())
-    if args.synthetic and "oversampled" in parts:
-        with tempfile.TemporaryDirectory() as tmp:
-            over = oversampled_cases(Path(tmp))
-            cnn = [d for d in dets if d.method == "cnn"] or dets
-            res = run_benchmark(over, cnn, args.out_dir / "oversampled", tolerances=(300.0,), device=args.device,
-                                figures=False)
-            print("## oversampled synthetic surveys (vectorised lines, 2 native cells)\n" + res.markdown())
-    if args.synthetic and "undersampled" in parts:
-        with tempfile.TemporaryDirectory() as tmp:
-            under = undersampled_cases(Path(tmp))
-            cnn = [d for d in dets if d.method != "cnn" or d.scales != (1.0, 0.5, 0.25)]
-            res = run_benchmark(under, cnn, args.out_dir / "undersampled", tolerances=(200.0, 300.0),
+            res = run_benchmark(make_cases(Path(tmp)), detectors, args.out_dir / part, tolerances=tolerances,
                                 device=args.device, figures=False)
-            print("## undersampled synthetic surveys (vectorised lines; 2 coarse cells: 200 m at 100 m, "
-                  "300 m at 150 m)\n" + res.markdown())
-    if args.synthetic and "outline" in parts:
-        with tempfile.TemporaryDirectory() as tmp:
-            res = run_benchmark(outline_cases(Path(tmp)), dets, args.out_dir / "outline", tolerances=(100.0,),
-                                device=args.device, figures=False)
-            print("## synthetic surveys inside an irregular outline (nodata outside; 2-cell tolerance)\n"
-                  + res.markdown())
-
+            print(f"## {title}\n" + res.markdown())
 
 if __name__ == "__main__":
     main()
