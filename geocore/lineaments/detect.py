@@ -500,7 +500,9 @@ def predict_multiscale(grid: str | os.PathLike, path: str | os.PathLike, model, 
                 best = best.astype(np.float32)
                 best[nan] = np.nan
                 dst.write(best, 1, window=win)
-            dst.set_band_description(1, f"lineament probability, maximum over scales {', '.join(f'{x:g}' for x in scales)}")
+            listed = ", ".join(f"{x:g}" for x in scales)
+            dst.set_band_description(1, f"lineament probability, network at scale {listed} of the grid's resolution"
+                                     if n == 1 else f"lineament probability, maximum over scales {listed}")
     prog.update(1.0)
     return Path(path)
 
