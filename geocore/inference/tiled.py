@@ -405,16 +405,17 @@ def _forward(model, tiles: list, classes: int, device, augment: int = 1) -> np.n
     import torch
 
     x = torch.from_numpy(np.stack(tiles)).to(device)
+    views = _VIEWS[:max(1, int(augment))]
     total = None
     with torch.inference_mode():
-        for k, mirror in _VIEWS[:max(1, int(augment))]:
+        for k, mirror in views:
             v = torch.rot90(torch.flip(x, [-1]) if mirror else x, k, [-2, -1])
             logits = model(v)
             prob = torch.sigmoid(logits) if classes == 1 else torch.softmax(logits, dim=1)
             prob = torch.rot90(prob, -k, [-2, -1])
             prob = torch.flip(prob, [-1]) if mirror else prob
             total = prob if total is None else total + prob
-        return (total / max(1, int(augment))).float().cpu().numpy()
+        return (total / len(views)).float().cpu().numpy()
 
 
 def _accumulate(ds, plan: TilePlan, card, model, device, acc: _RowAccumulator, batch_size: int,

@@ -458,8 +458,8 @@ def predict_multiscale(grid: str | os.PathLike, path: str | os.PathLike, model, 
                     continue
                 if sc > 1.0:
                     big = _write_refined(ds, band, sc, tmp / f"grid{k}.tif")
-                    refined.append((sc, _predict_pass(big, tmp / f"prob{k}.tif", model, card, band=1,
-                                                      params=params, scheduler=scheduler, progress=sub)))
+                    refined.append(_predict_pass(big, tmp / f"prob{k}.tif", model, card, band=1, params=params,
+                                                 scheduler=scheduler, progress=sub))
                     continue
                 h, w = coarse_shape(H, W, sc)
                 data = ds.read(band, out_shape=(h, w), resampling=Resampling.average, masked=True)
@@ -481,12 +481,12 @@ def predict_multiscale(grid: str | os.PathLike, path: str | os.PathLike, model, 
         with rasterio.open(grid) as ds, rasterio.open(path, "w", **out_profile) as dst, \
                 contextlib.ExitStack() as files:
             fine_ds = files.enter_context(rasterio.open(fine)) if fine is not None else None
-            refined_ds = [(sc, files.enter_context(rasterio.open(p))) for sc, p in refined]
+            refined_ds = [files.enter_context(rasterio.open(p)) for p in refined]
             step = 256
             for r0 in range(0, H, step):
                 r1 = min(H, r0 + step)
                 win = rasterio.windows.Window(0, r0, W, r1 - r0)
-                nan = (ds.read_masks(band, window=win) == 0) | ~np.isfinite(ds.read(band, window=win))
+                nan = np.isnan(read_window(ds, win, band))
                 best = fine_ds.read(1, window=win) if fine_ds is not None else np.full((r1 - r0, W), 0.0,
                                                                                        np.float32)
                 rows, cols = np.meshgrid(np.arange(r0, r1) + 0.5, np.arange(W) + 0.5, indexing="ij")
@@ -495,7 +495,7 @@ def predict_multiscale(grid: str | os.PathLike, path: str | os.PathLike, model, 
                     up = ndimage.map_coordinates(c, [rows * h / H - 0.5, cols * w / W - 0.5], order=1,
                                                  mode="nearest")
                     best = np.fmax(best, up.astype(np.float32))
-                for sc, rd in refined_ds:
+                for rd in refined_ds:
                     best = np.fmax(best, _pooled_back(rd, H, W, r0, r1))
                 best = best.astype(np.float32)
                 best[nan] = np.nan

@@ -250,8 +250,8 @@ def finetune_model(grid_path: str | os.PathLike, expert_path: str | os.PathLike,
     from ..grids.io import read_grid
     from ..models import load_model, resolve_device, save_model
     from ..models.normalize import normalize
-    from ..raster.fill import fill_nearest
     from ..models.training import model_file, out_of_time
+    from ..raster.fill import fill_nearest
     from .dataset import dihedral, generate_arrays
     from .detect import check_projected, default_model_path
     from ..magnetics.synthetic import SurveyConfig
@@ -282,7 +282,7 @@ def finetune_model(grid_path: str | os.PathLike, expert_path: str | os.PathLike,
     rng = np.random.default_rng(config.seed)
     # as detect sees it: normalised over the cells with data, nodata given the nearest value
     x_real = fill_nearest(normalize(grid.data.astype(np.float32), card.normalization),
-                                 ~np.isfinite(grid.data))[0].astype(np.float32)
+                          ~np.isfinite(grid.data))[0].astype(np.float32)
     prog.update(0.05)
     n_syn_batch = int(round(config.batch_size * config.synthetic_share))
     xs = ys = None

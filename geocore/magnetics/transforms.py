@@ -51,7 +51,7 @@ def fill_nan_nearest(data: np.ndarray) -> np.ndarray:
     if invalid.all():
         msg = "the grid holds only NaN/nodata cells; there is nothing to transform"
         raise InputError(msg)
-    return np.array(fill_nearest(np.asarray(data, dtype=np.float64), invalid), dtype=np.float64)
+    return fill_nearest(np.array(data, dtype=np.float64), invalid)
 
 
 def _check_metric(grid: Grid) -> None:
