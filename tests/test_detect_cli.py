@@ -99,7 +99,6 @@ def test_vectorize_options_reach_the_vectoriser(tmp_path, capsys):
     ("not_raster", "is not a raster GDAL can read"),
     ("all_nan", "contains no valid cells"),
     ("multiband", "has 3 bands; choose one with --band (1..3)"),
-    ("integer", "integer raster (int16)"),
     ("out_is_file", "is an existing file"),
     ("corrupt_model", "is not a safetensors model file"),
     ("overlap", "--overlap: must be a number in [0, 1)"),
@@ -119,8 +118,6 @@ def test_detect_bad_input_is_one_line(tmp_path, grid, model_path, capsys, case, 
         src = write_tif(tmp_path / "n.tif", np.full((64, 64), np.nan, np.float32))
     elif case == "multiband":
         src = write_tif(tmp_path / "m.tif", np.ones((3, 64, 64), np.float32))
-    elif case == "integer":
-        src = write_tif(tmp_path / "i.tif", np.ones((64, 64), np.int16))
     elif case == "out_is_file":
         out_dir = tmp_path / "afile"
         out_dir.write_text("x")
@@ -207,3 +204,26 @@ def test_matplotlib_axes3d_warning_is_silenced_and_filters_restored(tmp_path, ca
             warnings.warn("Unable to import Axes3D. This may be due to multiple versions of Matplotlib", UserWarning)
             warnings.warn("another warning", UserWarning)
     assert [str(w.message) for w in seen] == ["another warning"]
+
+
+@pytest.mark.parametrize("method,scales", [("cnn", ["--scales", "1", "0.5"]), ("tga", [])])
+def test_integer_grid_detected_like_its_float_copy(tmp_path, model_path, method, scales):
+    """Some agencies publish int16 grids of nT: they run as the same values in floating point."""
+    y, x = np.mgrid[0:96, 0:110].astype(np.float64)
+    g = np.round(200.0 * np.exp(-((x - 50 - 0.3 * y) ** 2) / 20.0) + 0.1 * x)
+    gi = g.astype(np.int16)
+    gi[:5, :7] = -32768
+    gf = gi.astype(np.float32)  # the same values and the same declared nodata
+    maps = []
+    for name, data, nodata in (("i", gi, -32768), ("f", gf, -32768)):
+        src = write_tif(tmp_path / f"{name}.tif", data, nodata=nodata)
+        out = tmp_path / f"out_{name}"
+        rc = main(["-q", "lineaments", "detect", str(src), "--out-dir", str(out), "--model", str(model_path),
+                   "--method", method, "--batch-size", "4", *scales])
+        assert rc == 0
+        with rasterio.open(out / "probability.tif") as ds:
+            maps.append(ds.read(1))
+    assert np.isnan(maps[0][:5, :7]).all()
+    np.testing.assert_array_equal(np.isnan(maps[0]), np.isnan(maps[1]))
+    np.testing.assert_allclose(np.nan_to_num(maps[0]), np.nan_to_num(maps[1]), atol=1e-6)
+    assert np.nanmax(maps[0]) > 0

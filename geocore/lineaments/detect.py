@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional, Sequence
@@ -298,7 +299,8 @@ def detect_lineaments(
     from ..grids.io import check_streamable
 
     check_streamable(grid, band)  # Geosoft .grd, GDAL-unreadable netCDF, undeclared dummies: point to grid convert
-    info = open_raster_checked(grid, band)
+    # integer grids (int16 nT, as some agencies publish): detected on a floating-point copy (float_copy)
+    info = open_raster_checked(grid, band, allow_integer=True)
     check_size(info.width, info.height, grid, minimum=MIN_CELLS, bytes_per_cell=BYTES_PER_CELL, what="grid")
     check_projected(info.crs, grid)
     if isinstance(scales, str):
@@ -328,12 +330,6 @@ def detect_lineaments(
         if int(card.in_channels) != 1:
             msg = f"model '{model_file}' takes {card.in_channels} bands; lineament detection needs a one-band model"
             raise GeocoreError(msg)
-    figures = dict(bandwidth=None, reference=None, wavenumber=None, wavenumber_reference=None)
-    if auto and cparams is None:
-        scale, figures = choose_scale(lambda m: grid_bandwidth(grid, info.band, measure=m), card)
-        scales = (scale,)
-    elif auto:
-        scales = (1.0,)
     vp = vector_params if vector_params is not None else VectorizeParams()
     vp.check()
     for p in outputs:
@@ -342,6 +338,17 @@ def detect_lineaments(
     prog.check()
 
     with contextlib.ExitStack() as stack:
+        band = info.band
+        if np.dtype(info.dtype).kind in "iu":
+            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="geocore_float_",
+                                                                       dir=Path(probability_path).parent)))
+            grid, band = float_copy(grid, band, tmp / "grid.tif"), 1
+        figures = dict(bandwidth=None, reference=None, wavenumber=None, wavenumber_reference=None)
+        if auto and cparams is None:
+            scale, figures = choose_scale(lambda m: grid_bandwidth(grid, band, measure=m), card)
+            scales = (scale,)
+        elif auto:
+            scales = (1.0,)
         client = None
         if scheduler is not None:
             from ..distributed.scheduler import dask_client
@@ -349,16 +356,16 @@ def detect_lineaments(
             client = stack.enter_context(dask_client(scheduler))
         prob_tmp = stack.enter_context(atomic_output(probability_path))
         if cparams is not None:
-            write_ridge_map(grid, prob_tmp, cparams, band=info.band, progress=prog.sub(0.0, 0.8))
+            write_ridge_map(grid, prob_tmp, cparams, band=band, progress=prog.sub(0.0, 0.8))
         elif scales != (1.0,):
-            predict_multiscale(grid, prob_tmp, model, card, band=info.band, params=params, scales=scales,
+            predict_multiscale(grid, prob_tmp, model, card, band=band, params=params, scales=scales,
                                progress=prog.sub(0.0, 0.8), scheduler=client)
         else:
-            _predict_pass(grid, prob_tmp, model, card, band=info.band, params=params, scheduler=client,
+            _predict_pass(grid, prob_tmp, model, card, band=band, params=params, scheduler=client,
                           progress=prog.sub(0.0, 0.8))
         if cparams is None:
             _tag_network_map(prob_tmp, model_file, card, scales, figures, augment=int(params.augment))
-        gdf = _postprocess(prob_tmp, grid_for_preview=grid, preview_band=info.band, lines_paths=lines_paths,
+        gdf = _postprocess(prob_tmp, grid_for_preview=grid, preview_band=band, lines_paths=lines_paths,
                            rose_path=rose_path, density_path=density_path, preview_path=preview_path, params=vp,
                            stack=stack, prog=prog.sub(0.8, 1.0), client=client)
         prog.check()  # last chance to cancel: after this, all outputs move into place together
@@ -367,6 +374,29 @@ def detect_lineaments(
                         n_lines=len(gdf), gdf=gdf, scales=scales, bandwidth=figures["bandwidth"],
                         reference_bandwidth=figures["reference"], wavenumber=figures["wavenumber"],
                         wavenumber_reference=figures["wavenumber_reference"])
+
+
+def float_copy(grid, band: int, path: Path) -> Path:
+    """A floating-point GeoTIFF copy of one band of an integer ``grid``, written strip by strip.
+
+    Integer grids (int16 nT, as some agencies publish) then run exactly as the same values stored
+    in floating point: GDAL averages an integer raster in its own type, rounding the coarse cells of
+    ``--scales`` below 1. The band's nodata value is kept (float32 holds every 16-bit integer; wider
+    integers get float64).
+    """
+    import rasterio
+    from rasterio.windows import Window
+
+    with rasterio.open(grid) as ds:
+        dtype = "float32" if np.dtype(ds.dtypes[band - 1]).itemsize <= 2 else "float64"
+        nodata = ds.nodatavals[band - 1]
+        profile = gtiff_profile(ds.width, ds.height, crs=ds.crs, transform=ds.transform, nodata=nodata,
+                                dtype=dtype, predictor=3)
+        with rasterio.open(path, "w", **profile) as dst:
+            for r0 in range(0, ds.height, 512):
+                win = Window(0, r0, ds.width, min(512, ds.height - r0))
+                dst.write(ds.read(band, window=win).astype(dtype), 1, window=win)
+    return path
 
 
 def _predict_pass(src, dst, model, card, *, band: int, params, scheduler=None, progress=None) -> Path:
@@ -434,7 +464,6 @@ def predict_multiscale(grid: str | os.PathLike, path: str | os.PathLike, model, 
     the averaged grids are written beside ``path``, where the workers read
     them); the merge runs here.
     """
-    import tempfile
 
     import rasterio
     from rasterio.enums import Resampling
