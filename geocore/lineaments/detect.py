@@ -24,6 +24,7 @@ from ..files import atomic_output, check_not_input, prepare_out_dir
 from ..progress import Progress
 from ..raster.io import check_size, open_raster_checked, read_window
 from ..raster.profile import gtiff_profile
+from ..raster.vrt import nan_nodata_vrt
 from .classical import METHODS, ClassicalParams, classical_ridge_map
 from .scale import choose_scale, coarse_shape, grid_bandwidth, parse_scales, refine_rows, refined_shape
 from .vectorize import (VectorizeParams, _length_unit, density_raster, preview_png, rose_diagram,
@@ -491,7 +492,11 @@ def predict_multiscale(grid: str | os.PathLike, path: str | os.PathLike, model, 
                                                  scheduler=scheduler, progress=sub))
                     continue
                 h, w = coarse_shape(H, W, sc)
-                data = ds.read(band, out_shape=(h, w), resampling=Resampling.average, masked=True)
+                if nodata is None and ds.dtypes[band - 1] in ("float32", "float64"):  # NaN marks nodata
+                    with rasterio.open(nan_nodata_vrt(ds, band)) as vrt:
+                        data = vrt.read(1, out_shape=(h, w), resampling=Resampling.average, masked=True)
+                else:
+                    data = ds.read(band, out_shape=(h, w), resampling=Resampling.average, masked=True)
                 arr = np.ma.filled(data.astype(np.float32), np.nan)
                 if nodata is not None and not np.isnan(nodata):
                     arr[arr == nodata] = np.nan

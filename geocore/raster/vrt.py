@@ -37,3 +37,30 @@ def stack_bands_vrt(parts: Sequence[str], out: Path, bands: Sequence[int] = (1, 
     out = Path(out)
     out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return out
+
+
+def nan_nodata_vrt(ds, band: int) -> str:
+    """VRT XML (a string rasterio opens) of one float band of ``ds`` that declares NaN as its nodata.
+
+    GDAL's averaging reads (``out_shape`` with ``Resampling.average``) skip the cells of a declared
+    nodata value but let an undeclared NaN spread over every coarse cell it touches; through this VRT,
+    a grid that marks nodata only by NaN is averaged like one that declares it.
+    """
+    dtype = {"float32": "Float32", "float64": "Float64"}[ds.dtypes[band - 1]]
+    w, h = ds.width, ds.height
+    lines = [f'<VRTDataset rasterXSize="{w}" rasterYSize="{h}">']
+    if ds.crs is not None:
+        lines.append(f"  <SRS>{escape(ds.crs.to_wkt())}</SRS>")
+    lines += ["  <GeoTransform>" + ", ".join(repr(float(v)) for v in ds.transform.to_gdal()) + "</GeoTransform>",
+              f'  <VRTRasterBand dataType="{dtype}" band="1">',
+              "    <NoDataValue>nan</NoDataValue>",
+              "    <ComplexSource>",
+              f'      <SourceFilename relativeToVRT="0">{escape(str(ds.name))}</SourceFilename>',
+              f"      <SourceBand>{int(band)}</SourceBand>",
+              f'      <SrcRect xOff="0" yOff="0" xSize="{w}" ySize="{h}"/>',
+              f'      <DstRect xOff="0" yOff="0" xSize="{w}" ySize="{h}"/>',
+              "      <NODATA>nan</NODATA>",
+              "    </ComplexSource>",
+              "  </VRTRasterBand>",
+              "</VRTDataset>"]
+    return "\n".join(lines)
