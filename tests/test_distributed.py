@@ -322,3 +322,25 @@ def test_detect_one_grid_across_the_cluster_equals_single_process(tmp_path, clie
     a, b = (gpd.read_file(tmp_path / d / "lineaments.gpkg") for d in ("one", "many"))
     assert len(a) == len(b)
     np.testing.assert_allclose(b.length, a.length, rtol=1e-6)
+
+
+def test_a_geocore_model_travels_as_safetensors_weights(tmp_path):
+    """Workers rebuild the network from its card and safetensors bytes: nothing is unpickled."""
+    import torch
+    from safetensors.torch import load
+    from tiny_models import tiny_lineament_model
+
+    from geocore.distributed.raster import _load_model, _model_payload
+    from geocore.models import load_model
+
+    model, card = load_model(tiny_lineament_model(tmp_path / "m.safetensors", decoder=8))
+    payload = _model_payload(model, card)
+    assert isinstance(payload, bytes)
+    assert set(load(payload)) == set(model.state_dict())  # a safetensors blob, not a pickle
+    rebuilt = _load_model(payload, card)
+    x = torch.rand(2, 1, 64, 64)
+    with torch.no_grad():
+        np.testing.assert_array_equal(rebuilt(x).numpy(), model(x).numpy())
+    assert not rebuilt.training
+    fixed = Local()
+    assert _model_payload(fixed, card_for()) is fixed  # not a card's network: sent as it is

@@ -13,7 +13,6 @@ again elsewhere, and a cancel leaves no file behind.
 
 from __future__ import annotations
 
-import io
 import os
 import warnings
 from pathlib import Path
@@ -45,21 +44,31 @@ def strip_ranges(plan: TilePlan, tile_rows: int = TILE_ROWS_PER_TASK) -> list[tu
     return [(k, min(n, k + step)) for k in range(0, n, step)]
 
 
-def _model_bytes(model) -> bytes:
-    import torch
+def _model_payload(model, card):
+    """What travels to the workers: the weights as safetensors bytes when the model is the
+    segmentation-models-pytorch network its card names (every geocore model), rebuilt there from
+    the card, so no worker unpickles a network; any other module (a test's fixed filter) travels
+    as Dask sends any argument."""
+    import segmentation_models_pytorch as smp
+    from safetensors.torch import save
 
-    buf = io.BytesIO()
-    torch.save(model, buf)
-    return buf.getvalue()
+    cls = getattr(smp, str(card.architecture), None)
+    if not (isinstance(cls, type) and isinstance(model, cls)):
+        return model
+    return save({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()})
 
 
-def _load_model(blob: bytes):
-    """The model on a worker (a task, so that a lost copy is rebuilt from the bytes)."""
-    import torch
+def _load_model(payload, card):
+    """The model on a worker (a task, so that a lost copy is rebuilt from the payload)."""
+    if not isinstance(payload, bytes):
+        return payload.eval()
+    from safetensors.torch import load
 
-    model = torch.load(io.BytesIO(blob), weights_only=False, map_location="cpu")
-    model.eval()
-    return model
+    from ..models.network import build_model
+
+    model = build_model(card)
+    model.load_state_dict(load(payload), strict=True)
+    return model.eval()
 
 
 def _strip_task(plan: TilePlan, card, model, k0: int, k1: int, batch_size: int, device: str, augment: int = 1):
@@ -130,7 +139,7 @@ def predict_raster_distributed(
     with dask_client(scheduler) as client:
         with warnings.catch_warnings():  # the model's bytes travel once, in the graph, so a lost copy is rebuilt
             warnings.filterwarnings("ignore", message="Sending large graph")
-            model_f = client.submit(_load_model, _model_bytes(model), pure=False)
+            model_f = client.submit(_load_model, _model_payload(model, card), card, pure=False)
         submitted: list = []
 
         def submit(i: int):
