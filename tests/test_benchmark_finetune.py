@@ -60,6 +60,24 @@ def test_benchmark_scores_every_detector_at_every_tolerance(survey, tmp_path):
     assert (tmp_path / "b" / "overlay_synthetic_tga.png").stat().st_size > 1000
 
 
+def test_recall_on_the_dykes_a_detector_can_see(survey, tmp_path):
+    """Synthetic axes carry a visibility: the benchmark also scores recall on those of visibility >= 1."""
+    from geocore.lineaments.benchmark import BenchmarkResult, _visible_recall
+
+    expert = gpd.read_file(survey / "axes.gpkg")
+    assert "visibility" in expert.columns and len(expert) >= 3
+    grid = read_grid(survey / "field.tif")
+    expert["visibility"] = [5.0, 5.0] + [0.3] * (len(expert) - 2)  # only the first two count as visible
+    detected = expert.iloc[:2][["geometry"]]
+    assert _visible_recall(detected, expert, 100.0, grid) == pytest.approx(1.0, abs=1e-3)
+    assert _visible_recall(expert.iloc[2:][["geometry"]], expert, 100.0, grid) < 0.05
+    assert np.isnan(_visible_recall(detected, expert[["geometry"]], 100.0, grid))  # a real expert: no such column
+    row = dict(case="c", detector="d", tolerance_m=100.0, recall=0.5, precision=1.0, f1=0.667, shifted_f1=0.1,
+               lift_shifted=5.0, lift_rotated=5.0, lines=2, detected_km=1.0, expert_km=2.0, seconds=1.0)
+    assert "recall (visible)" in BenchmarkResult([dict(row, recall_visible=1.0)]).markdown()
+    assert "recall (visible)" not in BenchmarkResult([dict(row, recall_visible=float("nan"))]).markdown()
+
+
 def test_benchmark_skips_reducing_methods_without_the_field_direction(survey, tmp_path):
     case = BenchmarkCase(name="s", grid=survey / "field.tif", expert=survey / "axes.gpkg")
     res = run_benchmark([case], default_detectors(methods=("tga", "tilt")), tmp_path / "b", tolerances=(500.0,),

@@ -233,3 +233,16 @@ def test_every_nodata_encoding_gives_one_map(tmp_path, model_path, method, scale
     for (name, _, _), m in zip(encodings[1:], maps[1:]):
         np.testing.assert_array_equal(np.isnan(m), hole, err_msg=name)
         np.testing.assert_allclose(np.nan_to_num(m), np.nan_to_num(maps[0]), atol=1e-6, err_msg=name)
+
+
+def test_demo_runs_end_to_end_and_scores_the_visible_dykes_apart(tmp_path, capsys):
+    """`geocore demo` (README's first command) on a small survey: outputs, and both recalls worded."""
+    rc = main(["demo", "--size", "160", "--seed", "7", "--out-dir", str(tmp_path / "demo")])
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert (tmp_path / "demo" / "survey" / "axes.gpkg").is_file()
+    assert OUTPUTS <= {p.name for p in (tmp_path / "demo" / "detection").iterdir()}
+    line = next(s for s in out.splitlines() if s.startswith("axis recall"))
+    assert "dykes visible in the field" in line
+    overall, visible = (float(x) for x in __import__("re").findall(r"(\d\.\d{3})", line)[:2])
+    assert 0.0 <= overall <= 1.0 and 0.0 <= visible <= 1.0

@@ -162,6 +162,26 @@ def test_score_lines_half_a_line_in_another_crs(tmp_path):
     assert s["axis_recall"] == pytest.approx(0.6) and s["axis_precision"] == pytest.approx(0.5)
 
 
+def test_visible_axis_recall_scores_only_the_visible_dykes(tmp_path):
+    """Two true axes, one visible (5) and one buried (0.3); the visible one detected: recall 1/2 on all
+    axes, 1 on the visible ones; no visible axis at all gives NaN."""
+    from geocore.lineaments.demo import visible_axis_recall
+
+    grid = _grid(tmp_path / "grid.tif")
+    truth = tmp_path / "truth.gpkg"
+    gpd.GeoDataFrame({"visibility": [5.0, 0.3]}, geometry=[_line_at_row(5, 2, 21), _line_at_row(20, 2, 21)],
+                     crs="EPSG:32633").to_file(truth)
+    det = _gpkg(tmp_path / "det.gpkg", [_line_at_row(5, 2, 21)])
+    assert score_lines(det, truth, grid)["axis_recall"] == pytest.approx(0.5)
+    assert visible_axis_recall(det, truth, grid) == dict(visible_recall=1.0, visible_dykes=1)
+    buried = _gpkg(tmp_path / "det2.gpkg", [_line_at_row(20, 2, 21)])
+    assert visible_axis_recall(buried, truth, grid)["visible_recall"] == 0.0
+    none = tmp_path / "none.gpkg"
+    gpd.GeoDataFrame({"visibility": [0.3]}, geometry=[_line_at_row(5, 2, 21)], crs="EPSG:32633").to_file(none)
+    r = visible_axis_recall(det, none, grid)
+    assert np.isnan(r["visible_recall"]) and r["visible_dykes"] == 0
+
+
 def test_evaluate_shipped_model_on_two_fresh_grids():
     """The paper's protocol on two fresh grids: the shipped model (card: axis recall 0.955, precision
     0.990 on 100 grids) finds most axes; the counts behind the scores are consistent."""

@@ -106,11 +106,15 @@ class BenchmarkResult:
     def markdown(self, tolerance: Optional[float] = None) -> str:
         """Markdown table (all tolerances, or one)."""
         rows = [r for r in self.rows if tolerance is None or r["tolerance_m"] == tolerance]
-        head = ("| case | detector | tolerance (m) | recall | precision | F1 | shifted F1 | lift (shifted) "
-                "| lift (rotated) | lines | detected km | expert km | CNN scale | time (s) |")
-        out = [head, "|" + " --- |" * 14]
+        visible = any(isinstance(r.get("recall_visible"), float) and r["recall_visible"] == r["recall_visible"]
+                      for r in rows)  # a synthetic case (its true axes carry a visibility): not all NaN
+        head = ("| case | detector | tolerance (m) | recall | " + ("recall (visible) | " if visible else "")
+                + "precision | F1 | shifted F1 | lift (shifted) | lift (rotated) | lines | detected km | expert km "
+                "| CNN scale | time (s) |")
+        out = [head, "|" + " --- |" * (15 if visible else 14)]
         for r in rows:
-            out.append(f"| {r['case']} | {r['detector']} | {r['tolerance_m']:g} | {r['recall']:.3f} | "
+            seen = f"{r['recall_visible']:.3f} | " if visible else ""
+            out.append(f"| {r['case']} | {r['detector']} | {r['tolerance_m']:g} | {r['recall']:.3f} | {seen}"
                        f"{r['precision']:.3f} | {r['f1']:.3f} | {r['shifted_f1']:.3f} | {_fmt(r['lift_shifted'])} | "
                        f"{_fmt(r['lift_rotated'])} | {r['lines']} | {r['detected_km']:.1f} | {r['expert_km']:.1f} | "
                        f"{r.get('scale', '')} | {r['seconds']:.0f} |")
@@ -170,6 +174,22 @@ def _detect(case: BenchmarkCase, det: Detector, out: Path, device: str):
     return res
 
 
+def _visible_recall(detected, expert, tolerance: float, grid) -> float:
+    """Recall on the expert lines of ``visibility`` >= :data:`geocore.magnetics.synthetic.VISIBLE` (the true
+    axes of synthetic surveys); NaN without that attribute (real experts) or when no line is that visible."""
+    if "visibility" not in expert.columns:
+        return float("nan")
+    from ..magnetics.synthetic import VISIBLE
+    from .compare import CompareParams, compare_lines
+
+    seen = expert[expert["visibility"].to_numpy(dtype=float) >= VISIBLE]
+    if len(seen) == 0:
+        return float("nan")
+    cmp = compare_lines(detected, seen, CompareParams(tolerance=tolerance), grid_crs=grid.crs,
+                        grid_bounds=grid.bounds)
+    return cmp.scores.recall
+
+
 def run_benchmark(cases: Sequence[BenchmarkCase], detectors: Sequence[Detector], out_dir: str | os.PathLike, *,
                   tolerances: Sequence[float] = DEFAULT_TOLERANCES, device: str = "auto", figures: bool = True,
                   progress=None, cancel=None) -> BenchmarkResult:
@@ -196,7 +216,9 @@ def run_benchmark(cases: Sequence[BenchmarkCase], detectors: Sequence[Detector],
         ``precision``, ``f1``, ``shifted_f1``, ``rotated_f1``,
         ``lift_shifted``, ``lift_rotated``, ``lines``, ``detected_km``,
         ``expert_km``, ``scale`` (the CNN's resolutions, e.g. the one ``auto``
-        chose) and ``seconds`` (detection time).
+        chose), ``seconds`` (detection time) and ``recall_visible`` (recall on the expert lines whose
+        ``visibility`` attribute is at least ``geocore.magnetics.synthetic.VISIBLE``: the true axes of a synthetic survey; NaN
+        for an expert without that attribute).
     """
     import re
 
@@ -239,7 +261,8 @@ def run_benchmark(cases: Sequence[BenchmarkCase], detectors: Sequence[Detector],
                 if len(gdf) == 0:
                     row.update(recall=0.0, precision=0.0, f1=0.0, shifted_f1=float("nan"), rotated_f1=float("nan"),
                                lift_shifted=float("nan"), lift_rotated=float("nan"),
-                               expert_km=float(expert.length.sum()) / 1000.0)
+                               expert_km=float(expert.length.sum()) / 1000.0,
+                               recall_visible=0.0 if "visibility" in expert.columns else float("nan"))
                     result.rows.append(row)
                     continue
                 cmp = compare_lines(gdf, expert, CompareParams(tolerance=float(tol)), grid_crs=grid.crs,
@@ -248,7 +271,8 @@ def run_benchmark(cases: Sequence[BenchmarkCase], detectors: Sequence[Detector],
                 row.update(recall=s.recall, precision=s.precision, f1=s.f1,
                            shifted_f1=cmp.baselines["shifted"].f1, rotated_f1=cmp.baselines["rotated"].f1,
                            lift_shifted=cmp.lift("shifted"), lift_rotated=cmp.lift("rotated"),
-                           expert_km=s.expert_length / 1000.0)
+                           expert_km=s.expert_length / 1000.0,
+                           recall_visible=_visible_recall(gdf, expert, float(tol), grid))
                 result.rows.append(row)
                 if figures and float(tol) == FIGURE_TOLERANCE:
                     slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{case.name}_{det.label}").strip("_")
