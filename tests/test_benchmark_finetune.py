@@ -57,6 +57,8 @@ def test_benchmark_scores_every_detector_at_every_tolerance(survey, tmp_path):
     assert csv.splitlines()[0].startswith("case,detector,tolerance_m")
     md = (tmp_path / "b" / "benchmark.md").read_text()
     assert md.count("| synthetic |") == 4
+    # the true axes carry their visibility: recall on the visible ones is scored too
+    assert table["recall_visible"].between(0, 1).all() and "recall (visible)" in md
     assert (tmp_path / "b" / "overlay_synthetic_tga.png").stat().st_size > 1000
 
 

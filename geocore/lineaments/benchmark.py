@@ -216,12 +216,13 @@ def run_benchmark(cases: Sequence[BenchmarkCase], detectors: Sequence[Detector],
         ``precision``, ``f1``, ``shifted_f1``, ``rotated_f1``,
         ``lift_shifted``, ``lift_rotated``, ``lines``, ``detected_km``,
         ``expert_km``, ``scale`` (the CNN's resolutions, e.g. the one ``auto``
-        chose), ``seconds`` (detection time) and ``recall_visible`` (recall on the expert lines whose
-        ``visibility`` attribute is at least ``geocore.magnetics.synthetic.VISIBLE``: the true axes of a synthetic survey; NaN
-        for an expert without that attribute).
+        chose), ``seconds`` (detection time) and ``recall_visible`` (recall on the expert lines
+        whose ``visibility`` attribute is at least ``geocore.magnetics.synthetic.VISIBLE``: the true
+        axes of a synthetic survey; NaN for an expert without that attribute).
     """
     import re
 
+    from ..files import read_vector
     from .compare import CompareParams, compare_lines, overlay_png, read_lines
 
     prog = Progress.wrap(progress, cancel)
@@ -244,6 +245,7 @@ def run_benchmark(cases: Sequence[BenchmarkCase], detectors: Sequence[Detector],
 
         grid = read_grid(case.grid, band=case.band)
         expert = read_lines(case.expert, "expert lines")
+        attributes = read_vector(case.expert, "expert lines")  # read_lines keeps the geometry only
         for det in detectors:
             prog.check()
             with tempfile.TemporaryDirectory(prefix="geocore_bench_") as tmp:
@@ -262,7 +264,7 @@ def run_benchmark(cases: Sequence[BenchmarkCase], detectors: Sequence[Detector],
                     row.update(recall=0.0, precision=0.0, f1=0.0, shifted_f1=float("nan"), rotated_f1=float("nan"),
                                lift_shifted=float("nan"), lift_rotated=float("nan"),
                                expert_km=float(expert.length.sum()) / 1000.0,
-                               recall_visible=0.0 if "visibility" in expert.columns else float("nan"))
+                               recall_visible=0.0 if "visibility" in attributes.columns else float("nan"))
                     result.rows.append(row)
                     continue
                 cmp = compare_lines(gdf, expert, CompareParams(tolerance=float(tol)), grid_crs=grid.crs,
@@ -272,7 +274,7 @@ def run_benchmark(cases: Sequence[BenchmarkCase], detectors: Sequence[Detector],
                            shifted_f1=cmp.baselines["shifted"].f1, rotated_f1=cmp.baselines["rotated"].f1,
                            lift_shifted=cmp.lift("shifted"), lift_rotated=cmp.lift("rotated"),
                            expert_km=s.expert_length / 1000.0,
-                           recall_visible=_visible_recall(gdf, expert, float(tol), grid))
+                           recall_visible=_visible_recall(gdf, attributes, float(tol), grid))
                 result.rows.append(row)
                 if figures and float(tol) == FIGURE_TOLERANCE:
                     slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{case.name}_{det.label}").strip("_")
