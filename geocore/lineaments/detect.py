@@ -465,7 +465,6 @@ def predict_multiscale(grid: str | os.PathLike, path: str | os.PathLike, model, 
     the averaged grids are written beside ``path``, where the workers read
     them); the merge runs here.
     """
-
     import rasterio
     from rasterio.enums import Resampling
     from scipy import ndimage
