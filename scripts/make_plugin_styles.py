@@ -66,12 +66,22 @@ def cased_line(colour: str, width: float, casing: float, dash: bool = False,
     return symbol
 
 
-def line_style(path: Path, colour: str, width: float, data_defined_width: bool, dash: bool = False) -> None:
+#: pen style of a true axis: dashed for the dykes no detector can be expected to see
+BURIED_DASH = "CASE WHEN \"visibility\" < 1 THEN 'dash' ELSE 'solid' END"
+
+
+def line_style(path: Path, colour: str, width: float, data_defined_width: bool, dash: bool = False,
+               dash_expression: str | None = None) -> None:
     """Lines as a bright core over a dark casing (or the reverse for a dark colour); with
-    ``data_defined_width`` both widths follow ``mean_prob``."""
+    ``data_defined_width`` both widths follow ``mean_prob``; ``dash_expression`` sets the core's pen
+    style (and the casing's) per feature."""
     layer = QgsVectorLayer("LineString?crs=EPSG:32633&field=mean_prob:double", "lines", "memory")
     casing = 0.5
     symbol = cased_line(colour, width, casing, dash)
+    if dash_expression:
+        for i in (0, 1):
+            symbol.symbolLayer(i).setDataDefinedProperty(QgsSymbolLayer.Property.PropertyStrokeStyle,
+                                                         QgsProperty.fromExpression(dash_expression))
     if data_defined_width:
         symbol.symbolLayer(0).setDataDefinedProperty(
             QgsSymbolLayer.Property.PropertyStrokeWidth, QgsProperty.fromExpression(f"{WIDTH_EXPRESSION} + {casing}"))
@@ -208,8 +218,9 @@ def main() -> int:
     STYLES.mkdir(parents=True, exist_ok=True)
     # bright cyan over a black casing: no colour ramp geocore uses (Magma, Viridis, greys) hides both
     line_style(STYLES / "lineaments.qml", "#00e5ff", 0.6, data_defined_width=True)
-    # bright red over the same dark casing, thinner: told apart from the detections by colour
-    line_style(STYLES / "true_axes.qml", "#ff2a2a", 0.5, data_defined_width=False)
+    # bright red over the same dark casing, thinner: told apart from the detections by colour; dashed where
+    # the dyke is buried under the rest of the survey (visibility below 1: geocore.magnetics.synthetic)
+    line_style(STYLES / "true_axes.qml", "#ff2a2a", 0.5, data_defined_width=False, dash_expression=BURIED_DASH)
     probability_style(STYLES / "probability.qml")
     # the microscopy and minerals tools name their class maps and polygons differently in the legend
     lumenstone_classes_style(STYLES / "microscopy_mask.qml", "{code} {label} ({name})")

@@ -36,7 +36,9 @@ paper); <i>realistic</i>: inclined field, remanence, regional trend, noise and n
 <h3>Outputs</h3>
 <ul><li><b>Magnetic field</b>: float raster in nT.</li>
 <li><b>Dyke mask</b>: 1 inside the mapped width of a dyke, 0 elsewhere.</li>
-<li><b>True axes</b>: one line per dyke (red when loaded).</li></ul>
+<li><b>True axes</b>: one line per dyke (red when loaded) with its width, depth, magnetisation and
+<i>visibility</i>: its own gradient over the median gradient of the rest of the survey around it. Below 1
+(drawn dashed) the dyke is buried: no detector can be expected to see it in the field.</li></ul>
 <p>Method: total-field anomaly of right-rectangular prisms; the <i>paper</i> preset follows the training
 data of Shklyaruk &amp; Kuznetsov (2025).</p>"""
 

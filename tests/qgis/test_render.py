@@ -260,3 +260,36 @@ def test_uncertainty_styles_are_legible(minerals_run, artefacts):
         n, strong = line_contrast(pixels(image), alone)
         print(f"uncertainty regions on {name}: {n} px, {strong:.0%} stand out")
         assert n > 2000 and strong > 0.5, (name, n, strong)
+
+
+def test_true_axes_of_buried_dykes_are_dashed(tmp_path):
+    """The true-axes style draws a dyke of visibility below 1 (buried under the rest of the survey) dashed."""
+    import geopandas as gpd
+    from qgis.core import QgsRectangle
+    from shapely.geometry import LineString
+
+    path = tmp_path / "axes.gpkg"
+    gpd.GeoDataFrame({"visibility": [5.0, 0.3]},
+                     geometry=[LineString([(1000, 3000), (9000, 3000)]), LineString([(1000, 7000), (9000, 7000)])],
+                     crs="EPSG:32633").to_file(path)
+    axes = styled(path, "true axes", "true_axes")
+    assert axes.isValid() and axes.featureCount() == 2
+    settings = QgsMapSettings()
+    settings.setLayers([axes])
+    settings.setDestinationCrs(axes.crs())
+    settings.setExtent(QgsRectangle(0, 0, 10000, 10000))
+    settings.setOutputSize(QSize(400, 400))
+    settings.setBackgroundColor(QColor("white"))
+    job = QgsMapRendererSequentialJob(settings)
+    job.start()
+    job.waitForFinished()
+    rgb = pixels(job.renderedImage()).astype(int)
+    red = (rgb[..., 0] > 180) & (rgb[..., 1] < 80) & (rgb[..., 2] < 80)
+    cols = np.arange(60, 340)  # away from the line ends
+
+    def drawn(row):  # share of the columns where the line's core is red
+        return red[row - 3:row + 4][:, cols].any(axis=0).mean()
+
+    visible, buried = drawn(280), drawn(120)  # y 3000 m and 7000 m in a 400 px frame of 10 km
+    assert visible > 0.97
+    assert 0.3 < buried < 0.9  # dashes and gaps
