@@ -138,3 +138,48 @@ def test_training_defaults_and_presets_are_plain_data_the_plugin_can_read():
     assert SurveyConfig.preset_names() == PRESET_NAMES and d.preset == PRESET_NAMES[0]
     for name in PRESET_NAMES:
         SurveyConfig.from_preset(name)
+
+
+def test_buried_dykes_are_left_out_of_the_loss(tmp_path):
+    """--ignore-buried: the footprints of dykes of visibility below 1 are labelled 2, and whatever the network
+    predicts there changes neither loss; elsewhere both losses are the plain ones."""
+    import torch
+
+    from geocore.lineaments.train import _loss_fn
+    from geocore.magnetics.synthetic import VISIBLE, dyke_visibility, label_mask, synthesize_sample
+
+    cfg = SurveyConfig.from_preset("realistic")
+    for i in range(40):  # a realistic sample holding both a visible and a buried dyke
+        s = synthesize_sample(np.random.default_rng([5, i]), 96, 96, 50.0, cfg)
+        vis = dyke_visibility(s)
+        if (vis < VISIBLE).any() and (vis >= VISIBLE).any():
+            break
+    else:
+        pytest.fail("no sample with both a visible and a buried dyke")
+    plain, ignoring = label_mask(s), label_mask(s, ignore_buried=True)
+    np.testing.assert_array_equal(plain, s.mask)
+    assert set(np.unique(ignoring)) <= {0, 1, 2} and (ignoring == 2).any() and (ignoring == 1).any()
+    np.testing.assert_array_equal(ignoring > 0, s.mask > 0)  # the same footprints, some set aside
+
+    y = torch.from_numpy(ignoring.astype(np.float32))[None, None]
+    logits = torch.randn(1, 1, 96, 96, generator=torch.Generator().manual_seed(0))
+    other = logits.clone()
+    other[y == 2] = torch.randn(int((y == 2).sum()), generator=torch.Generator().manual_seed(1)) * 10
+    for kind in ("bce", "bce_dice"):
+        loss = _loss_fn(kind)
+        assert float(loss(other, y)) == pytest.approx(float(loss(logits, y)), rel=1e-5)
+        # with no ignored cell, the plain losses of the paper (mean BCE, soft Dice)
+        t = torch.from_numpy(plain.astype(np.float32))[None, None]
+        bce = torch.nn.functional.binary_cross_entropy_with_logits(logits, t)
+        assert float(_loss_fn("bce")(logits, t)) == pytest.approx(float(bce), rel=1e-5)
+
+
+def test_training_with_buried_dykes_ignored_records_it(tmp_path):
+    path = train_lineament_model(tiny(tmp_path, preset="realistic", ignore_buried=True, samples=8))
+    _, card = load_model(path)
+    assert "--ignore-buried" in card.training["command"]
+    xs, ys = generate_arrays(8, seed=3, size=32, cell_size=50.0, config=SurveyConfig.from_preset("realistic"),
+                             normalization=card.normalization, ignore_buried=True)
+    plain = generate_arrays(8, seed=3, size=32, cell_size=50.0, config=SurveyConfig.from_preset("realistic"),
+                            normalization=card.normalization)[1]
+    np.testing.assert_array_equal(ys > 0, plain > 0)

@@ -16,7 +16,7 @@ from typing import Optional
 
 import numpy as np
 
-from ..magnetics.synthetic import SurveyConfig, synthesize_sample
+from ..magnetics.synthetic import SurveyConfig, label_mask, synthesize_sample
 from ..models.normalize import normalize
 from ..progress import Progress
 
@@ -34,17 +34,21 @@ def generator_digest() -> str:
 
 
 def _make_sample(args):
-    seed, index, size, cell, cfg_dict, norm = args
+    seed, index, size, cell, cfg_dict, norm, ignore_buried = args
     cfg = SurveyConfig(**cfg_dict)
     s = synthesize_sample(np.random.default_rng([seed, index]), size, size, cell, cfg, parallel=False)
     x = normalize(s.field, norm)[0]
-    return x.astype(np.float16), s.mask
+    return x.astype(np.float16), label_mask(s, ignore_buried)
 
 
 def generate_arrays(n: int, *, seed: int, size: int, cell_size: float, config: SurveyConfig,
                     normalization: dict, workers: int = 0, cache_dir: Optional[Path] = None,
-                    progress=None, cancel=None) -> tuple[np.ndarray, np.ndarray]:
+                    ignore_buried: bool = False, progress=None, cancel=None) -> tuple[np.ndarray, np.ndarray]:
     """Make ``n`` normalised synthetic samples (inputs float16, masks uint8).
+
+    Masks are 1 over dyke footprints; with ``ignore_buried``, 2 (ignored by the training loss) over the
+    dykes buried under the rest of their sample
+    (:func:`geocore.magnetics.synthetic.label_mask`).
 
     Sample ``i`` depends only on ``(seed, i)`` and the configuration, so a run
     is reproducible and a cache can be reused. When ``cache_dir`` is given, the
@@ -53,7 +57,7 @@ def generate_arrays(n: int, *, seed: int, size: int, cell_size: float, config: S
     """
     prog = Progress.wrap(progress, cancel)
     key = json.dumps(dict(n=n, seed=seed, size=size, cell=cell_size, cfg=asdict(config), norm=normalization,
-                          code=generator_digest()),
+                          code=generator_digest(), **({"ignore_buried": True} if ignore_buried else {})),
                      sort_keys=True, default=list)
     digest = hashlib.sha1(key.encode()).hexdigest()[:12]
     cache = Path(cache_dir) / f"lineament_samples_{digest}.npz" if cache_dir else None
@@ -62,7 +66,7 @@ def generate_arrays(n: int, *, seed: int, size: int, cell_size: float, config: S
             return data["x"], data["y"]
     xs = np.empty((n, size, size), np.float16)
     ys = np.empty((n, size, size), np.uint8)
-    jobs = [(seed, i, size, cell_size, asdict(config), normalization) for i in range(n)]
+    jobs = [(seed, i, size, cell_size, asdict(config), normalization, bool(ignore_buried)) for i in range(n)]
     workers = workers or 0
     if workers > 1:
         with ProcessPoolExecutor(workers) as pool:

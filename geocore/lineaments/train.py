@@ -60,6 +60,7 @@ class TrainConfig(ConfigFromNamespace):
     val_max: int = 0
     schedule: str = "constant"
     norm_window: int = 0
+    ignore_buried: bool = False
     resume: bool = False
     init: Optional[str] = None
     checkpoint_dir: Optional[Path] = None
@@ -99,6 +100,10 @@ class TrainConfig(ConfigFromNamespace):
         p.add_argument("--norm-window", type=int, default=d.norm_window,
                        help="cells of the local mean/std that normalise the input (0: the tile size). "
                             "Smaller windows equalise faint and strong anomalies (an automatic gain control)")
+        p.add_argument("--ignore-buried", action="store_true",
+                       help="leave out of the loss the footprints of dykes buried under the rest of their sample "
+                            "(visibility below 1: geocore.magnetics.synthetic.dyke_visibility), so the network is "
+                            "not taught to mark dykes nothing in the field shows")
         p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
         p.add_argument("--init", default=None,
                        help="start from the weights of an existing geocore model (.safetensors of the same "
@@ -145,6 +150,8 @@ class TrainConfig(ConfigFromNamespace):
             parts.append("--decoder-channels " + " ".join(map(str, self.decoder_channels)))
         if not self.augment:
             parts.append("--no-augment")
+        if self.ignore_buried:
+            parts.append("--ignore-buried")
         return " ".join(parts)
 
 
@@ -152,14 +159,21 @@ def _loss_fn(kind: str):
     import torch
     import torch.nn.functional as F
 
+    # labels: 1 dyke, 0 background, 2 ignored (a buried dyke, --ignore-buried): weight 0 in both terms
+    def split(target):
+        keep = (target < 1.5).to(target.dtype)
+        return (target > 0.5).to(target.dtype) * keep, keep
+
     def bce(logits, target):
-        return F.binary_cross_entropy_with_logits(logits, target)
+        t, keep = split(target)
+        return F.binary_cross_entropy_with_logits(logits, t, weight=keep, reduction="sum") / keep.sum().clamp_min(1)
 
     def bce_dice(logits, target):
-        p = torch.sigmoid(logits)
-        inter = (p * target).sum(dim=(1, 2, 3))
-        dice = 1 - (2 * inter + 1) / (p.sum(dim=(1, 2, 3)) + target.sum(dim=(1, 2, 3)) + 1)
-        return F.binary_cross_entropy_with_logits(logits, target) + dice.mean()
+        t, keep = split(target)
+        p = torch.sigmoid(logits) * keep
+        inter = (p * t).sum(dim=(1, 2, 3))
+        dice = 1 - (2 * inter + 1) / (p.sum(dim=(1, 2, 3)) + t.sum(dim=(1, 2, 3)) + 1)
+        return bce(logits, target) + dice.mean()
 
     return bce if kind == "bce" else bce_dice
 
@@ -184,12 +198,13 @@ def _evaluate(model, xs, ys, idx, batch_size, device, loss_fn) -> dict:
             logits = model(x)
             total_loss += float(loss_fn(logits, y)) * len(b)
             n += len(b)
-            pred = logits > 0
-            t = y > 0.5
+            keep = y < 1.5  # cells labelled 2 (buried dykes) are scored by nobody
+            pred = (logits > 0) & keep
+            t = (y > 0.5) & keep
             c["tp"] += int((pred & t).sum())
             c["fp"] += int((pred & ~t).sum())
             c["fn"] += int((~pred & t).sum())
-            c["tn"] += int((~pred & ~t).sum())
+            c["tn"] += int((~pred & ~t & keep).sum())
     out = scores_from_counts(c)
     out["loss"] = total_loss / max(n, 1)
     return out
@@ -244,7 +259,7 @@ def train_lineament_model(config: TrainConfig, *, progress=None, cancel=None, sh
             gen_bar.refresh()
     xs, ys = generate_arrays(config.samples, seed=config.seed, size=config.tile_size, cell_size=config.cell_size,
                              config=survey, normalization=card.normalization, workers=config.workers,
-                             cache_dir=ckpt_dir, progress=gen_progress)
+                             cache_dir=ckpt_dir, ignore_buried=config.ignore_buried, progress=gen_progress)
     if gen_bar is not None:
         gen_bar.close()
     gen_seconds = time.time() - t0

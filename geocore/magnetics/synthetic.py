@@ -494,6 +494,26 @@ def dyke_visibility(sample: SyntheticSample, band_cells: float = VISIBILITY_BAND
     return out
 
 
+def label_mask(sample: SyntheticSample, ignore_buried: bool = False) -> np.ndarray:
+    """Training labels of a sample: 1 over dyke footprints, 0 elsewhere; with ``ignore_buried``, 2 (to be
+    ignored by the loss) over the footprints of dykes of :func:`dyke_visibility` below :data:`VISIBLE`,
+    where they do not overlap a visible dyke's. A network is then not taught to mark dykes that nothing in
+    the field shows, nor taught that they are background."""
+    if not ignore_buried or not sample.dykes:
+        return sample.mask.copy()
+    rows, cols = sample.mask.shape
+    c = float(sample.cell_size)
+    E, N = np.meshgrid((np.arange(cols) + 0.5) * c, (rows - np.arange(rows) - 0.5) * c)
+    buried = dyke_visibility(sample) < VISIBLE  # NaN (hardly inside the grid): kept as labelled
+    if not buried.any():
+        return sample.mask.copy()
+    seen = [d for d, b in zip(sample.dykes, buried) if not b]
+    out = _footprint_mask(seen, E, N, c).astype(np.uint8) if seen else np.zeros((rows, cols), np.uint8)
+    hidden = _footprint_mask([d for d, b in zip(sample.dykes, buried) if b], E, N, c) & (out == 0)
+    out[hidden] = 2
+    return out
+
+
 def _default_crs():
     from rasterio.crs import CRS
 
