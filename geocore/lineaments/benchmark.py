@@ -106,14 +106,20 @@ class BenchmarkResult:
     def markdown(self, tolerance: Optional[float] = None) -> str:
         """Markdown table (all tolerances, or one)."""
         rows = [r for r in self.rows if tolerance is None or r["tolerance_m"] == tolerance]
-        visible = any(isinstance(r.get("recall_visible"), float) and r["recall_visible"] == r["recall_visible"]
-                      for r in rows)  # a synthetic case (its true axes carry a visibility): not all NaN
+
+        def some(key):  # a column that is not NaN everywhere
+            return any(isinstance(r.get(key), float) and r[key] == r[key] for r in rows)
+
+        visible = some("recall_visible")  # a synthetic case (its true axes carry a visibility)
+        anomaly = some("recall_anomaly")
         head = ("| case | detector | tolerance (m) | recall | " + ("recall (visible) | " if visible else "")
+                + ("recall (with anomaly) | " if anomaly else "")
                 + "precision | F1 | shifted F1 | lift (shifted) | lift (rotated) | lines | detected km | expert km "
                 "| CNN scale | time (s) |")
-        out = [head, "|" + " --- |" * (15 if visible else 14)]
+        out = [head, "|" + " --- |" * (14 + visible + anomaly)]
         for r in rows:
-            seen = f"{r['recall_visible']:.3f} | " if visible else ""
+            seen = f"{_fmt(r['recall_visible'], 3)} | " if visible else ""
+            seen += f"{_fmt(r.get('recall_anomaly', float('nan')), 3)} | " if anomaly else ""
             out.append(f"| {r['case']} | {r['detector']} | {r['tolerance_m']:g} | {r['recall']:.3f} | {seen}"
                        f"{r['precision']:.3f} | {r['f1']:.3f} | {r['shifted_f1']:.3f} | {_fmt(r['lift_shifted'])} | "
                        f"{_fmt(r['lift_rotated'])} | {r['lines']} | {r['detected_km']:.1f} | {r['expert_km']:.1f} | "
@@ -121,8 +127,8 @@ class BenchmarkResult:
         return "\n".join(out)
 
 
-def _fmt(x: float) -> str:
-    return "inf" if x == float("inf") else ("n/a" if x != x else f"{x:.2f}")
+def _fmt(x: float, digits: int = 2) -> str:
+    return "inf" if x == float("inf") else ("n/a" if x != x else f"{x:.{digits}f}")
 
 
 def load_cases(path: str | os.PathLike) -> list:
@@ -218,12 +224,16 @@ def run_benchmark(cases: Sequence[BenchmarkCase], detectors: Sequence[Detector],
         ``expert_km``, ``scale`` (the CNN's resolutions, e.g. the one ``auto``
         chose), ``seconds`` (detection time) and ``recall_visible`` (recall on the expert lines
         whose ``visibility`` attribute is at least ``geocore.magnetics.synthetic.VISIBLE``: the true
-        axes of a synthetic survey; NaN for an expert without that attribute).
+        axes of a synthetic survey; NaN for an expert without that attribute) and ``recall_anomaly``
+        (recall on the expert lines that carry an anomaly of their own in the grid, any case:
+        :func:`geocore.lineaments.compare.add_anomaly_contrast`).
     """
     import re
 
     from ..files import read_vector
-    from .compare import CompareParams, compare_lines, overlay_png, read_lines
+    from .compare import (CompareParams, add_anomaly_contrast, compare_lines, expert_anomaly_contrast, overlay_png,
+                          read_lines)
+    from .profiles import ANOMALOUS
 
     prog = Progress.wrap(progress, cancel)
     if not cases or not detectors:
@@ -246,6 +256,9 @@ def run_benchmark(cases: Sequence[BenchmarkCase], detectors: Sequence[Detector],
         grid = read_grid(case.grid, band=case.band)
         expert = read_lines(case.expert, "expert lines")
         attributes = read_vector(case.expert, "expert lines")  # read_lines keeps the geometry only
+        # does each expert line carry an anomaly of its own in the grid (measured once, any detector)
+        contrast = {float(t): expert_anomaly_contrast(expert, grid, float(t)) for t in tolerances}
+        anomalous = {t: any(v >= ANOMALOUS for v in c.values()) for t, c in contrast.items()}
         for det in detectors:
             prog.check()
             with tempfile.TemporaryDirectory(prefix="geocore_bench_") as tmp:
@@ -264,13 +277,15 @@ def run_benchmark(cases: Sequence[BenchmarkCase], detectors: Sequence[Detector],
                     row.update(recall=0.0, precision=0.0, f1=0.0, shifted_f1=float("nan"), rotated_f1=float("nan"),
                                lift_shifted=float("nan"), lift_rotated=float("nan"),
                                expert_km=float(expert.length.sum()) / 1000.0,
-                               recall_visible=0.0 if "visibility" in attributes.columns else float("nan"))
+                               recall_visible=0.0 if "visibility" in attributes.columns else float("nan"),
+                               recall_anomaly=0.0 if anomalous[float(tol)] else float("nan"))
                     result.rows.append(row)
                     continue
                 cmp = compare_lines(gdf, expert, CompareParams(tolerance=float(tol)), grid_crs=grid.crs,
                                     grid_bounds=grid.bounds)
                 s = cmp.scores
-                row.update(recall=s.recall, precision=s.precision, f1=s.f1,
+                add_anomaly_contrast(cmp, grid, contrast[float(tol)])
+                row.update(recall=s.recall, precision=s.precision, f1=s.f1, recall_anomaly=cmp.recall_with_anomaly(),
                            shifted_f1=cmp.baselines["shifted"].f1, rotated_f1=cmp.baselines["rotated"].f1,
                            lift_shifted=cmp.lift("shifted"), lift_rotated=cmp.lift("rotated"),
                            expert_km=s.expert_length / 1000.0,

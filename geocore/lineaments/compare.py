@@ -114,7 +114,8 @@ class CompareResult:
         One row per line: ``line``, ``length_m``, ``matched_m``, ``matched_fraction``,
         ``best_match`` (the other set's line holding most of the matched length,
         -1 for none), ``mean_distance_m`` and ``angle_diff_deg`` (strike difference
-        with that line, degrees).
+        with that line, degrees); the expert table of a comparison over a grid also
+        ``anomaly_contrast`` (:func:`add_anomaly_contrast`).
     crs : CRS
         The projected CRS the lengths were measured in.
     expert, detected : GeoDataFrame
@@ -140,6 +141,20 @@ class CompareResult:
         base = self.baselines[name].f1
         return float(self.scores.f1 / base) if base > 0 else (float("inf") if self.scores.f1 > 0 else float("nan"))
 
+    def recall_with_anomaly(self) -> float:
+        """Recall on the expert lines of ``anomaly_contrast`` >= :data:`geocore.lineaments.profiles.ANOMALOUS`.
+
+        NaN before :func:`add_anomaly_contrast` or when no expert line has an anomaly of its own.
+        """
+        from .profiles import ANOMALOUS
+
+        t = self.expert_table
+        if "anomaly_contrast" not in t.columns:
+            return float("nan")
+        seen = t["anomaly_contrast"].to_numpy(dtype=float) >= ANOMALOUS
+        total = float(t["length_m"].to_numpy()[seen].sum())
+        return float(t["matched_m"].to_numpy()[seen].sum()) / total if total > 0 else float("nan")
+
     def scores_table(self):
         """One row per comparison (real, shifted, rotated) with recall, precision, F1 and lift."""
         import pandas as pd
@@ -162,6 +177,14 @@ class CompareResult:
             b = self.baselines[name]
             lines.append(f"chance ({name}): recall {b.recall:.3f}  precision {b.precision:.3f}  F1 {b.f1:.3f}"
                          f"  -> lift {self.lift(name):.2f}")
+        if "anomaly_contrast" in self.expert_table.columns:
+            from .profiles import ANOMALOUS
+
+            t = self.expert_table
+            seen = t["anomaly_contrast"].to_numpy(dtype=float) >= ANOMALOUS
+            lines.append(f"expert lines with an anomaly of their own in the grid (contrast >= {ANOMALOUS:g}): "
+                         f"{int(seen.sum())} of {len(t)}, {t['length_m'][seen].sum() / 1000:.2f} km of "
+                         f"{t['length_m'].sum() / 1000:.2f} km; recall on them {self.recall_with_anomaly():.3f}")
         lines += [f"{key}: {path}" for key, path in self.paths.items()]
         return "\n".join(lines)
 
@@ -532,6 +555,35 @@ def write_tables(result: CompareResult, scores_csv=None, expert_csv=None, detect
                 table.to_csv(tmp, index=False, float_format="%.6g")
 
 
+def expert_anomaly_contrast(expert, grid, tolerance: float) -> dict:
+    """``{line: contrast}`` of the expert lines (as :func:`read_lines` numbers them) in ``grid``.
+
+    Empty for a grid that is None or not projected.
+    """
+    from .profiles import line_anomaly_contrast
+
+    if grid is None or grid.crs is None or not grid.crs.is_projected:
+        return {}
+    per_line = expert.dissolve(by="line").sort_index()
+    return dict(zip(per_line.index, line_anomaly_contrast(grid, per_line, tolerance=tolerance)))
+
+
+def add_anomaly_contrast(result: CompareResult, grid, contrast: Optional[dict] = None) -> CompareResult:
+    """Add ``anomaly_contrast`` to the expert table: does each expert line carry an anomaly in ``grid``?
+
+    :func:`geocore.lineaments.profiles.line_anomaly_contrast` of each expert line (all its parts) at
+    the comparison's tolerance: about 1 for a line the grid shows no more than its surroundings,
+    :data:`geocore.lineaments.profiles.ANOMALOUS` or more for one with an anomaly of its own. A grid
+    in degrees is left out (the column is not added). ``contrast``: the values already measured
+    (:func:`expert_anomaly_contrast` at the same tolerance). Returns ``result``, changed in place.
+    """
+    if contrast is None:
+        contrast = expert_anomaly_contrast(result.expert, grid, result.params.tolerance)
+    if contrast:
+        result.expert_table["anomaly_contrast"] = result.expert_table["line"].map(contrast).astype(float)
+    return result
+
+
 def compare_files(detected_path, expert_path, params: CompareParams, *, grid_path=None,
                   progress=None, cancel=None):
     """Read the two line layers (and the grid), compare them. Returns ``(result, grid or None)``."""
@@ -545,6 +597,7 @@ def compare_files(detected_path, expert_path, params: CompareParams, *, grid_pat
     prog.update(0.1)
     result = compare_lines(detected, expert, params, grid_crs=grid.crs if grid is not None else None,
                            grid_bounds=grid.bounds if grid is not None else None, progress=prog.sub(0.1, 0.9))
+    add_anomaly_contrast(result, grid)
     return result, grid
 
 
