@@ -400,12 +400,17 @@ cannot be right: shifted sideways by a few kilometres, and rotated 90&deg; about
 <ul><li><b>Detected lineaments</b>, <b>expert lineaments</b>: line layers in any CRS (reprojected; lengths in
 metres in the grid's CRS, else the first projected one).</li>
 <li><b>Distance tolerance</b> in metres; <b>strike tolerance</b> in degrees (empty: any strike).</li>
-<li><b>Grid</b> (optional): drawn under the overlay; the chance lines are clipped to its extent.</li></ul>
+<li><b>Grid</b> (optional): drawn under the overlay; the chance lines are clipped to its extent; a projected
+magnetic grid also tells which expert lines carry an anomaly of their own (below).</li></ul>
 <h3>Outputs</h3>
 <ul><li><b>Scores table</b> (CSV): recall, precision, F1 and lengths for the real comparison and both chance
 baselines, with the lift.</li>
 <li><b>Per-line table</b> (CSV, optional): for each expert line, its length, matched length and fraction, the
-detected line holding most of the match, mean distance and strike difference.</li>
+detected line holding most of the match, mean distance and strike difference; with a projected grid also
+<i>anomaly_contrast</i>: the field's anomaly across the line against the same line moved sideways (about 1: the
+line stands out no more than its surroundings; 1.5 or more: an anomaly of its own). The log gives how many
+expert lines have one and the recall on them: a detector cannot be blamed for mapped dykes the field does not
+show.</li>
 <li><b>Overlay</b> (PNG, optional): the grid, expert lines in yellow, detected lines in black.</li>
 <li>Recall, precision, F1 and the two lifts as numbers.</li></ul>"""
 
@@ -419,7 +424,7 @@ detected line holding most of the match, mean distance and strike difference.</l
         self.addParameter(QgsProcessingParameterNumber("STRIKE_TOLERANCE", "Strike tolerance (degrees; empty: any)",
                                                        type=NUMBER_DOUBLE, optional=True,
                                                        **number_range("strike_tolerance")))
-        self.addParameter(QgsProcessingParameterRasterLayer("GRID", "Grid (for the overlay)", optional=True))
+        self.addParameter(QgsProcessingParameterRasterLayer("GRID", "Grid (overlay; anomaly along each expert line)", optional=True))
         shift = QgsProcessingParameterNumber("SHIFT", "Sideways shift of the chance baseline (m; empty: 3 km)",
                                              type=NUMBER_DOUBLE, optional=True, minValue=0.001)
         shift.setFlags(shift.flags() | FLAG_ADVANCED)

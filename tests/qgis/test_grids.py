@@ -141,6 +141,7 @@ def test_compare_lineaments(geocore_plugin, line_layers, dipole_grid, tmp_path):
     assert len(scores) == 3 and scores.loc[0, "f1"] == pytest.approx(result["F1"])
     table = pd.read_csv(result["OUTPUT_TABLE"])
     assert list(table.matched_fraction.round(2)) == [1.0, 0.0]
+    assert "anomaly_contrast" in table.columns  # a projected grid: does each expert line carry an anomaly
     assert Path(result["OUTPUT_FIGURE"]).stat().st_size > 10000
 
 
