@@ -94,7 +94,7 @@ ALGORITHM_NEEDS: Dict[str, tuple] = {
     "convertgrid": _CORE + _GRID_READ,
     "transformgrid": _CORE + _GRID_READ + ("scipy", "shapely"),
     "gridflightlines": _CORE + _GRID_READ + ("pandas", "verde", "threadpoolctl"),
-    "comparelineaments": _CORE + _GRID_READ + _VECTOR,
+    "comparelineaments": _CORE + _GRID_READ + _VECTOR + ("scipy",),
     "synthesizesurvey": _CORE + ("scipy", "harmonica", "geopandas", "pyogrio", "shapely"),
     "detectlineaments": _CORE + _GRID_READ + _TORCH + _VECTOR + _SKELETON,
     "vectorizelineaments": _CORE + _VECTOR + _SKELETON,
