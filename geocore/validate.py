@@ -191,6 +191,7 @@ RANGES: dict[str, Range] = {
     "simplify_cells": NON_NEGATIVE,
     "min_mean_prob": Range(0.0, 1.0),
     "min_straightness": Range(0.0, 1.0),
+    "min_field_contrast": Range(0.0, 100.0),
     "scales": Range(0.05, 1.0),
     "percentile": Range(0.0, 100.0, True, True),
     "tolerances": positive(),

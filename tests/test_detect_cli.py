@@ -246,3 +246,34 @@ def test_demo_runs_end_to_end_and_scores_the_visible_dykes_apart(tmp_path, capsy
     assert "dykes visible in the field" in line
     overall, visible = (float(x) for x in __import__("re").findall(r"(\d\.\d{3})", line)[:2])
     assert 0.0 <= overall <= 1.0 and 0.0 <= visible <= 1.0
+
+
+def test_detect_measures_the_field_across_each_line_and_drops_unsupported_ones(tmp_path, capsys):
+    """A ridge that stands out of smooth noise is kept by the default and at 0, measured on every line;
+    a minimum no line reaches drops them all; ``vectorize`` (no field) does not offer the option."""
+    import geopandas as gpd
+    from scipy.ndimage import gaussian_filter
+
+    y, x = np.mgrid[0:96, 0:110].astype(np.float32)
+    noise = gaussian_filter(np.random.default_rng(0).normal(0.0, 1.0, x.shape), 2.0)
+    g = 6.0 * np.exp(-((x - 50 - 0.3 * y) ** 2) / 8.0) + noise / noise.std()
+    grid = write_tif(tmp_path / "grid.tif", g.astype(np.float32))
+
+    counts = {}
+    for name, extra in {"default": [], "all": ["--min-field-contrast", "0"], "none": ["--min-field-contrast", "100"]}.items():
+        assert main(["-q", "lineaments", "detect", str(grid), "--method", "tga", "--out-dir", str(tmp_path / name),
+                     *extra]) == 0
+        capsys.readouterr()
+        counts[name] = gpd.read_file(tmp_path / name / "lineaments.gpkg")
+    print({k: len(v) for k, v in counts.items()}, counts["all"]["field_contrast"].round(2).tolist())
+    # tga follows the ridges of the noise too: the default (2 for a classical method) drops them, keeps the dyke
+    assert len(counts["default"]) >= 1 and len(counts["all"]) > len(counts["default"])
+    assert counts["default"].length.max() == pytest.approx(counts["all"].length.max())
+    assert "field_contrast" in counts["all"].columns and (counts["default"]["field_contrast"] >= 2.0).all()
+    assert len(counts["none"]) == 0
+    assert main(["-q", "lineaments", "detect", str(grid), "--method", "tga", "--out-dir", str(tmp_path / "bad"),
+                 "--min-field-contrast", "-1"]) == 2
+    assert "--min-field-contrast" in capsys.readouterr().err and not (tmp_path / "bad").exists()
+    assert main(["-q", "lineaments", "vectorize", str(grid), "--out-dir", str(tmp_path / "v"),
+                 "--min-field-contrast", "2"]) == 2
+    assert "unrecognized arguments: --min-field-contrast" in capsys.readouterr().err

@@ -112,3 +112,28 @@ def test_compare_and_the_benchmark_score_the_lines_with_an_anomaly():
     md = BenchmarkResult([dict(row, recall_anomaly=0.75)]).markdown()
     assert "recall (with anomaly)" in md and "| 0.750 |" in md and md.splitlines()[1].count("---") == 15
     assert "recall (with anomaly)" not in BenchmarkResult([dict(row, recall_anomaly=float("nan"))]).markdown()
+
+
+def test_detect_keeps_the_lines_the_field_supports(tmp_path):
+    """``field_supported``: a line on the ridge is kept, one on plain noise is dropped, one that cannot
+    be measured (off the grid) is kept; every line gets ``field_contrast``; ids stay 1..n."""
+    from geocore.grids.io import write_geotiff
+    from geocore.lineaments.detect import field_supported
+    from geocore.lineaments.profiles import FIELD_CONTRAST, line_field_contrast
+
+    path = write_geotiff(ridge_grid(amplitude=5.0), tmp_path / "field.tif")
+    found = lines(6000.0, 14000.0, 50000.0).assign(id=[1, 2, 3])  # on the ridge, on noise, off the grid
+    c = line_field_contrast(path, found)
+    assert c[0] > FIELD_CONTRAST > c[1] and np.isnan(c[2])
+    # the windowed file reader measures what the in-memory profiles measure
+    assert c[0] == pytest.approx(line_anomaly_contrast(read_grid(path), found.iloc[[0]], tolerance=200.0)[0],
+                                 rel=1e-6)
+    kept = field_supported(found, path, 1, FIELD_CONTRAST)
+    assert [g.coords[0][0] for g in kept.geometry] == [6000.0, 50000.0]
+    assert kept["id"].tolist() == [1, 2] and "field_contrast" in kept.columns
+    every = field_supported(found, path, 1, 0.0)
+    assert len(every) == 3 and every["field_contrast"].iloc[0] == pytest.approx(c[0])
+    # a grid in pixel space (no CRS): nothing measured, every line kept
+    g = ridge_grid(amplitude=5.0)
+    bare = write_geotiff(Grid(data=g.data, transform=g.transform, crs=None), tmp_path / "bare.tif")
+    assert len(field_supported(found, bare, 1, FIELD_CONTRAST)) == 3

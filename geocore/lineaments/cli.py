@@ -201,7 +201,7 @@ def register(subparsers) -> None:
                    help="cnn: test-time augmentation, the probability averaged over this many rotations of each "
                         "tile (4: the four right-angle rotations; as many times the inference time). Default 1; "
                         "4 drops most lines drawn along smoothed noise (bench/RESULTS.md)")
-    VectorizeParams.add_arguments(d)
+    VectorizeParams.add_arguments(d, field=True)
     add_method_arguments(d)
     add_scheduler_argument(d)
     d.set_defaults(func=_cmd_detect)

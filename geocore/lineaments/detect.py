@@ -187,16 +187,37 @@ def _folder_paths(out: Path) -> dict:
                 density_path=out / "density.tif", preview_path=out / "preview.png")
 
 
+def field_supported(gdf, field: Path, band: int, min_contrast: float, progress=None):
+    """Lines with their ``field_contrast`` (:func:`geocore.lineaments.profiles.line_field_contrast`),
+    without those below ``min_contrast`` (0 keeps all; a line that cannot be measured is kept), renumbered."""
+    from .profiles import line_field_contrast
+
+    contrast = line_field_contrast(field, gdf, band=band, progress=progress)
+    gdf = gdf.copy()
+    gdf["field_contrast"] = contrast.astype(np.float64)
+    if min_contrast > 0 and len(gdf):
+        gdf = gdf[~(contrast < float(min_contrast))].copy()
+        gdf["id"] = np.arange(1, len(gdf) + 1, dtype=np.int64)
+    return gdf
+
+
 def _postprocess(prob_path: Path, *, grid_for_preview: Path, preview_band: int, lines_paths: Sequence,
                  rose_path, density_path, preview_path, params: VectorizeParams, stack: contextlib.ExitStack,
-                 prog: Progress, client=None) -> tuple:
-    """Vectorise ``prob_path`` and write the products into temporary paths held by ``stack``."""
+                 prog: Progress, client=None, field_grid: Optional[Path] = None,
+                 min_field_contrast: float = 0.0) -> tuple:
+    """Vectorise ``prob_path`` and write the products into temporary paths held by ``stack``.
+
+    ``field_grid``: the grid the map was detected on (band ``preview_band``): each line gets its
+    ``field_contrast`` and those below ``min_field_contrast`` are dropped.
+    """
     if client is None:
-        gdf = vectorize_probability(prob_path, params=params, progress=prog.sub(0.0, 0.6))
+        gdf = vectorize_probability(prob_path, params=params, progress=prog.sub(0.0, 0.5))
     else:  # strips of rows on the cluster's workers (geocore.distributed)
         from ..distributed.vectorize import vectorize_distributed
 
-        gdf = vectorize_distributed(prob_path, params=params, scheduler=client, progress=prog.sub(0.0, 0.6))
+        gdf = vectorize_distributed(prob_path, params=params, scheduler=client, progress=prog.sub(0.0, 0.5))
+    if field_grid is not None:
+        gdf = field_supported(gdf, field_grid, preview_band, min_field_contrast, progress=prog.sub(0.5, 0.6))
     for p in lines_paths:
         write_lines(gdf, stack.enter_context(atomic_output(p)))
     prog.update(0.7)
@@ -368,7 +389,8 @@ def detect_lineaments(
             _tag_network_map(prob_tmp, model_file, card, scales, figures, augment=int(params.augment))
         gdf = _postprocess(prob_tmp, grid_for_preview=grid, preview_band=band, lines_paths=lines_paths,
                            rose_path=rose_path, density_path=density_path, preview_path=preview_path, params=vp,
-                           stack=stack, prog=prog.sub(0.8, 1.0), client=client)
+                           stack=stack, prog=prog.sub(0.8, 1.0), client=client, field_grid=grid,
+                           min_field_contrast=vp.field_contrast_for(method))
         prog.check()  # last chance to cancel: after this, all outputs move into place together
     return DetectResult(probability=Path(probability_path), lines=[Path(p) for p in lines_paths],
                         rose=_path(rose_path), density=_path(density_path), preview=_path(preview_path),

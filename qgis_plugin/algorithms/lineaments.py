@@ -57,6 +57,10 @@ VECTOR_PARAMS = (
                       "0 for a classical ridge map)", "min_mean_prob"),
     ("MIN_STRAIGHTNESS", "Drop lines whose straightness (end-to-end / length) is below (0..1)", "min_straightness"),
 )
+#: Detection only (it has the field): (name, label, VectorizeParams field)
+FIELD_PARAM = ("MIN_FIELD_CONTRAST", "Drop lines whose anomaly across them is below this many times that of the "
+                                     "line moved sideways (empty: 2 for a classical method, 0 for the network)",
+               "min_field_contrast")
 
 VECTOR_HELP = """<h3>Advanced</h3><p>Lines shorter than the minimum length are dropped, end branches
 shorter than the spur length pruned, collinear pieces joined across small gaps when their directions
@@ -66,12 +70,18 @@ is below the given minimum are dropped (0 keeps all). Left empty, the minimum me
 on the network's probability (lines it is not confident about are mostly the edges of noise) and 0 on a
 classical ridge map, whose values are percentile ranks.</p>"""
 
+FIELD_HELP = """<p>Detection also measures, for every line, the anomaly across it in the grid against the same
+line moved sideways (peak-to-trough of detrended profiles; <code>field_contrast</code>, 1 for plain
+noise) and drops lines below the minimum field contrast. Left empty it is 2 for the classical methods,
+whose ridges follow the ridges of noise too, and 0 (keep every line) for the network, which was trained
+to tell them apart.</p>"""
 
-def _add_vector_params(alg) -> None:
+
+def _add_vector_params(alg, field: bool = False) -> None:
     from geocore.lineaments.vectorize import VectorizeParams
 
     defaults = VectorizeParams()
-    for name, label, attr in VECTOR_PARAMS:
+    for name, label, attr in VECTOR_PARAMS + ((FIELD_PARAM,) if field else ()):
         default = getattr(defaults, attr)  # None: the library picks it for the map (min_mean_prob)
         param = QgsProcessingParameterNumber(name, label, type=NUMBER_DOUBLE, defaultValue=default,
                                              optional=default is None, **number_range(attr))
@@ -79,18 +89,20 @@ def _add_vector_params(alg) -> None:
         alg.addParameter(param)
 
 
-def _add_lines_outputs(alg) -> None:
-    """What detecting and vectorising share: lines, optional rose, advanced vectorisation parameters, N_LINES."""
+def _add_lines_outputs(alg, field: bool = False) -> None:
+    """What detecting and vectorising share: lines, optional rose, advanced vectorisation parameters, N_LINES
+    (``field``: also the minimum field contrast, which detection alone can measure)."""
     alg.addParameter(_lines_output("Lineaments"))
     alg.addParameter(_rose_output())
-    _add_vector_params(alg)
+    _add_vector_params(alg, field)
     alg.addOutput(QgsProcessingOutputNumber("N_LINES", "Number of lineaments"))
 
 
-def _vector_params(alg, parameters: Dict, context):
+def _vector_params(alg, parameters: Dict, context, field: bool = False):
     from geocore.lineaments.vectorize import VectorizeParams
 
-    values = {attr: alg.parameterAsDouble(parameters, name, context) for name, _, attr in VECTOR_PARAMS
+    values = {attr: alg.parameterAsDouble(parameters, name, context)
+              for name, _, attr in VECTOR_PARAMS + ((FIELD_PARAM,) if field else ())
               if parameters.get(name) not in (None, "")}
     return VectorizeParams(threshold=alg.parameterAsDouble(parameters, "THRESHOLD", context), **values)
 
@@ -117,8 +129,9 @@ empty uses the model shipped with geocore.</li>
 loaded with a colour ramp fixed to 0..1. Its metadata (Layer Properties, Information) records how it
 was made: the method, and the model and scales of the network or the reduction and percentile of a
 classical method.</li>
-<li><b>Lineaments</b>: line axes with {LINE_FIELDS}; loaded as dark lines whose width follows
-<code>mean_prob</code>.</li>
+<li><b>Lineaments</b>: line axes with {LINE_FIELDS} and <code>field_contrast</code> (the anomaly across
+the line in the grid over that of the line moved sideways; see Advanced); loaded as dark lines whose
+width follows <code>mean_prob</code>.</li>
 <li><b>Rose diagram</b> (optional): length-weighted azimuth rose as PNG, or as an HTML page
 (figure and table of length per 10&deg; bin) when the file name ends in <code>.html</code>.</li></ul>
 <h3>Method</h3>
@@ -143,7 +156,7 @@ noise, at 4 times the computing time. Nodata around the survey is extended from 
 before the network sees it, so the survey outline is not drawn as a lineament.
 Axes by skeletonisation of the thresholded map.</p>
 <p>The grid must be in a projected CRS in metres: a geographic (lat/lon) grid is refused with the UTM
-zone to reproject it to.</p>""" + VECTOR_HELP
+zone to reproject it to.</p>""" + VECTOR_HELP + FIELD_HELP
 
     def initAlgorithm(self, config=None) -> None:  # noqa: N802
         self.addParameter(QgsProcessingParameterRasterLayer("INPUT", "Magnetic grid"))
@@ -186,7 +199,7 @@ zone to reproject it to.</p>""" + VECTOR_HELP
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT_PROBABILITY", "Lineament probability",
                                                                   defaultValue=QgsProcessing.TEMPORARY_OUTPUT,
                                                                   optional=True, createByDefault=True))
-        _add_lines_outputs(self)
+        _add_lines_outputs(self, field=True)
 
     def call_geocore(self, parameters: Dict, context, feedback) -> Dict:
         from geocore.inference import TileParams
@@ -224,7 +237,7 @@ zone to reproject it to.</p>""" + VECTOR_HELP
                                  overlap=self.parameterAsDouble(parameters, "OVERLAP", context),
                                  device=DEVICES[self.parameterAsEnum(parameters, "DEVICE", context)],
                                  augment=AUGMENTS[self.parameterAsEnum(parameters, "TTA", context)]),
-                vector_params=_vector_params(self, parameters, context),
+                vector_params=_vector_params(self, parameters, context, field=True),
                 method=method,
                 classical=classical if method != "cnn" else None,
                 scales=scales,

@@ -126,7 +126,7 @@ def test_parameters_of_detect(geocore_plugin):
                "MIN_LENGTH": vector.min_length_cells, "SPUR_LENGTH": vector.spur_length_cells,
                "MAX_GAP": vector.max_gap_cells, "JOIN_ANGLE": vector.max_join_angle_deg,
                "SIMPLIFY": vector.simplify_cells, "MIN_MEAN_PROB": vector.min_mean_prob,
-               "MIN_STRAIGHTNESS": vector.min_straightness}
+               "MIN_STRAIGHTNESS": vector.min_straightness, "MIN_FIELD_CONTRAST": vector.min_field_contrast}
     for name, default in library.items():
         if default is None:  # the library picks it for the map: an optional parameter left empty
             param = algorithm.parameterDefinition(name)
@@ -134,13 +134,16 @@ def test_parameters_of_detect(geocore_plugin):
             continue
         assert algorithm.parameterDefinition(name).defaultValue() == pytest.approx(default), name
     for name in ("MIN_LENGTH", "SPUR_LENGTH", "MAX_GAP", "JOIN_ANGLE", "SIMPLIFY", "MIN_MEAN_PROB",
-                 "MIN_STRAIGHTNESS", "PERCENTILE"):
+                 "MIN_STRAIGHTNESS", "MIN_FIELD_CONTRAST", "PERCENTILE"):
         flags = algorithm.parameterDefinition(name).flags()
         assert flags & FLAG_ADVANCED, name
     lines = algorithm.parameterDefinition("OUTPUT_LINES")
     assert "shp" in lines.supportedOutputVectorLayerExtensions()
     assert "gpkg" in lines.supportedOutputVectorLayerExtensions()
     assert algorithm.parameterDefinition("DEVICE").options() == ["auto", "cpu", "cuda"]
+    # the field contrast needs the field: detection offers it, vectorising a probability map does not
+    vectorize = QgsApplication.processingRegistry().algorithmById("geocore:vectorizelineaments")
+    assert vectorize.parameterDefinition("MIN_FIELD_CONTRAST") is None
 
 
 def test_number_parameters_take_the_command_line_ranges(geocore_plugin):
