@@ -183,3 +183,26 @@ def test_training_with_buried_dykes_ignored_records_it(tmp_path):
     plain = generate_arrays(8, seed=3, size=32, cell_size=50.0, config=SurveyConfig.from_preset("realistic"),
                             normalization=card.normalization)[1]
     np.testing.assert_array_equal(ys > 0, plain > 0)
+
+
+def test_a_mixture_of_presets_draws_sample_i_from_preset_i_mod_n(tmp_path):
+    norm = {"mode": "local_zscore", "window": 32, "clip": 3.0}
+    paper, survey = SurveyConfig.from_preset("paper"), SurveyConfig.from_preset("survey")
+    xm, ym = generate_arrays(4, seed=5, size=32, cell_size=50.0, config=[paper, survey], normalization=norm)
+    xp, yp = generate_arrays(4, seed=5, size=32, cell_size=50.0, config=paper, normalization=norm)
+    xs, ys = generate_arrays(4, seed=5, size=32, cell_size=50.0, config=survey, normalization=norm)
+    for i in range(4):  # the same (seed, i) stream, the i-th sample's own preset
+        x, y = (xp, yp) if i % 2 == 0 else (xs, ys)
+        assert np.array_equal(xm[i], x[i]) and np.array_equal(ym[i], y[i])
+    assert not np.array_equal(xp[1], xs[1])  # the two presets make different samples
+
+
+def test_training_on_a_mixture_records_every_preset(tmp_path):
+    path = train_lineament_model(tiny(tmp_path, preset="realistic+survey+paper", samples=7))
+    _, card = load_model(path)
+    data = card.training["data"]
+    assert data["preset"] == "realistic+survey+paper"
+    assert [s["preset"] for s in data["survey"]] == ["realistic", "survey", "paper"]
+    assert "--preset realistic+survey+paper" in card.training["command"]
+    with pytest.raises(GeocoreError, match="unknown preset 'noisy'.*joined by '\\+'"):
+        train_lineament_model(tiny(tmp_path, preset="realistic+noisy"))

@@ -41,7 +41,7 @@ def _make_sample(args):
     return x.astype(np.float16), label_mask(s, ignore_buried)
 
 
-def generate_arrays(n: int, *, seed: int, size: int, cell_size: float, config: SurveyConfig,
+def generate_arrays(n: int, *, seed: int, size: int, cell_size: float, config,
                     normalization: dict, workers: int = 0, cache_dir: Optional[Path] = None,
                     ignore_buried: bool = False, progress=None, cancel=None) -> tuple[np.ndarray, np.ndarray]:
     """Make ``n`` normalised synthetic samples (inputs float16, masks uint8).
@@ -50,13 +50,18 @@ def generate_arrays(n: int, *, seed: int, size: int, cell_size: float, config: S
     dykes buried under the rest of their sample
     (:func:`geocore.magnetics.synthetic.label_mask`).
 
+    ``config`` is a :class:`SurveyConfig` or a list of them (a mixture: sample ``i`` is drawn from
+    ``config[i % len(config)]``).
+
     Sample ``i`` depends only on ``(seed, i)`` and the configuration, so a run
     is reproducible and a cache can be reused. When ``cache_dir`` is given, the
     arrays are stored there as ``.npz`` keyed by a hash of all parameters and of the
     generator's source code (:func:`generator_digest`).
     """
     prog = Progress.wrap(progress, cancel)
-    key = json.dumps(dict(n=n, seed=seed, size=size, cell=cell_size, cfg=asdict(config), norm=normalization,
+    configs = list(config) if isinstance(config, (list, tuple)) else [config]
+    cfg_key = asdict(configs[0]) if len(configs) == 1 else [asdict(c) for c in configs]
+    key = json.dumps(dict(n=n, seed=seed, size=size, cell=cell_size, cfg=cfg_key, norm=normalization,
                           code=generator_digest(), **({"ignore_buried": True} if ignore_buried else {})),
                      sort_keys=True, default=list)
     digest = hashlib.sha1(key.encode()).hexdigest()[:12]
@@ -66,7 +71,8 @@ def generate_arrays(n: int, *, seed: int, size: int, cell_size: float, config: S
             return data["x"], data["y"]
     xs = np.empty((n, size, size), np.float16)
     ys = np.empty((n, size, size), np.uint8)
-    jobs = [(seed, i, size, cell_size, asdict(config), normalization, bool(ignore_buried)) for i in range(n)]
+    dicts = [asdict(c) for c in configs]
+    jobs = [(seed, i, size, cell_size, dicts[i % len(dicts)], normalization, bool(ignore_buried)) for i in range(n)]
     workers = workers or 0
     if workers > 1:
         with ProcessPoolExecutor(workers) as pool:

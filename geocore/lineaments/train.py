@@ -78,7 +78,9 @@ class TrainConfig(ConfigFromNamespace):
         p.add_argument("--seed", type=int, default=d.seed)
         p.add_argument("--tile-size", type=int, default=d.tile_size, help="sample edge in cells (multiple of 32)")
         p.add_argument("--cell-size", type=float, default=d.cell_size, help="metres")
-        p.add_argument("--preset", choices=SurveyConfig.preset_names(), default=d.preset)
+        p.add_argument("--preset", default=d.preset,
+                       help=f"synthetic preset ({', '.join(SurveyConfig.preset_names())}), or several joined by '+' "
+                            "(e.g. realistic+survey+paper): sample i is drawn from the (i mod n)-th preset")
         p.add_argument("--min-dykes", type=int, default=d.min_dykes)
         p.add_argument("--max-dykes", type=int, default=d.max_dykes)
         p.add_argument("--encoder", default=d.encoder, help="smp encoder (vgg16_bn, vgg16, ...)")
@@ -110,7 +112,20 @@ class TrainConfig(ConfigFromNamespace):
                             "encoder and decoder), e.g. to fine-tune the shipped model on more data")
         p.add_argument("--checkpoint-dir", type=Path, default=None, help="default: <out>.ckpt/ beside the model")
 
+    def presets(self) -> list:
+        """The preset names of the run (several when ``preset`` joins them with '+')."""
+        return [n.strip() for n in str(self.preset).split("+")]
+
+    def surveys(self) -> list:
+        """One :class:`SurveyConfig` per preset, with the run's dyke counts."""
+        return [SurveyConfig.from_preset(n).with_dykes(self.min_dykes, self.max_dykes) for n in self.presets()]
+
     def validate(self) -> None:
+        names = SurveyConfig.preset_names()
+        bad = [n for n in self.presets() if n not in names]
+        if bad:
+            raise ParameterError(f"{{param}} {self.preset!r}: unknown preset {bad[0]!r}; use one of "
+                                 f"{', '.join(names)}, or several joined by '+'", param="preset")
         if self.tile_size % 32 or self.tile_size < 32:
             raise GeocoreError(f"tile size {self.tile_size} must be a multiple of 32 (the U-Net halves it 5 times)")
         if self.samples < 2:
@@ -247,7 +262,7 @@ def train_lineament_model(config: TrainConfig, *, progress=None, cancel=None, sh
                      decoder_channels=list(config.decoder_channels),
                      normalization={"mode": "local_zscore", "window": config.norm_window or config.tile_size,
                                     "clip": 3.0})
-    survey = SurveyConfig.from_preset(config.preset).with_dykes(config.min_dykes, config.max_dykes)
+    surveys = config.surveys()
 
     # ---- data
     t0 = time.time()
@@ -258,7 +273,7 @@ def train_lineament_model(config: TrainConfig, *, progress=None, cancel=None, sh
             gen_bar.n = int(f * config.samples)
             gen_bar.refresh()
     xs, ys = generate_arrays(config.samples, seed=config.seed, size=config.tile_size, cell_size=config.cell_size,
-                             config=survey, normalization=card.normalization, workers=config.workers,
+                             config=surveys if len(surveys) > 1 else surveys[0], normalization=card.normalization, workers=config.workers,
                              cache_dir=ckpt_dir, ignore_buried=config.ignore_buried, progress=gen_progress)
     if gen_bar is not None:
         gen_bar.close()
@@ -359,10 +374,12 @@ def train_lineament_model(config: TrainConfig, *, progress=None, cancel=None, sh
         bar.close()
 
     # what --scales auto compares a grid with (measured on the training data, not the model)
-    references = preset_reference([survey], size=config.tile_size, cell_size=config.cell_size, seed=config.seed + 1,
+    references = preset_reference(surveys, size=config.tile_size, cell_size=config.cell_size, seed=config.seed + 1,
                                   measure=(resolved_bandwidth, anomaly_wavenumber))
     card.training = dict(
-        data=dict(generator="geocore.magnetics.synthetic", preset=config.preset, survey=dataclasses.asdict(survey),
+        data=dict(generator="geocore.magnetics.synthetic", preset=config.preset,
+                  survey=(dataclasses.asdict(surveys[0]) if len(surveys) == 1
+                          else [dataclasses.asdict(s) for s in surveys]),
                   samples=config.samples, tile_size=config.tile_size, cell_size_m=config.cell_size,
                   val_fraction=config.val_fraction, augment="8 rotations/reflections" if config.augment else "none"),
         optimizer=dict(name="Adam", lr=config.lr, schedule=config.schedule, crop=config.crop or config.tile_size, batch_size=config.batch_size, epochs_planned=config.epochs,
