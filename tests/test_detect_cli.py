@@ -265,11 +265,11 @@ def test_detect_measures_the_field_across_each_line_and_drops_unsupported_ones(t
                      *extra]) == 0
         capsys.readouterr()
         counts[name] = gpd.read_file(tmp_path / name / "lineaments.gpkg")
-    print({k: len(v) for k, v in counts.items()}, counts["all"]["field_contrast"].round(2).tolist())
+    print({k: len(v) for k, v in counts.items()}, counts["all"]["contrast"].round(2).tolist())
     # tga follows the ridges of the noise too: the default (2 for a classical method) drops them, keeps the dyke
     assert len(counts["default"]) >= 1 and len(counts["all"]) > len(counts["default"])
     assert counts["default"].length.max() == pytest.approx(counts["all"].length.max())
-    assert "field_contrast" in counts["all"].columns and (counts["default"]["field_contrast"] >= 2.0).all()
+    assert "contrast" in counts["all"].columns and (counts["default"]["contrast"] >= 2.0).all()
     assert len(counts["none"]) == 0
     assert main(["-q", "lineaments", "detect", str(grid), "--method", "tga", "--out-dir", str(tmp_path / "bad"),
                  "--min-field-contrast", "-1"]) == 2

@@ -116,7 +116,7 @@ def test_compare_and_the_benchmark_score_the_lines_with_an_anomaly():
 
 def test_detect_keeps_the_lines_the_field_supports(tmp_path):
     """``field_supported``: a line on the ridge is kept, one on plain noise is dropped, one that cannot
-    be measured (off the grid) is kept; every line gets ``field_contrast``; ids stay 1..n."""
+    be measured (off the grid) is kept; every line gets ``contrast``; ids stay 1..n."""
     from geocore.grids.io import write_geotiff
     from geocore.lineaments.detect import field_supported
     from geocore.lineaments.profiles import FIELD_CONTRAST, line_field_contrast
@@ -130,9 +130,9 @@ def test_detect_keeps_the_lines_the_field_supports(tmp_path):
                                  rel=1e-6)
     kept = field_supported(found, path, 1, FIELD_CONTRAST)
     assert [g.coords[0][0] for g in kept.geometry] == [6000.0, 50000.0]
-    assert kept["id"].tolist() == [1, 2] and "field_contrast" in kept.columns
+    assert kept["id"].tolist() == [1, 2] and "contrast" in kept.columns
     every = field_supported(found, path, 1, 0.0)
-    assert len(every) == 3 and every["field_contrast"].iloc[0] == pytest.approx(c[0])
+    assert len(every) == 3 and every["contrast"].iloc[0] == pytest.approx(c[0])
     # a grid in pixel space (no CRS): nothing measured, every line kept
     g = ridge_grid(amplitude=5.0)
     bare = write_geotiff(Grid(data=g.data, transform=g.transform, crs=None), tmp_path / "bare.tif")

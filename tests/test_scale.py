@@ -210,7 +210,8 @@ def resampled_survey(tmp_path_factory):
 
 
 def test_auto_resolution_recovers_dykes_of_an_oversampled_grid(resampled_survey, tmp_path):
-    """The same dykes on cells 3x smaller: the shipped CNN misses many at full resolution, auto finds them."""
+    """The same dykes on cells 3x smaller: auto sees the grid at about a third of its resolution and finds
+    them all (measured: recall 1.0; at full resolution 0.94 with the shipped seventh stage, 0.55 with the fifth)."""
     import geopandas as gpd
 
     from geocore.lineaments.compare import CompareParams, compare_lines
@@ -230,8 +231,8 @@ def test_auto_resolution_recovers_dykes_of_an_oversampled_grid(resampled_survey,
     assert 0.3 <= auto.scales[0] <= 0.55 and auto.bandwidth < auto.reference_bandwidth
     assert "of the grid's resolution" in auto.scale_note()
     assert full.scales == (1.0,) and full.bandwidth is None and full.scale_note() is None
-    assert r_auto >= r_full + 0.1, (r_native, r_auto, r_full)
-    assert r_auto >= 0.8 * r_native, (r_native, r_auto, r_full)
+    assert r_auto >= max(r_full, 0.9), (r_native, r_auto, r_full)
+    assert r_auto >= 0.9 * r_native, (r_native, r_auto, r_full)
 
 
 def test_a_card_without_reference_runs_as_it_is(resampled_survey, tmp_path):
@@ -257,8 +258,9 @@ def test_classical_methods_ignore_auto(resampled_survey, tmp_path):
 
 
 def test_auto_refines_a_grid_coarser_than_its_anomalies(tmp_path):
-    """The same dykes on cells 3x larger (block means): the shipped CNN misses many at the grid's
-    resolution; auto measures anomalies narrower than the ones it learned, refines the grid and finds them."""
+    """The same dykes on cells 3x larger (block means): auto measures anomalies narrower than the ones the
+    shipped CNN learned, refines the grid and finds more of them (measured with the seventh stage: recall 0.95
+    against 0.88 at the grid's resolution; the fifth stage 0.95 against 0.55)."""
     import geopandas as gpd
 
     from geocore.lineaments.compare import CompareParams, compare_lines
@@ -286,7 +288,7 @@ def test_auto_refines_a_grid_coarser_than_its_anomalies(tmp_path):
     with rasterio.open(auto.probability) as ds:
         assert (ds.height, ds.width) == (96, 96) and ds.transform == profile["transform"]  # on the grid's cells
         assert ds.tags()["scales"] == f"{auto.scales[0]:g}" and "grid_anomaly_wavenumber" in ds.tags()
-    assert s_auto.recall >= s_full.recall + 0.2, (s_auto, s_full)  # measured: 0.95 against 0.55
+    assert s_auto.recall >= s_full.recall + 0.04 and s_auto.recall >= 0.9, (s_auto, s_full)
     assert s_auto.precision >= 0.9
 
 

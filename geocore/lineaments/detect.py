@@ -188,13 +188,13 @@ def _folder_paths(out: Path) -> dict:
 
 
 def field_supported(gdf, field: Path, band: int, min_contrast: float, progress=None):
-    """Lines with their ``field_contrast`` (:func:`geocore.lineaments.profiles.line_field_contrast`),
+    """Lines with their ``contrast`` (:func:`geocore.lineaments.profiles.line_field_contrast`),
     without those below ``min_contrast`` (0 keeps all; a line that cannot be measured is kept), renumbered."""
     from .profiles import line_field_contrast
 
     contrast = line_field_contrast(field, gdf, band=band, progress=progress)
     gdf = gdf.copy()
-    gdf["field_contrast"] = contrast.astype(np.float64)
+    gdf["contrast"] = contrast.astype(np.float64)
     if min_contrast > 0 and len(gdf):
         gdf = gdf[~(contrast < float(min_contrast))].copy()
         gdf["id"] = np.arange(1, len(gdf) + 1, dtype=np.int64)
@@ -208,7 +208,7 @@ def _postprocess(prob_path: Path, *, grid_for_preview: Path, preview_band: int, 
     """Vectorise ``prob_path`` and write the products into temporary paths held by ``stack``.
 
     ``field_grid``: the grid the map was detected on (band ``preview_band``): each line gets its
-    ``field_contrast`` and those below ``min_field_contrast`` are dropped.
+    ``contrast`` and those below ``min_field_contrast`` are dropped.
     """
     if client is None:
         gdf = vectorize_probability(prob_path, params=params, progress=prog.sub(0.0, 0.5))

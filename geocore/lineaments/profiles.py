@@ -20,6 +20,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from ..errors import GeocoreError
+from .params import FIELD_CONTRAST  # noqa: F401  (detect's minimum for the classical methods; plain data there)
 
 #: A line with a profile contrast at or above this counts as carrying an anomaly (the
 #: benchmark's "recall (with anomaly)" column). Chosen on synthetic surveys against the
@@ -185,14 +186,6 @@ def line_anomaly_contrast(grid, lines, *, tolerance: float, window: Optional[flo
             out[k] = own / float(np.median(chance))
     return out
 
-
-#: ``detect`` drops lines whose field contrast (:func:`line_field_contrast`) is below this: a line
-#: whose anomaly across it is not at least twice that of the same line moved sideways is not
-#: supported by the field (the edges of smoothed noise, ridges of clutter). Measured on six synthetic
-#: surveys and Rio (bench/RESULTS.md, sixth session): vectorised F1 of the CNN on the noise-dominated
-#: surveys 0.937 / 0.831 -> 0.971 / 0.992, of ``tga`` 0.366 / 0.173 -> 0.913 / 0.840; the realistic
-#: and paper surveys within 0.03 for the CNN.
-FIELD_CONTRAST = 2.0
 
 #: How far, in cells, a detected line may lie from its anomaly (the contrast's tolerance).
 FIELD_TOLERANCE_CELLS = 2.0

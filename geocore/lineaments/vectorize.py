@@ -33,7 +33,7 @@ from ..errors import GeocoreError
 from ..files import write_vector
 from ..progress import Progress
 from ..raster.io import open_raster_checked, read_window
-from .profiles import FIELD_CONTRAST as _FIELD_CONTRAST
+from .params import FIELD_CONTRAST as _FIELD_CONTRAST
 
 #: Columns written for every line, in order.
 LINE_FIELDS = ("id", "length", "azimuth", "mean_prob", "max_prob", "straight")
@@ -84,7 +84,7 @@ class VectorizeParams:
         alone and keeps every line): lines whose anomaly across them in the field
         is below this many times that of the same line moved sideways are dropped
         (:func:`geocore.lineaments.profiles.line_field_contrast`, written to every
-        line as ``field_contrast``); 0 keeps all. ``None`` (default): per method
+        line as ``contrast``); 0 keeps all. ``None`` (default): per method
         (:meth:`field_contrast_for`), :data:`geocore.lineaments.profiles.FIELD_CONTRAST`
         (2) for the classical methods, whose ridges follow the ridges of noise
         too, and 0 for the CNN, which was trained to tell them apart (the filter
@@ -126,7 +126,7 @@ class VectorizeParams:
         if field:
             g.add_argument("--min-field-contrast", type=float, default=d.min_field_contrast, dest="min_field_contrast",
                            help="drop lines whose anomaly across them in the field is below this many times that "
-                                "of the same line moved sideways (written to every line as field_contrast; 0 keeps "
+                                "of the same line moved sideways (written to every line as contrast; 0 keeps "
                                 f"all; default {_FIELD_CONTRAST:g} for the classical methods, 0 for cnn)")
 
     def field_contrast_for(self, method: str) -> float:

@@ -103,7 +103,7 @@ def test_detect_lineaments(detection, survey):
         assert 0.0 <= feature["azimuth"] <= 180.0
         assert 0.0 < feature["mean_prob"] <= feature["max_prob"]
         assert feature["max_prob"] >= 0.5  # every axis passes through cells above the threshold
-        assert feature["field_contrast"] > 0  # the anomaly across it, measured on the survey's field
+        assert feature["contrast"] > 0  # the anomaly across it, measured on the survey's field
     assert Path(detection.result["OUTPUT_ROSE"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
