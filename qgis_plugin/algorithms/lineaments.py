@@ -71,7 +71,7 @@ on the network's probability (lines it is not confident about are mostly the edg
 classical ridge map, whose values are percentile ranks.</p>"""
 
 FIELD_HELP = """<p>Detection also measures, for every line, the anomaly across it in the grid against the same
-line moved sideways (peak-to-trough of detrended profiles; <code>field_contrast</code>, 1 for plain
+line moved sideways (peak-to-trough of detrended profiles; <code>contrast</code>, 1 for plain
 noise) and drops lines below the minimum field contrast. Left empty it is 2 for the classical methods,
 whose ridges follow the ridges of noise too, and 0 (keep every line) for the network, which was trained
 to tell them apart.</p>"""
@@ -129,7 +129,7 @@ empty uses the model shipped with geocore.</li>
 loaded with a colour ramp fixed to 0..1. Its metadata (Layer Properties, Information) records how it
 was made: the method, and the model and scales of the network or the reduction and percentile of a
 classical method.</li>
-<li><b>Lineaments</b>: line axes with {LINE_FIELDS} and <code>field_contrast</code> (the anomaly across
+<li><b>Lineaments</b>: line axes with {LINE_FIELDS} and <code>contrast</code> (the anomaly across
 the line in the grid over that of the line moved sideways; see Advanced); loaded as dark lines whose
 width follows <code>mean_prob</code>.</li>
 <li><b>Rose diagram</b> (optional): length-weighted azimuth rose as PNG, or as an HTML page
