@@ -5,8 +5,8 @@
 It takes the same options as ``geocore lineaments train`` and calls the same library function
 (:func:`geocore.lineaments.train.train_lineament_model`), so the card records the equivalent
 ``geocore lineaments train ...`` command. What it adds: it imports only what training needs (no
-rasterio, GDAL or geopandas, which a bare GPU image lacks), turns on cuDNN's autotuner, and prints
-the throughput. Used for the model's GPU stage (``docs/model_lineaments.md``).
+rasterio, GDAL or geopandas, which a bare GPU image lacks), turns on cuDNN's autotuner, and stamps
+each progress step and epoch with the seconds since the start. Used for the model's GPU stage (``docs/model_lineaments.md``).
 """
 
 from __future__ import annotations

@@ -119,7 +119,8 @@ def test_detect_keeps_the_lines_the_field_supports(tmp_path):
     be measured (off the grid) is kept; every line gets ``contrast``; ids stay 1..n."""
     from geocore.grids.io import write_geotiff
     from geocore.lineaments.detect import field_supported
-    from geocore.lineaments.profiles import FIELD_CONTRAST, line_field_contrast
+    from geocore.lineaments.params import FIELD_CONTRAST
+    from geocore.lineaments.profiles import line_field_contrast
 
     path = write_geotiff(ridge_grid(amplitude=5.0), tmp_path / "field.tif")
     found = lines(6000.0, 14000.0, 50000.0).assign(id=[1, 2, 3])  # on the ridge, on noise, off the grid

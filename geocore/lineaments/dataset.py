@@ -59,9 +59,9 @@ def generate_arrays(n: int, *, seed: int, size: int, cell_size: float, config,
     generator's source code (:func:`generator_digest`).
     """
     prog = Progress.wrap(progress, cancel)
-    configs = list(config) if isinstance(config, (list, tuple)) else [config]
-    cfg_key = asdict(configs[0]) if len(configs) == 1 else [asdict(c) for c in configs]
-    key = json.dumps(dict(n=n, seed=seed, size=size, cell=cell_size, cfg=cfg_key, norm=normalization,
+    dicts = [asdict(c) for c in (config if isinstance(config, (list, tuple)) else [config])]
+    cfg = dicts[0] if len(dicts) == 1 else dicts  # one preset: the key of the single-preset cache
+    key = json.dumps(dict(n=n, seed=seed, size=size, cell=cell_size, cfg=cfg, norm=normalization,
                           code=generator_digest(), **({"ignore_buried": True} if ignore_buried else {})),
                      sort_keys=True, default=list)
     digest = hashlib.sha1(key.encode()).hexdigest()[:12]
@@ -71,7 +71,6 @@ def generate_arrays(n: int, *, seed: int, size: int, cell_size: float, config,
             return data["x"], data["y"]
     xs = np.empty((n, size, size), np.float16)
     ys = np.empty((n, size, size), np.uint8)
-    dicts = [asdict(c) for c in configs]
     jobs = [(seed, i, size, cell_size, dicts[i % len(dicts)], normalization, bool(ignore_buried)) for i in range(n)]
     workers = workers or 0
     if workers > 1:

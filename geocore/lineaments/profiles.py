@@ -20,7 +20,6 @@ from typing import Optional, Sequence
 import numpy as np
 
 from ..errors import GeocoreError
-from .params import FIELD_CONTRAST  # noqa: F401  (detect's minimum for the classical methods; plain data there)
 
 #: A line with a profile contrast at or above this counts as carrying an anomaly (the
 #: benchmark's "recall (with anomaly)" column). Chosen on synthetic surveys against the

@@ -273,7 +273,7 @@ def train_lineament_model(config: TrainConfig, *, progress=None, cancel=None, sh
             gen_bar.n = int(f * config.samples)
             gen_bar.refresh()
     xs, ys = generate_arrays(config.samples, seed=config.seed, size=config.tile_size, cell_size=config.cell_size,
-                             config=surveys if len(surveys) > 1 else surveys[0], normalization=card.normalization, workers=config.workers,
+                             config=surveys, normalization=card.normalization, workers=config.workers,
                              cache_dir=ckpt_dir, ignore_buried=config.ignore_buried, progress=gen_progress)
     if gen_bar is not None:
         gen_bar.close()

@@ -85,7 +85,7 @@ class VectorizeParams:
         is below this many times that of the same line moved sideways are dropped
         (:func:`geocore.lineaments.profiles.line_field_contrast`, written to every
         line as ``contrast``); 0 keeps all. ``None`` (default): per method
-        (:meth:`field_contrast_for`), :data:`geocore.lineaments.profiles.FIELD_CONTRAST`
+        (:meth:`field_contrast_for`), :data:`geocore.lineaments.params.FIELD_CONTRAST`
         (2) for the classical methods, whose ridges follow the ridges of noise
         too, and 0 for the CNN, which was trained to tell them apart (the filter
         costs it recall on the benchmark's realistic surveys and gains it nothing).

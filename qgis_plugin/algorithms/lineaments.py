@@ -77,11 +77,16 @@ whose ridges follow the ridges of noise too, and 0 (keep every line) for the net
 to tell them apart.</p>"""
 
 
+def _vector_param_rows(field: bool) -> tuple:
+    """The advanced vectorisation parameters (``field``: with the minimum field contrast of detection)."""
+    return VECTOR_PARAMS + ((FIELD_PARAM,) if field else ())
+
+
 def _add_vector_params(alg, field: bool = False) -> None:
     from geocore.lineaments.vectorize import VectorizeParams
 
     defaults = VectorizeParams()
-    for name, label, attr in VECTOR_PARAMS + ((FIELD_PARAM,) if field else ()):
+    for name, label, attr in _vector_param_rows(field):
         default = getattr(defaults, attr)  # None: the library picks it for the map (min_mean_prob)
         param = QgsProcessingParameterNumber(name, label, type=NUMBER_DOUBLE, defaultValue=default,
                                              optional=default is None, **number_range(attr))
@@ -102,7 +107,7 @@ def _vector_params(alg, parameters: Dict, context, field: bool = False):
     from geocore.lineaments.vectorize import VectorizeParams
 
     values = {attr: alg.parameterAsDouble(parameters, name, context)
-              for name, _, attr in VECTOR_PARAMS + ((FIELD_PARAM,) if field else ())
+              for name, _, attr in _vector_param_rows(field)
               if parameters.get(name) not in (None, "")}
     return VectorizeParams(threshold=alg.parameterAsDouble(parameters, "THRESHOLD", context), **values)
 
